@@ -1,0 +1,271 @@
+"""Options, recipes and the resolved run configuration.
+
+Precedence, lowest first: built-in defaults < ini keys < recipe < command-line flags < --set.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from pytest_nemoeval.gate import Threshold, parse_threshold
+
+
+def _positive_int(name: str) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise pytest.UsageError(f"{name} must be a whole number, got {value!r}") from None
+        if number < 1:
+            raise pytest.UsageError(f"{name} must be at least 1, got {number}")
+        return number
+
+    return convert
+
+
+def _non_negative_int(name: str) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise pytest.UsageError(f"{name} must be a whole number, got {value!r}") from None
+        if number < 0:
+            raise pytest.UsageError(f"{name} must be 0 or more, got {number}")
+        return number
+
+    return convert
+
+
+def _positive_float(name: str) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise pytest.UsageError(f"{name} must be a number of seconds, got {value!r}") from None
+        if number <= 0:
+            raise pytest.UsageError(f"{name} must be more than 0, got {number}")
+        return number
+
+    return convert
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One run setting: its flag, ini key, recipe key, default and converter."""
+
+    key: str
+    flag: str
+    help: str
+    default: Any
+    convert: Callable[[Any], Any]
+    metavar: str | None = None
+    is_flag: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
+           None, _text, "URL"),
+    Option("model", "--model", "served model name (default: first id of /v1/models)", None, _text, "NAME"),
+    Option("api_key_env", "--api-key-env", "environment variable holding the API key", "OPENAI_API_KEY", _text, "VAR"),
+    Option("limit_samples", "--limit-samples", "use only the first N samples of each benchmark", None,
+           _positive_int("--limit-samples"), "N"),
+    Option("repeats", "--repeats", "override every suite's repeat count", None, _positive_int("--repeats"), "N"),
+    Option("parallelism", "--parallelism", "requests in flight at most", 64, _positive_int("--parallelism"), "N"),
+    Option("request_timeout", "--request-timeout", "seconds per attempt", 600.0,
+           _positive_float("--request-timeout"), "S"),
+    Option("max_retries", "--max-retries", "retries per request on 429/5xx/connection errors", 5,
+           _non_negative_int("--max-retries"), "N"),
+    Option("results_dir", "--results-dir", "where results.json, samples and the response cache go", "results",
+           _text, "DIR"),
+    Option("data_dir", "--data-dir", "read DIR/<benchmark>.jsonl (hub schema) instead of downloading", None,
+           _text, "DIR"),
+    Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, _flag, is_flag=True),
+    Option("fail_incorrect", "--fail-incorrect", "count wrong answers as test failures (golden-sample tests)",
+           False, _flag, is_flag=True),
+)
+OPTION_BY_KEY = {option.key: option for option in OPTIONS}
+RECIPE_KEYS = set(OPTION_BY_KEY) - {"results_dir"} | {"generation", "benchmarks"}
+BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples"}
+GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body"}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("nemoeval", "LLM benchmarks (pytest-nemoeval)")
+    for option in OPTIONS:
+        ini = f"nemoeval_{option.key}"
+        if option.is_flag:
+            group.addoption(option.flag, action="store_true", default=None, dest=f"nemoeval_{option.key}",
+                            help=option.help)
+            parser.addini(ini, option.help, type="bool", default=None)
+        else:
+            group.addoption(option.flag, default=None, dest=f"nemoeval_{option.key}", metavar=option.metavar,
+                            help=f"{option.help} (ini: {ini})")
+            parser.addini(ini, option.help, default=None)
+    group.addoption("--recipe", default=None, dest="nemoeval_recipe", metavar="FILE",
+                    help="YAML recipe: endpoint/model defaults, generation defaults, per-benchmark overrides, thresholds")
+    parser.addini("nemoeval_recipe", "YAML recipe file", default=None)
+    group.addoption("--set", action="append", default=[], dest="nemoeval_set", metavar="KEY=VALUE",
+                    help="override a configuration key (dotted, e.g. generation.temperature=0.6); repeatable")
+    group.addoption("--threshold", action="append", default=[], dest="nemoeval_threshold",
+                    metavar="BENCH.METRIC>=VALUE", help="score gate, also <=; repeatable")
+
+
+def _load_yaml(text: str, where: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise pytest.UsageError(f"{where}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def load_recipe(path: str) -> dict[str, Any]:
+    recipe_path = Path(path)
+    if not recipe_path.is_file():
+        raise pytest.UsageError(f"--recipe {path}: no such file")
+    data = _load_yaml(recipe_path.read_text(encoding="utf-8"), f"recipe {path}")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise pytest.UsageError(f"recipe {path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    validate_tree(data, f"recipe {path}")
+    return data
+
+
+def validate_tree(data: dict[str, Any], where: str) -> None:
+    """Reject unknown keys with the list of known ones, so typos never pass silently."""
+    _check_keys(data, RECIPE_KEYS, where, "")
+    if "generation" in data:
+        _check_generation(data["generation"], where, "generation")
+    benchmarks = data.get("benchmarks") or {}
+    if not isinstance(benchmarks, dict):
+        raise pytest.UsageError(f"{where}: 'benchmarks' must be a mapping of benchmark name to settings")
+    for name, section in benchmarks.items():
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise pytest.UsageError(f"{where}: 'benchmarks.{name}' must be a mapping")
+        _check_keys(section, BENCHMARK_KEYS, where, f"benchmarks.{name}.")
+        if "generation" in section:
+            _check_generation(section["generation"], where, f"benchmarks.{name}.generation")
+        thresholds = section.get("thresholds") or []
+        if not isinstance(thresholds, list):
+            raise pytest.UsageError(f"{where}: 'benchmarks.{name}.thresholds' must be a list like ['accuracy>=0.7']")
+
+
+def _check_keys(section: dict[str, Any], known: set[str], where: str, prefix: str) -> None:
+    for key in section:
+        if key not in known:
+            raise pytest.UsageError(
+                f"{where}: unknown key '{prefix}{key}' (known: {', '.join(sorted(known))})")
+
+
+def _check_generation(section: Any, where: str, prefix: str) -> None:
+    if not isinstance(section, dict):
+        raise pytest.UsageError(f"{where}: '{prefix}' must be a mapping")
+    _check_keys(section, GENERATION_KEYS, where, f"{prefix}.")
+
+
+def apply_set(tree: dict[str, Any], assignment: str) -> None:
+    """Apply one --set KEY=VALUE (dotted key, YAML scalar value) to the configuration tree."""
+    key, sep, raw = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise pytest.UsageError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set generation.temperature=0.6")
+    value = _load_yaml(raw, f"--set {key}") if raw.strip() else None
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise pytest.UsageError(f"--set {key}: '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+@dataclass
+class RunConfig:
+    """The fully resolved configuration of one run; `as_dict()` goes into results.json."""
+
+    tree: dict[str, Any]
+    thresholds: list[Threshold]
+
+    def __getattr__(self, key: str) -> Any:
+        if key in OPTION_BY_KEY:
+            return self.tree[key]
+        raise AttributeError(key)
+
+    def benchmark(self, name: str) -> dict[str, Any]:
+        return (self.tree.get("benchmarks") or {}).get(name) or {}
+
+    def generation_for(self, name: str, suite_defaults: dict[str, Any]) -> dict[str, Any]:
+        merged = dict(suite_defaults)
+        merged.update(self.tree.get("generation") or {})
+        merged.update(self.benchmark(name).get("generation") or {})
+        return merged
+
+    def repeats_for(self, name: str, suite_default: int) -> int:
+        if self.tree.get("repeats") is not None:
+            return int(self.tree["repeats"])
+        return int(self.benchmark(name).get("repeats") or suite_default)
+
+    def limit_for(self, name: str) -> int | None:
+        if self.tree.get("limit_samples") is not None:
+            return int(self.tree["limit_samples"])
+        limit = self.benchmark(name).get("limit_samples")
+        return int(limit) if limit is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        tree = copy.deepcopy(self.tree)
+        tree["thresholds"] = [str(threshold) for threshold in self.thresholds]
+        return tree
+
+
+def resolve(config: pytest.Config) -> RunConfig:
+    tree: dict[str, Any] = {option.key: option.default for option in OPTIONS}
+    tree["generation"] = {}
+    tree["benchmarks"] = {}
+    for option in OPTIONS:
+        ini = config.getini(f"nemoeval_{option.key}")
+        if ini not in (None, "", []):
+            tree[option.key] = ini
+    recipe_path = config.getoption("nemoeval_recipe") or config.getini("nemoeval_recipe")
+    if recipe_path:
+        tree["recipe"] = str(recipe_path)
+        for key, value in load_recipe(str(recipe_path)).items():
+            tree[key] = value
+    for option in OPTIONS:
+        value = config.getoption(f"nemoeval_{option.key}")
+        if value is not None:
+            # --no-cache is a store_true flag for the `cache` key, so it means False.
+            tree[option.key] = (not value) if option.key == "cache" else value
+    for assignment in config.getoption("nemoeval_set"):
+        apply_set(tree, assignment)
+    validate_tree({k: v for k, v in tree.items() if k in RECIPE_KEYS}, "--set")
+    for option in OPTIONS:
+        if tree.get(option.key) is not None:
+            tree[option.key] = option.convert(tree[option.key])
+    tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
+    thresholds = [parse_threshold(text, "--threshold") for text in config.getoption("nemoeval_threshold")]
+    for name, section in (tree.get("benchmarks") or {}).items():
+        for text in (section or {}).get("thresholds") or []:
+            thresholds.append(parse_threshold(f"{name}.{text}", "recipe"))
+    return RunConfig(tree=tree, thresholds=thresholds)

@@ -1,0 +1,270 @@
+"""GenerationEngine: sends every selected item's request ahead of the items, in item order.
+
+It runs an asyncio loop in one background thread, keeps at most `parallelism` requests in flight,
+retries 429/5xx/connection errors with backoff (honouring Retry-After), gives up on the endpoint
+after a streak of connection failures (fail fast), and writes every response to the ResponseStore.
+Items block only on their own response, which they read back from disk.
+Under xdist each worker sends the requests of its shard (position % workers) and reads the rest
+from the shared store, so no request is sent twice and one endpoint serves the whole run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pytest_nemoeval.progress import Progress
+from pytest_nemoeval.store import ResponseStore
+from pytest_nemoeval.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
+
+FAIL_FAST_FAILURES = 10  # consecutive connection failures …
+FAIL_FAST_SECONDS = 5.0  # … lasting at least this long mean the endpoint is down
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+RETRY_AFTER_CAP = 300.0
+DEAD = "*"  # failure key meaning "every request still pending"
+
+
+class GenerationError(Exception):
+    """A request that could not be completed; the item fails with this one-line reason."""
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str
+    payload: dict[str, Any]
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class GenerationEngine:
+    def __init__(self, url: str, headers: dict[str, str], store: ResponseStore, *, parallelism: int,
+                 request_timeout: float, max_retries: int, secrets: tuple[str, ...] = (),
+                 shard: tuple[int, int] = (0, 1), progress: Progress | None = None) -> None:
+        self.url = url
+        self._headers = headers
+        self._store = store
+        self._parallelism = parallelism
+        self._timeout = request_timeout
+        self._max_retries = max_retries
+        self._secrets = tuple(secret for secret in secrets if secret)
+        self._shard_index, self._shard_count = shard
+        self._progress = progress
+        self._done: dict[int, str | None] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._closed = False
+        self._dead: str | None = None
+        self._streak = 0
+        self._streak_started = 0.0
+        self.sent = 0
+
+    # -- controller side (main thread) ------------------------------------------------------------
+
+    def start(self, count: int, build: Callable[[int], Request]) -> None:
+        self._thread = threading.Thread(target=self._run, args=(count, build), name="nemoeval-engine", daemon=True)
+        self._thread.start()
+
+    def owns(self, position: int) -> bool:
+        return position % self._shard_count == self._shard_index
+
+    def wait(self, position: int, key: str) -> dict[str, Any]:
+        """Block until this item's response is on disk and return it, or raise GenerationError."""
+        if self.owns(position):
+            with self._cond:
+                while position not in self._done:
+                    if self._closed:
+                        raise GenerationError("generation was cancelled")
+                    self._cond.wait(1.0)
+                error = self._done.pop(position)
+            if error:
+                raise GenerationError(error)
+        else:
+            self._poll_other_shard(key)
+        body = self._store.get(key)
+        if body is None:
+            raise GenerationError("response missing from the response store")
+        return body
+
+    def _poll_other_shard(self, key: str) -> None:
+        delay = 0.01
+        while not self._store.has(key):
+            error = self._store.failure(key) or self._store.failure(DEAD)
+            if error:
+                raise GenerationError(error)
+            if self._closed:
+                raise GenerationError("generation was cancelled")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    def close(self) -> None:
+        """Cancel queued and in-flight requests; returns within seconds."""
+        self._closed = True
+        if self._loop is not None and self._main is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._main.cancel)
+            except RuntimeError:
+                pass  # loop already finished
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- engine thread -----------------------------------------------------------------------------
+
+    def _run(self, count: int, build: Callable[[int], Request]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._main = loop.create_task(self._produce(count, build))
+            loop.run_until_complete(asyncio.gather(self._main, return_exceptions=True))
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._store.close()
+            with self._cond:
+                for position in range(self._shard_index, count, self._shard_count):
+                    self._done.setdefault(position, self._dead or "generation was cancelled")
+                self._cond.notify_all()
+
+    async def _produce(self, count: int, build: Callable[[int], Request]) -> None:
+        semaphore = asyncio.Semaphore(self._parallelism)
+        tasks: set[asyncio.Task[None]] = set()
+        async with Transport(self._headers, self._timeout) as transport:
+            try:
+                for position in range(self._shard_index, count, self._shard_count):
+                    if self._dead:
+                        break
+                    request = build(position)
+                    if self._store.has(request.key):
+                        self._finish(position, request.key, None, cached=True)
+                        continue
+                    await semaphore.acquire()
+                    task = asyncio.create_task(self._send(transport, position, request))
+                    tasks.add(task)
+                    task.add_done_callback(lambda t: (tasks.discard(t), semaphore.release()))
+                while tasks:
+                    await asyncio.wait(set(tasks))
+            finally:
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _send(self, transport: Transport, position: int, request: Request) -> None:
+        last = "no attempt made"
+        for attempt in range(self._max_retries + 1):
+            if self._dead:
+                self._finish(position, request.key, self._dead)
+                return
+            try:
+                started = time.monotonic()
+                self.sent += 1
+                response = await transport.post(self.url, request.payload)
+                body = self._accept(response, time.monotonic() - started)
+            except _Retryable as exc:
+                last, retry_after = str(exc), exc.retry_after
+            except AttemptTimeout as exc:
+                last, retry_after = f"{exc} ({self._timeout:g} s)", None
+            except ConnectionFailure as exc:
+                last, retry_after = str(exc), None
+                self._connection_failed(last)
+            except GenerationError as exc:
+                self._finish(position, request.key, self._redact(str(exc)))
+                return
+            else:
+                self._store.put(request.key, body)
+                self._finish(position, request.key, None)
+                return
+            if attempt < self._max_retries:
+                await asyncio.sleep(_backoff(attempt, retry_after))
+        self._finish(position, request.key, self._redact(f"{last} (gave up after {self._max_retries + 1} attempts)"))
+
+    def _accept(self, response: HttpResponse, latency: float) -> dict[str, Any]:
+        self._streak = 0
+        status = response.status
+        if status == 429 or status >= 500:
+            raise _Retryable(f"HTTP {status}: {_server_message(response.body)}",
+                             _retry_after(response.headers.get("Retry-After")))
+        if status != 200:
+            raise GenerationError(f"HTTP {status} from {self.url}: {_server_message(response.body)}")
+        try:
+            data = json.loads(response.body)
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise _Retryable(f"invalid response (not an OpenAI chat completion): {response.body[:120]!r}") from None
+        usage = data.get("usage") or {}
+        return {
+            "content": message.get("content"),
+            "reasoning_content": message.get("reasoning_content") or message.get("reasoning"),
+            "tool_calls": message.get("tool_calls"),
+            "finish_reason": choice.get("finish_reason"),
+            "completion_tokens": usage.get("completion_tokens"),
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "latency": round(latency, 4),
+        }
+
+    def _connection_failed(self, reason: str) -> None:
+        now = time.monotonic()
+        if self._streak == 0:
+            self._streak_started = now
+        self._streak += 1
+        if self._streak >= FAIL_FAST_FAILURES and now - self._streak_started >= FAIL_FAST_SECONDS and not self._dead:
+            self._dead = (f"endpoint {self.url} is down: {self._streak} connection failures in a row over "
+                          f"{now - self._streak_started:.0f} s (last: {reason}); stopped sending")
+            self._store.fail(DEAD, self._dead)
+
+    def _finish(self, position: int, key: str, error: str | None, cached: bool = False) -> None:
+        if error and self._shard_count > 1:
+            self._store.fail(key, error)
+        with self._cond:
+            self._done[position] = error
+            self._cond.notify_all()
+        if self._progress is not None:
+            self._progress.advance(error=bool(error), cached=cached)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, RETRY_AFTER_CAP) * random.uniform(1.0, 1.1)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _server_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        error = data.get("error", data) if isinstance(data, dict) else data
+        message = error.get("message", error) if isinstance(error, dict) else error
+        text = str(message)
+    except ValueError:
+        text = body.decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text[:300] or "(empty body)"

@@ -1,0 +1,52 @@
+"""Child process of the embedded model: llama.cpp's HTTP server through xllamacpp.
+
+Run as `python -m pytest_nemoeval.llama_server --model FILE --port N ...`; it serves until killed and
+dies with its parent (PR_SET_PDEATHSIG), so a crashed pytest never leaves it behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import signal
+import sys
+import threading
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--alias", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--ctx-per-slot", type=int, default=2048)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    _die_with_parent()
+
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = args.model
+    params.model_alias = {args.alias}
+    params.port = args.port
+    params.n_parallel = args.parallel
+    params.n_ctx = args.ctx_per_slot * args.parallel
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.use_jinja = True
+    server = xllamacpp.Server(params)  # serves from its own threads
+    print(f"serving {args.alias} at {server.listening_address}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Built-in metrics: accuracy, pass@1, unbiased pass@k, majority@k, no_answer.
+
+Every interval is computed over samples: the repeats of one sample are averaged first, because they
+are not independent draws (cluster-robust standard error with the sample as the cluster).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class SampleOutcome:
+    """The verdicts of one sample's repeats, in repeat order."""
+
+    index: int
+    correct: list[bool]
+    answers: list[Any]
+
+
+def summarize(values: list[float]) -> dict[str, Any]:
+    n = len(values)
+    if n == 0:
+        return {"value": 0.0, "stderr": 0.0, "ci95": [0.0, 0.0]}
+    mean = sum(values) / n
+    if n > 1:
+        variance = sum((value - mean) ** 2 for value in values) / (n - 1)
+        stderr = math.sqrt(variance / n)
+    else:
+        stderr = 0.0
+    low, high = max(0.0, mean - Z95 * stderr), min(1.0, mean + Z95 * stderr)
+    return {"value": mean, "stderr": stderr, "ci95": [low, high]}
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def majority_correct(outcome: SampleOutcome) -> float:
+    """Is the most frequent extracted answer correct? Ties go to the answer seen first; no answer is wrong."""
+    votes = Counter(answer for answer in outcome.answers if answer is not None)
+    if not votes:
+        return 0.0
+    best = max(votes.values())
+    winner = next(answer for answer in outcome.answers if answer is not None and votes[answer] == best)
+    return float(outcome.correct[outcome.answers.index(winner)])
+
+
+def ks_for(repeats: int) -> list[int]:
+    ks = [k for k in (2 ** i for i in range(1, 20)) if k < repeats]
+    return ks + [repeats] if repeats > 1 else []
+
+
+@pytest.hookimpl
+def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    scored = [outcome for outcome in outcomes if outcome.correct]
+    per_sample = [sum(outcome.correct) / len(outcome.correct) for outcome in scored]
+    pass1 = summarize(per_sample)
+    metrics: dict[str, Any] = {"accuracy": pass1, "pass@1": dict(pass1)}
+    for k in ks_for(repeats):
+        eligible = [outcome for outcome in scored if len(outcome.correct) >= k]
+        metrics[f"pass@{k}"] = summarize(
+            [pass_at_k(len(outcome.correct), sum(outcome.correct), k) for outcome in eligible])
+    if repeats > 1 and any(answer is not None for outcome in scored for answer in outcome.answers):
+        metrics[f"majority@{repeats}"] = summarize([majority_correct(outcome) for outcome in scored])
+    no_answer = [sum(answer is None for answer in outcome.answers) / len(outcome.answers) for outcome in scored]
+    metrics["no_answer"] = summarize(no_answer)
+    return metrics

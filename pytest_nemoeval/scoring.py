@@ -1,0 +1,43 @@
+"""What a scorer (a suite's test function) receives and records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_nemoeval.extraction import split_reasoning
+
+
+@dataclass(frozen=True)
+class Response:
+    """The model's reply to one item. `text` is the final answer with any reasoning trace removed."""
+
+    text: str
+    reasoning: str
+    cut_off_in_reasoning: bool
+    finish_reason: str | None
+    completion_tokens: int | None
+    latency: float | None
+    tool_calls: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> "Response":
+        text, reasoning, cut_off = split_reasoning(body.get("content"), body.get("reasoning_content"))
+        return cls(text, reasoning, cut_off, body.get("finish_reason"), body.get("completion_tokens"),
+                   body.get("latency"), body.get("tool_calls"))
+
+
+@dataclass
+class Verdict:
+    """Call it once per item: `verdict(answer == expected, answer=answer, expected=expected)`."""
+
+    record: dict[str, Any] | None = field(default=None)
+
+    def __call__(self, correct: bool, *, answer: Any = None, expected: Any = None, **details: Any) -> None:
+        if self.record is not None:
+            raise RuntimeError("verdict() was already called for this item")
+        self.record = {"correct": bool(correct), "extracted": answer, "expected": expected, **details}
+
+    @property
+    def correct(self) -> bool:
+        return bool(self.record and self.record["correct"])

@@ -1,0 +1,362 @@
+"""NemoEvalSession: all state of one run. plugin.py forwards pytest's hooks to it.
+
+Roles: without xdist one process does everything. Under xdist the controller owns the embedded
+server, the results and the gate; each worker generates its shard and reports verdicts home.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_nemoeval import __version__
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_server
+from pytest_nemoeval.gate import GateFailure, evaluate
+from pytest_nemoeval.results import ResultsCollector, provenance
+from pytest_nemoeval.scoring import Response, Verdict
+from pytest_nemoeval.suite import DataError, Suite, build_payload, prompt_hash, request_key
+
+if TYPE_CHECKING:
+    from pytest_nemoeval.engine import GenerationEngine, Request
+    from pytest_nemoeval.store import ResponseStore
+
+POSITION = pytest.StashKey[int]()
+VERDICT = pytest.StashKey[Verdict]()
+RESPONSE = pytest.StashKey[Response]()
+ITEM_PARAM = "nemoeval_item"
+EMBEDDED_SLOTS = 4
+SERVER_START_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    benchmark: str
+    sample_index: int
+    repeat: int
+
+
+@dataclass
+class PreparedSuite:
+    suite: Suite
+    rows: list[dict[str, Any]]
+    repeats: int
+    generation: dict[str, Any]
+    module_dir: Path
+
+
+def item_ref(item: pytest.Item) -> ItemRef | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(ITEM_PARAM) if callspec is not None else None
+
+
+class NemoEvalSession:
+    def __init__(self, config: pytest.Config, run: RunConfig) -> None:
+        self.config = config
+        self.run = run
+        self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        self.run_id: str = self.workerinput["nemoeval_run_id"] if self.workerinput else uuid.uuid4().hex[:12]
+        self.results_dir = Path(self.workerinput["nemoeval_results_dir"] if self.workerinput
+                                else Path(run.results_dir).resolve())
+        self.prepared: dict[str, PreparedSuite] = {}
+        self.data_errors: list[str] = []
+        self.items: list[pytest.Item] = []
+        self.endpoint: Endpoint | None = None
+        self.model: str | None = None
+        self.server: ServerProcess | None = None
+        self.store: ResponseStore | None = None
+        self.engine: GenerationEngine | None = None
+        self.collector = None if self.workerinput else ResultsCollector(self.results_dir, self.run_id)
+        self.gate_failures: list[GateFailure] = []
+        self.results_path: Path | None = None
+        self.benchmarks: dict[str, dict[str, Any]] = {}
+
+    @property
+    def is_worker(self) -> bool:
+        return self.workerinput is not None
+
+    # -- collection ---------------------------------------------------------------------------------
+
+    def parametrize(self, metafunc: pytest.Metafunc) -> None:
+        suite = getattr(metafunc.module, "suite", None)
+        if ITEM_PARAM not in metafunc.fixturenames:
+            return
+        if not isinstance(suite, Suite):
+            self.data_errors.append(f"{metafunc.module.__name__}: {metafunc.function.__name__} uses the nemoeval "
+                                    "fixtures but the module defines no `suite = Suite(...)`")
+            metafunc.parametrize(ITEM_PARAM, [])
+            return
+        prepared = self.prepare(suite, Path(str(metafunc.module.__file__)).parent)
+        refs = [ItemRef(suite.name, index, repeat)
+                for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
+        ids = [f"s{ref.sample_index:05d}-r{ref.repeat}" for ref in refs]
+        metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
+
+    def prepare(self, suite: Suite, module_dir: Path) -> PreparedSuite:
+        if suite.name in self.prepared:
+            return self.prepared[suite.name]
+        rows: list[dict[str, Any]] = []
+        try:
+            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name))
+        except DataError as exc:
+            self.data_errors.append(f"{suite.name}: {exc}")
+        except OSError as exc:
+            self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
+        prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats),
+                                 self.run.generation_for(suite.name, suite.generation), module_dir)
+        self.prepared[suite.name] = prepared
+        return prepared
+
+    def collection_finish(self, session: pytest.Session) -> None:
+        if self.data_errors:
+            raise pytest.UsageError(self.data_errors[0])
+        self.check_benchmark_names()
+        self.items = [item for item in session.items if item_ref(item) is not None]
+        for position, item in enumerate(self.items):
+            item.stash[POSITION] = position
+        if self.config.option.collectonly:
+            self.show_configuration()
+            return
+        if self.items:
+            self.start_generation()
+
+    def known_benchmarks(self) -> set[str]:
+        """Suites collected, plus suite modules beside them (test_<name>.py) that -k or paths left out."""
+        known = set(self.prepared)
+        for directory in {prepared.module_dir for prepared in self.prepared.values()}:
+            known |= {path.stem.removeprefix("test_") for path in directory.glob("test_*.py")}
+        return known
+
+    def check_benchmark_names(self) -> None:
+        if not self.prepared:
+            return
+        known = self.known_benchmarks()
+        named = [(threshold.benchmark, "--threshold/recipe threshold") for threshold in self.run.thresholds]
+        named += [(name, "recipe benchmarks") for name in self.run.tree.get("benchmarks") or {}]
+        for name, where in named:
+            if name not in known:
+                raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
+
+    def show_configuration(self) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("nemoeval configuration: " + json.dumps(self.run.as_dict(), sort_keys=True))
+
+    # -- endpoint and generation ------------------------------------------------------------------
+
+    def start_embedded(self) -> ServerProcess:
+        if self.server is None:
+            self.server = embedded_server(self.results_dir / "logs" / "server.log",
+                                          min(EMBEDDED_SLOTS, self.run.parallelism))
+            atexit.register(self.server.stop)
+            self.server.start(SERVER_START_TIMEOUT)
+        return self.server
+
+    def endpoint_url(self) -> str:
+        if self.workerinput and self.workerinput.get("nemoeval_endpoint"):
+            return self.workerinput["nemoeval_endpoint"]
+        if self.run.endpoint:
+            return self.run.endpoint
+        return self.start_embedded().base_url
+
+    def configure_node(self, node: Any) -> None:
+        """xdist controller: one endpoint and one store for every worker."""
+        if not self.run.endpoint and not self.config.option.collectonly:
+            node.workerinput["nemoeval_endpoint"] = self.start_embedded().base_url
+        node.workerinput["nemoeval_run_id"] = self.run_id
+        node.workerinput["nemoeval_results_dir"] = str(self.results_dir)
+
+    def store_path(self) -> Path:
+        name = "cache.sqlite" if self.run.cache else f"run-{self.run_id}.sqlite"
+        return self.results_dir / ".nemoeval" / name
+
+    def shard(self) -> tuple[int, int]:
+        if not self.workerinput:
+            return 0, 1
+        index = int(str(self.workerinput["workerid"]).removeprefix("gw"))
+        return index, int(self.workerinput.get("workercount") or os.environ["PYTEST_XDIST_WORKER_COUNT"])
+
+    def start_generation(self) -> None:
+        from pytest_nemoeval.engine import GenerationEngine
+        from pytest_nemoeval.progress import Progress
+        from pytest_nemoeval.store import ResponseStore
+
+        explicit_key_env = self.run.api_key_env != "OPENAI_API_KEY"
+        self.endpoint = connect(self.endpoint_url(), self.run.model, self.run.api_key_env, explicit_key_env)
+        self.model = self.endpoint.model
+        self.store = ResponseStore(self.store_path(), self.run_id)
+        verbosity = self.config.get_verbosity()
+        progress = None
+        if not self.is_worker and verbosity > -2:
+            progress = Progress(len(self.items), interval=30.0 if verbosity < 0 else 5.0)
+        self.engine = GenerationEngine(
+            self.endpoint.chat_url, self.endpoint.headers(), self.store, parallelism=self.run.parallelism,
+            request_timeout=self.run.request_timeout, max_retries=self.run.max_retries,
+            secrets=(self.endpoint.api_key or "",), shard=self.shard(), progress=progress)
+        self.engine.start(len(self.items), lambda position: self.request_for(item_ref(self.items[position])))
+
+    def request_for(self, ref: ItemRef | None) -> Request:
+        from pytest_nemoeval.engine import Request
+
+        assert ref is not None and self.endpoint is not None
+        prepared = self.prepared[ref.benchmark]
+        messages = prepared.suite.messages(prepared.rows[ref.sample_index], prepared.generation.get("system_prompt"))
+        payload = build_payload(messages, self.endpoint.model, prepared.generation, ref.repeat)
+        return Request(request_key(payload, ref.repeat), payload)
+
+    def response_for(self, item: pytest.Item) -> Response:
+        from pytest_nemoeval.engine import GenerationError
+
+        if self.engine is None:
+            pytest.fail("no generation engine is running for this item", pytrace=False)
+        request = self.request_for(item_ref(item))
+        try:
+            body = self.engine.wait(item.stash[POSITION], request.key)
+        except GenerationError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        response = Response.from_body(body)
+        item.stash[RESPONSE] = response
+        return response
+
+    def sample_for(self, ref: ItemRef) -> dict[str, Any]:
+        return self.prepared[ref.benchmark].rows[ref.sample_index]
+
+    # -- items --------------------------------------------------------------------------------------
+
+    def identify(self, item: pytest.Item) -> None:
+        ref = item_ref(item)
+        if ref is None:
+            return
+        prepared = self.prepared[ref.benchmark]
+        item.user_properties.append(("nemoeval_item", {
+            "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
+            "sample_id": prepared.suite.sample_id(prepared.rows[ref.sample_index], ref.sample_index),
+            "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model}))
+
+    def after_scorer(self, item: pytest.Item) -> None:
+        ref = item_ref(item)
+        if ref is None:
+            return
+        verdict = item.stash.get(VERDICT, None)
+        if verdict is None or verdict.record is None:
+            pytest.fail("the scorer did not record a verdict: call verdict(correct, answer=..., expected=...)",
+                        pytrace=False)
+        response = item.stash.get(RESPONSE, None)
+        prepared = self.prepared[ref.benchmark]
+        row = prepared.rows[ref.sample_index]
+        record = {
+            "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
+            "prompt_hash": prompt_hash(prepared.suite.messages(row, prepared.generation.get("system_prompt"))),
+            "response": response.text if response else None,
+            "reasoning": response.reasoning if response else None,
+            **verdict.record,
+            "verdict": "correct" if verdict.correct else "incorrect",
+            "finish_reason": response.finish_reason if response else None,
+            "tokens": response.completion_tokens if response else None,
+            "latency": response.latency if response else None,
+        }
+        item.user_properties.append(("nemoeval", record))
+        if self.run.fail_incorrect and not verdict.correct:
+            pytest.fail(f"incorrect: expected {record['expected']!r}, extracted {record['extracted']!r}",
+                        pytrace=False)
+
+    def collect_report(self, report: pytest.TestReport) -> None:
+        if self.collector is None:
+            return
+        properties = dict(report.user_properties)
+        ident = properties.get("nemoeval_item")
+        if ident is None or report.skipped:
+            return
+        record = properties.get("nemoeval")
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            self.model = self.model or ident.get("model")
+            error = None if record is not None else _one_line(report)
+            self.collector.add(ident, record, error)
+
+    # -- end of run ---------------------------------------------------------------------------------
+
+    def finish(self, session: pytest.Session) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        if self.store is not None:
+            self.store.close()
+        try:
+            if self.collector is not None:
+                self.write_results(session)
+        finally:
+            if self.server is not None:
+                self.server.stop()
+            if not self.run.cache and not self.is_worker:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.store_path()}{suffix}").unlink(missing_ok=True)
+
+    def write_results(self, session: pytest.Session) -> None:
+        assert self.collector is not None
+        if not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            self.collector.discard()
+            return
+        benchmarks: dict[str, dict[str, Any]] = {}
+        for name, tally in sorted(self.collector.tallies.items()):
+            outcomes = tally.outcomes()
+            metrics: dict[str, Any] = {}
+            for produced in self.config.hook.pytest_nemoeval_metrics(
+                    benchmark=name, outcomes=outcomes, repeats=tally.repeats):
+                metrics.update(produced or {})
+            benchmarks[name] = {
+                "samples": len(tally.seen), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
+                "primary_metric": tally.primary_metric, "metrics": _rounded(metrics), "thresholds": []}
+        self.gate_failures = evaluate(self.run.thresholds, benchmarks)
+        self.benchmarks = benchmarks
+        document = {
+            "schema": "pytest-nemoeval/results/1",
+            "model": self.model,
+            "endpoint": self.endpoint.base_url if self.endpoint else (self.run.endpoint or
+                                                                      (self.server.base_url if self.server else None)),
+            "config": self.run.as_dict(),
+            "provenance": provenance(__version__, self.collector.started),
+            "benchmarks": benchmarks,
+            "gate": {"passed": not self.gate_failures, "failures": [failure.message for failure in self.gate_failures]},
+        }
+        self.results_path = self.collector.finish(document)
+        if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def summary_rows(self) -> list[str]:
+        rows = []
+        for name, entry in self.benchmarks.items():
+            metric = entry["metrics"].get(entry["primary_metric"], {})
+            low, high = metric.get("ci95", [0.0, 0.0])
+            checks = entry.get("thresholds") or []
+            gate = "no threshold" if not checks else ("passed" if all(c["passed"] for c in checks) else "FAILED")
+            rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
+                        f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
+                        f"samples={entry['samples']} items={entry['items']} errors={entry['errors']}  gate: {gate}")
+        return rows
+
+
+def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
+    def rnd(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 6)
+        if isinstance(value, list):
+            return [rnd(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rnd(v) for k, v in value.items()}
+        return value
+
+    return {name: rnd(values) for name, values in metrics.items()}
+
+
+def _one_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).splitlines()[0][:500]
+    lines = [line for line in str(report.longrepr).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "error")[:500]

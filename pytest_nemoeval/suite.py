@@ -1,0 +1,129 @@
+"""Suite: what a benchmark module declares (data, prompt, generation, repeats, primary metric)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class HubDataset:
+    """A dataset on the HF hub, loaded with `datasets`; `--data-dir` replaces it by DIR/<benchmark>.jsonl."""
+
+    path: str
+    name: str | None = None
+    split: str = "test"
+    revision: str | None = None
+
+    def describe(self) -> str:
+        config = f", config {self.name}" if self.name else ""
+        return f"{self.path} (split {self.split}{config})"
+
+    def load(self, limit: int | None) -> list[dict[str, Any]]:
+        try:
+            import datasets
+
+            dataset = datasets.load_dataset(self.path, self.name, split=self.split, revision=self.revision)
+        except Exception as exc:  # datasets raises many types; the user needs one line either way
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
+        if limit is not None:
+            dataset = dataset.select(range(min(limit, len(dataset))))
+        return [dict(row) for row in dataset]
+
+
+class DataError(Exception):
+    """Data that cannot be used; the message is one line naming the file/row and the fix."""
+
+
+def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if limit is not None and len(rows) >= limit:
+                break
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
+            check_row(row, required, f"{path} line {number}")
+            rows.append(row)
+    return rows
+
+
+def check_row(row: dict[str, Any], required: tuple[str, ...], where: str) -> None:
+    missing = [name for name in required if name not in row]
+    if missing:
+        raise DataError(f"{where}: missing field {', '.join(repr(m) for m in missing)}")
+
+
+@dataclass
+class Suite:
+    """A benchmark. Put one in a test module as `suite = Suite(...)`; the module's test is the scorer."""
+
+    name: str
+    data: HubDataset
+    prompt: Callable[[dict[str, Any]], str | Messages]
+    required_fields: tuple[str, ...] = ()
+    generation: dict[str, Any] = field(default_factory=dict)
+    repeats: int = 1
+    primary_metric: str = "accuracy"
+    id_field: str | None = None
+
+    def load_rows(self, data_dir: str | None, limit: int | None) -> list[dict[str, Any]]:
+        if data_dir:
+            path = Path(data_dir) / f"{self.name}.jsonl"
+            if not path.is_file():
+                raise DataError(f"--data-dir {data_dir}: no file {path} (one JSON object per line, "
+                                f"in the schema of {self.data.describe()})")
+            return read_jsonl(path, limit, self.required_fields)
+        rows = self.data.load(limit)
+        for index, row in enumerate(rows):
+            check_row(row, self.required_fields, f"{self.data.describe()} row {index}")
+        return rows
+
+    def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
+        prompt = self.prompt(row)
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        if system_prompt:
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        return messages
+
+    def sample_id(self, row: dict[str, Any], index: int) -> Any:
+        return row.get(self.id_field, index) if self.id_field else index
+
+
+def build_payload(messages: Messages, model: str, generation: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """The chat-completions request. A fixed seed is offset by the repeat so repeats stay distinct."""
+    options = {key: value for key, value in generation.items() if value is not None}
+    options.pop("system_prompt", None)
+    extra = options.pop("extra_body", None) or {}
+    payload: dict[str, Any] = {"model": model, "messages": messages}
+    if "max_new_tokens" in options:
+        payload["max_tokens"] = int(options.pop("max_new_tokens"))
+    if "seed" in options:
+        options["seed"] = int(options["seed"]) + repeat
+    payload.update(options)
+    payload.update(extra)
+    return payload
+
+
+def request_key(payload: dict[str, Any], repeat: int) -> str:
+    """Cache key: model + full request payload + repeat index."""
+    text = json.dumps({"payload": payload, "repeat": repeat}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prompt_hash(messages: Messages) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
