@@ -18,7 +18,7 @@ import pytest
 
 from pytest_nemoeval import __version__
 from pytest_nemoeval.config import RunConfig
-from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_server
+from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_server, normalize_url
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
@@ -220,7 +220,11 @@ class NemoEvalSession:
         try:
             body = self.engine.wait(item.stash[POSITION], request.key)
         except GenerationError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        else:
+            failure = None
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         response = Response.from_body(body)
         item.stash[RESPONSE] = response
         return response
@@ -317,8 +321,7 @@ class NemoEvalSession:
         document = {
             "schema": "pytest-nemoeval/results/1",
             "model": self.model,
-            "endpoint": self.endpoint.base_url if self.endpoint else (self.run.endpoint or
-                                                                      (self.server.base_url if self.server else None)),
+            "endpoint": self.endpoint.base_url if self.endpoint else normalize_url(self.endpoint_url()),
             "config": self.run.as_dict(),
             "provenance": provenance(__version__, self.collector.started),
             "benchmarks": benchmarks,

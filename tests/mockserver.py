@@ -1,0 +1,110 @@
+"""A scripted OpenAI-compatible server for what a real server cannot do on demand: faults and speed.
+
+    python tests/mockserver.py --port 0 [--latency S] [--answer TEXT] [--fault KIND:COUNT ...]
+
+Prints `PORT <n>` when listening. The first requests get the faults in order (`429:2` = two 429s with
+Retry-After: 1), then every request is answered. KIND: 429, 500, 400, 401, timeout (sleeps 30 s),
+reset (drops the connection), garbage (invalid JSON), empty (no choices).
+`--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
+is replaced by the request's seed.
+GET /stats returns {"chat_requests": n}. `--die-after N` exits at request N+1 (a dead endpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from aiohttp import web
+
+
+def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
+              die_after: int | None = None) -> web.Application:
+    state = {"chat_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
+
+    async def models(request: web.Request) -> web.Response:
+        if require_key and request.headers.get("Authorization") != f"Bearer {require_key}":
+            return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+        return web.json_response({"object": "list", "data": [{"id": "mock-model", "object": "model"}]})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"chat_requests": state["chat_requests"]})
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        state["chat_requests"] += 1
+        if die_after is not None and state["chat_requests"] > die_after:
+            os._exit(0)  # the endpoint dies: later connections are refused
+        payload = await request.json()
+        fault = state["faults"].pop(0) if state["faults"] else None
+        if fault == "429":
+            return web.json_response({"error": {"message": "rate limited"}}, status=429, headers={"Retry-After": "1"})
+        if fault == "500":
+            return web.json_response({"error": {"message": "internal error"}}, status=500)
+        if fault == "400":
+            return web.json_response({"error": {"message": "max_tokens is too large for this model"}}, status=400)
+        if fault == "401" or (require_key and request.headers.get("Authorization") != f"Bearer {require_key}"):
+            sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            return web.json_response({"error": {"message": f"Incorrect API key provided: {sent}"}}, status=401)
+        if fault == "timeout":
+            await asyncio.sleep(30)
+        if fault == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response()
+        if fault == "garbage":
+            return web.Response(text="{not json", content_type="application/json")
+        if fault == "empty":
+            return web.json_response({"choices": []})
+        if latency:
+            await asyncio.sleep(latency)
+        content = answer.replace("{seed}", str(payload.get("seed")))
+        return web.json_response({
+            "object": "chat.completion", "model": payload.get("model"),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+    app = web.Application()
+    app.add_routes([web.get("/v1/models", models), web.get("/health", health), web.get("/stats", stats),
+                    web.post("/v1/chat/completions", chat)])
+    return app
+
+
+def parse_fault(text: str) -> tuple[str, int]:
+    kind, _, count = text.partition(":")
+    return kind, int(count or 1)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
+                    args.die_after)
+    runner = web.AppRunner(app, access_log=None, handle_signals=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"PORT {port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--answer", default="The answer is B.\nAnswer: \\boxed{B}")
+    parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--require-key", default=None)
+    parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
