@@ -23,16 +23,21 @@ from pytest_nemoeval.progress import Progress
 from pytest_nemoeval.store import ResponseStore
 from pytest_nemoeval.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
 
-FAIL_FAST_FAILURES = 10  # consecutive connection failures …
+FAIL_FAST_FAILURES = 5  # consecutive connection failures …
 FAIL_FAST_SECONDS = 5.0  # … lasting at least this long mean the endpoint is down
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+CONNECTION_BACKOFF_CAP = 2.0  # refused connections are cheap to retry and must reach fail-fast quickly
 RETRY_AFTER_CAP = 300.0
 DEAD = "*"  # failure key meaning "every request still pending"
 
 
 class GenerationError(Exception):
     """A request that could not be completed; the item fails with this one-line reason."""
+
+
+class EndpointDown(GenerationError):
+    """The endpoint stopped answering: nothing more will be sent in this run."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class GenerationEngine:
                     self._cond.wait(1.0)
                 error = self._done.pop(position)
             if error:
-                raise GenerationError(error)
+                raise EndpointDown(error) if error == self._dead else GenerationError(error)
         else:
             self._poll_other_shard(key)
         body = self._store.get(key)
@@ -101,9 +106,12 @@ class GenerationEngine:
     def _poll_other_shard(self, key: str) -> None:
         delay = 0.01
         while not self._store.has(key):
-            error = self._store.failure(key) or self._store.failure(DEAD)
+            error = self._store.failure(key)
             if error:
                 raise GenerationError(error)
+            dead = self._store.failure(DEAD)
+            if dead:
+                raise EndpointDown(dead)
             if self._closed:
                 raise GenerationError("generation was cancelled")
             time.sleep(delay)
@@ -181,6 +189,9 @@ class GenerationEngine:
             except ConnectionFailure as exc:
                 last, retry_after = str(exc), None
                 self._connection_failed(last)
+                if attempt < self._max_retries:
+                    await asyncio.sleep(min(CONNECTION_BACKOFF_CAP, _backoff(attempt, None)))
+                continue
             except GenerationError as exc:
                 self._finish(position, request.key, self._redact(str(exc)))
                 return

@@ -212,13 +212,16 @@ class NemoEvalSession:
         return Request(request_key(payload, ref.repeat), payload)
 
     def response_for(self, item: pytest.Item) -> Response:
-        from pytest_nemoeval.engine import GenerationError
+        from pytest_nemoeval.engine import EndpointDown, GenerationError
 
         if self.engine is None:
             pytest.fail("no generation engine is running for this item", pytrace=False)
         request = self.request_for(item_ref(item))
         try:
             body = self.engine.wait(item.stash[POSITION], request.key)
+        except EndpointDown as exc:
+            failure = str(exc)
+            item.session.shouldstop = failure  # the rest would fail for the same reason
         except GenerationError as exc:
             failure = str(exc)
         else:
