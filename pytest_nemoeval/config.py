@@ -111,7 +111,7 @@ def add_options(parser: pytest.Parser) -> None:
         ini = f"nemoeval_{option.key}"
         if option.is_flag:
             group.addoption(option.flag, action="store_true", default=None, dest=f"nemoeval_{option.key}",
-                            help=option.help)
+                            help=f"{option.help} (ini: {ini} = {str(not option.default).lower()})")
             parser.addini(ini, option.help, type="bool", default=None)
         else:
             group.addoption(option.flag, default=None, dest=f"nemoeval_{option.key}", metavar=option.metavar,
