@@ -1,11 +1,11 @@
-"""GenerationEngine: sends every selected item's request ahead of the items, in item order.
+"""GenerationEngine: sends every planned request ahead of the items, in item order.
 
 It runs an asyncio loop in one background thread, keeps at most `parallelism` requests in flight,
 retries 429/5xx/connection errors with backoff (honouring Retry-After), gives up on the endpoint
 after a streak of connection failures (fail fast), and writes every response to the ResponseStore.
-Items block only on their own response, which they read back from disk.
-Under xdist each worker sends the requests of its shard (position % workers) and reads the rest
-from the shared store, so no request is sent twice and one endpoint serves the whole run.
+Items block only on their own response, which they read back from the store (`wait_for`).
+One engine per run: in the only process without xdist, in the controller under xdist; workers
+publish the plan and wait on the shared store, so no request is sent twice.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pytest_nemoeval.progress import Progress
-from pytest_nemoeval.store import ResponseStore
+from pytest_nemoeval.store import DEAD, STOPPED, ResponseStore
 from pytest_nemoeval.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
 
 FAIL_FAST_FAILURES = 5  # consecutive connection failures …
@@ -29,7 +29,7 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 CONNECTION_BACKOFF_CAP = 2.0  # refused connections are cheap to retry and must reach fail-fast quickly
 RETRY_AFTER_CAP = 300.0
-DEAD = "*"  # failure key meaning "every request still pending"
+POLL_CAP = 0.05  # longest pause between two looks at the store while an item waits
 
 
 class GenerationError(Exception):
@@ -52,10 +52,32 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+def wait_for(store: ResponseStore, key: str, wake: threading.Condition | None = None) -> dict[str, Any]:
+    """Block until the response for `key` is in the store and return it, or raise GenerationError.
+
+    `wake` (the in-process engine's condition) cuts the wait short; across processes we poll.
+    """
+    delay = 0.001
+    while True:
+        body = store.get(key)
+        if body is not None:
+            return body
+        failure = store.failure(key)
+        if failure is not None:
+            marker, error = failure
+            raise EndpointDown(error) if marker == DEAD else GenerationError(error)
+        if wake is None:
+            time.sleep(delay)
+        else:
+            with wake:
+                wake.wait(delay)
+        delay = min(delay * 2, POLL_CAP)
+
+
 class GenerationEngine:
     def __init__(self, url: str, headers: dict[str, str], store: ResponseStore, *, parallelism: int,
                  request_timeout: float, max_retries: int, secrets: tuple[str, ...] = (),
-                 shard: tuple[int, int] = (0, 1), progress: Progress | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         self.url = url
         self._headers = headers
         self._store = store
@@ -63,63 +85,32 @@ class GenerationEngine:
         self._timeout = request_timeout
         self._max_retries = max_retries
         self._secrets = tuple(secret for secret in secrets if secret)
-        self._shard_index, self._shard_count = shard
         self._progress = progress
-        self._done: dict[int, str | None] = {}
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
-        self._closed = False
+        self._stopped: str | None = None
         self._dead: str | None = None
         self._streak = 0
         self._streak_started = 0.0
         self.sent = 0
 
-    # -- controller side (main thread) ------------------------------------------------------------
+    # -- caller side (main thread) ----------------------------------------------------------------
 
-    def start(self, count: int, build: Callable[[int], Request]) -> None:
-        self._thread = threading.Thread(target=self._run, args=(count, build), name="nemoeval-engine", daemon=True)
+    def start(self) -> None:
+        """Send the store's plan; returns at once."""
+        self._thread = threading.Thread(target=self._run, name="nemoeval-engine", daemon=True)
         self._thread.start()
 
-    def owns(self, position: int) -> bool:
-        return position % self._shard_count == self._shard_index
+    def wait(self, key: str) -> dict[str, Any]:
+        return wait_for(self._store, key, self._cond)
 
-    def wait(self, position: int, key: str) -> dict[str, Any]:
-        """Block until this item's response is on disk and return it, or raise GenerationError."""
-        if self.owns(position):
-            with self._cond:
-                while position not in self._done:
-                    if self._closed:
-                        raise GenerationError("generation was cancelled")
-                    self._cond.wait(1.0)
-                error = self._done.pop(position)
-            if error:
-                raise EndpointDown(error) if error == self._dead else GenerationError(error)
-        else:
-            self._poll_other_shard(key)
-        body = self._store.get(key)
-        if body is None:
-            raise GenerationError("response missing from the response store")
-        return body
-
-    def _poll_other_shard(self, key: str) -> None:
-        delay = 0.01
-        while not self._store.has(key):
-            error = self._store.failure(key)
-            if error:
-                raise GenerationError(error)
-            dead = self._store.failure(DEAD)
-            if dead:
-                raise EndpointDown(dead)
-            if self._closed:
-                raise GenerationError("generation was cancelled")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)
-
-    def close(self) -> None:
-        """Cancel queued and in-flight requests; returns within seconds."""
-        self._closed = True
+    def close(self, reason: str = "generation was cancelled") -> None:
+        """Cancel queued and in-flight requests (returns within seconds); waiting items fail with `reason`."""
+        if self._stopped is None:
+            self._stopped = reason
+            self._store.fail(STOPPED, reason)
         if self._loop is not None and self._main is not None:
             try:
                 self._loop.call_soon_threadsafe(self._main.cancel)
@@ -132,35 +123,38 @@ class GenerationEngine:
 
     # -- engine thread -----------------------------------------------------------------------------
 
-    def _run(self, count: int, build: Callable[[int], Request]) -> None:
+    def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            self._main = loop.create_task(self._produce(count, build))
-            loop.run_until_complete(asyncio.gather(self._main, return_exceptions=True))
+            self._main = loop.create_task(self._produce())
+            (outcome,) = loop.run_until_complete(asyncio.gather(self._main, return_exceptions=True))
+            if isinstance(outcome, Exception) and self._stopped is None:  # a bug must not leave items waiting
+                self._stopped = f"generation engine failed: {type(outcome).__name__}: {outcome}"
+                self._store.fail(STOPPED, self._redact(self._stopped))
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
             self._store.close()
             with self._cond:
-                for position in range(self._shard_index, count, self._shard_count):
-                    self._done.setdefault(position, self._dead or "generation was cancelled")
                 self._cond.notify_all()
 
-    async def _produce(self, count: int, build: Callable[[int], Request]) -> None:
+    async def _produce(self) -> None:
+        total = self._store.plan_size()
+        if self._progress is not None:
+            self._progress.total = total
         semaphore = asyncio.Semaphore(self._parallelism)
         tasks: set[asyncio.Task[None]] = set()
         async with Transport(self._headers, self._timeout) as transport:
             try:
-                for position in range(self._shard_index, count, self._shard_count):
+                for _position, key, payload in self._store.iter_plan():
                     if self._dead:
                         break
-                    request = build(position)
-                    if self._store.has(request.key):
-                        self._finish(position, request.key, None, cached=True)
+                    if self._store.has(key):
+                        self._finish(key, None, cached=True)
                         continue
                     await semaphore.acquire()
-                    task = asyncio.create_task(self._send(transport, position, request))
+                    task = asyncio.create_task(self._send(transport, Request(key, payload)))
                     tasks.add(task)
                     task.add_done_callback(lambda t: (tasks.discard(t), semaphore.release()))
                 while tasks:
@@ -171,12 +165,11 @@ class GenerationEngine:
                 if tasks:
                     await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _send(self, transport: Transport, position: int, request: Request) -> None:
+    async def _send(self, transport: Transport, request: Request) -> None:
         last = "no attempt made"
         for attempt in range(self._max_retries + 1):
             if self._dead:
-                self._finish(position, request.key, self._dead)
-                return
+                return  # the DEAD marker answers every waiting item
             try:
                 started = time.monotonic()
                 self.sent += 1
@@ -193,15 +186,15 @@ class GenerationEngine:
                     await asyncio.sleep(min(CONNECTION_BACKOFF_CAP, _backoff(attempt, None)))
                 continue
             except GenerationError as exc:
-                self._finish(position, request.key, self._redact(str(exc)))
+                self._finish(request.key, self._redact(str(exc)))
                 return
             else:
                 self._store.put(request.key, body)
-                self._finish(position, request.key, None)
+                self._finish(request.key, None)
                 return
             if attempt < self._max_retries:
                 await asyncio.sleep(_backoff(attempt, retry_after))
-        self._finish(position, request.key, self._redact(f"{last} (gave up after {self._max_retries + 1} attempts)"))
+        self._finish(request.key, self._redact(f"{last} (gave up after {self._max_retries + 1} attempts)"))
 
     def _accept(self, response: HttpResponse, latency: float) -> dict[str, Any]:
         self._streak = 0
@@ -238,11 +231,10 @@ class GenerationEngine:
                           f"{now - self._streak_started:.0f} s (last: {reason}); stopped sending")
             self._store.fail(DEAD, self._dead)
 
-    def _finish(self, position: int, key: str, error: str | None, cached: bool = False) -> None:
-        if error and self._shard_count > 1:
+    def _finish(self, key: str, error: str | None, cached: bool = False) -> None:
+        if error:
             self._store.fail(key, error)
         with self._cond:
-            self._done[position] = error
             self._cond.notify_all()
         if self._progress is not None:
             self._progress.advance(error=bool(error), cached=cached)

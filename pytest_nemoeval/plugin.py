@@ -41,12 +41,21 @@ class _SessionHooks:
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         self.session.parametrize(metafunc)
 
+    @pytest.hookimpl(tryfirst=True)  # an xdist worker publishes the plan before it reports collection done
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.session.collection_finish(session)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         self.session.configure_node(node)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.session.node_down(node)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.session.node_collection_finished()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, interval: float, stream: TextIO | None = None) -> None:
+    def __init__(self, interval: float, total: int = 0, stream: TextIO | None = None) -> None:
         self.total = total
         self.interval = interval
         self._stream = stream or sys.stderr
@@ -41,8 +41,5 @@ class Progress:
         rate = sent / elapsed
         remaining = self.total - self._done
         eta = f"{remaining / rate:.0f} s" if rate > 0 and remaining else "-"
-        return (f"nemoeval: generated {self._done}/{self._total_text()} ({self._cached} cached), "
+        return (f"nemoeval: generated {self._done}/{self.total} ({self._cached} cached), "
                 f"{rate:.1f} req/s, {self._errors} errors, ETA {eta}")
-
-    def _total_text(self) -> str:
-        return str(self.total)

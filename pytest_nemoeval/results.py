@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_nemoeval.metrics import SampleOutcome
+from pytest_nemoeval.scoring import Response
+from pytest_nemoeval.store import ResponseStore
 
 SCHEMA = "pytest-nemoeval/results/1"
 
@@ -66,8 +68,12 @@ class ResultsCollector:
         self.tallies: dict[str, BenchmarkTally] = {}
         self.started = now_iso()
 
-    def add(self, item: dict[str, Any], record: dict[str, Any] | None, error: str | None) -> None:
-        """One finished item: its identity, its verdict record (None on harness error), the error text."""
+    def add(self, item: dict[str, Any], record: dict[str, Any] | None, error: str | None,
+            store: ResponseStore | None) -> None:
+        """One finished item: its identity, its verdict record (None on harness error), the error text.
+
+        The record names its response by request key; the text and reasoning come from the store here.
+        """
         tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(item["primary_metric"], item["repeats"]))
         tally.items += 1
         tally.seen.add(item["sample_index"])
@@ -76,6 +82,10 @@ class ResultsCollector:
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
         else:
             tally.samples[item["sample_index"]][item["repeat"]] = (record["correct"], record.get("extracted"))
+            body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
+            response = Response.from_body(body) if body is not None else None
+            record = {**record, "response": response.text if response else None,
+                      "reasoning": (response.reasoning or None) if response else None}
         self._file(item["benchmark"]).write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def _file(self, benchmark: str) -> IO[str]:

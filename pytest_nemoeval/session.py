@@ -1,14 +1,15 @@
 """NemoEvalSession: all state of one run. plugin.py forwards pytest's hooks to it.
 
-Roles: without xdist one process does everything. Under xdist the controller owns the embedded
-server, the results and the gate; each worker generates its shard and reports verdicts home.
+Roles: without xdist one process does everything. Under xdist the controller owns the endpoint
+(and the embedded server), the one generation engine, the results and the gate; each worker collects,
+publishes the plan (the first one to get there), waits for its items' responses in the shared store,
+scores them and reports the verdicts home.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,13 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import DataError, Suite, build_payload, prompt_hash, request_key
 
 if TYPE_CHECKING:
-    from pytest_nemoeval.engine import GenerationEngine, Request
+    from pytest_nemoeval.engine import GenerationEngine
     from pytest_nemoeval.store import ResponseStore
 
 POSITION = pytest.StashKey[int]()
 VERDICT = pytest.StashKey[Verdict]()
 RESPONSE = pytest.StashKey[Response]()
+REQUEST_KEY = pytest.StashKey[str]()
 ITEM_PARAM = "nemoeval_item"
 EMBEDDED_SLOTS = 4
 SERVER_START_TIMEOUT = 180.0
@@ -74,6 +76,7 @@ class NemoEvalSession:
         self.store: ResponseStore | None = None
         self.engine: GenerationEngine | None = None
         self.collector = None if self.workerinput else ResultsCollector(self.results_dir, self.run_id)
+        self.failures = 0
         self.gate_failures: list[GateFailure] = []
         self.results_path: Path | None = None
         self.benchmarks: dict[str, dict[str, Any]] = {}
@@ -115,9 +118,14 @@ class NemoEvalSession:
         return prepared
 
     def collection_finish(self, session: pytest.Session) -> None:
-        if self.data_errors:
-            raise pytest.UsageError(self.data_errors[0])
-        self.check_benchmark_names()
+        try:
+            if self.data_errors:
+                raise pytest.UsageError(self.data_errors[0])
+            self.check_benchmark_names()
+        except pytest.UsageError as exc:
+            if self.workerinput is not None:  # the controller re-raises it: one line, exit status 4
+                self.config.workeroutput["nemoeval_usage_error"] = str(exc)  # type: ignore[attr-defined]
+            raise
         self.items = [item for item in session.items if item_ref(item) is not None]
         for position, item in enumerate(self.items):
             item.stash[POSITION] = position
@@ -160,65 +168,82 @@ class NemoEvalSession:
         return self.server
 
     def endpoint_url(self) -> str:
-        if self.workerinput and self.workerinput.get("nemoeval_endpoint"):
-            return self.workerinput["nemoeval_endpoint"]
-        if self.run.endpoint:
-            return self.run.endpoint
-        return self.start_embedded().base_url
+        return self.run.endpoint or self.start_embedded().base_url
+
+    def connect(self) -> Endpoint:
+        if self.endpoint is None:
+            explicit_key_env = self.run.api_key_env != "OPENAI_API_KEY"
+            self.endpoint = connect(self.endpoint_url(), self.run.model, self.run.api_key_env, explicit_key_env)
+            self.model = self.endpoint.model
+        return self.endpoint
 
     def configure_node(self, node: Any) -> None:
-        """xdist controller: one endpoint and one store for every worker."""
-        if not self.run.endpoint and not self.config.option.collectonly:
-            node.workerinput["nemoeval_endpoint"] = self.start_embedded().base_url
+        """xdist controller: one endpoint, one engine and one store for every worker."""
         node.workerinput["nemoeval_run_id"] = self.run_id
         node.workerinput["nemoeval_results_dir"] = str(self.results_dir)
+        if not self.config.option.collectonly:
+            node.workerinput["nemoeval_model"] = self.connect().model
 
     def store_path(self) -> Path:
         name = "cache.sqlite" if self.run.cache else f"run-{self.run_id}.sqlite"
         return self.results_dir / ".nemoeval" / name
 
-    def shard(self) -> tuple[int, int]:
-        if not self.workerinput:
-            return 0, 1
-        index = int(str(self.workerinput["workerid"]).removeprefix("gw"))
-        return index, int(self.workerinput.get("workercount") or os.environ["PYTEST_XDIST_WORKER_COUNT"])
-
-    def start_generation(self) -> None:
-        from pytest_nemoeval.engine import GenerationEngine
-        from pytest_nemoeval.progress import Progress
+    def open_store(self) -> ResponseStore:
         from pytest_nemoeval.store import ResponseStore
 
-        explicit_key_env = self.run.api_key_env != "OPENAI_API_KEY"
-        self.endpoint = connect(self.endpoint_url(), self.run.model, self.run.api_key_env, explicit_key_env)
-        self.model = self.endpoint.model
-        self.store = ResponseStore(self.store_path(), self.run_id)
+        if self.store is None:
+            self.store = ResponseStore(self.store_path(), self.run_id)
+        return self.store
+
+    def start_generation(self) -> None:
+        """Publish every selected item's request (the plan); the controller, or the only process, sends it."""
+        model = self.workerinput["nemoeval_model"] if self.workerinput else self.connect().model
+        self.model = model
+        self.open_store().publish_plan(self.request_for(item_ref(item), model) for item in self.items)
+        if not self.is_worker:
+            self.start_engine()
+
+    def start_engine(self) -> None:
+        from pytest_nemoeval.engine import GenerationEngine
+        from pytest_nemoeval.progress import Progress
+
+        if self.engine is not None:
+            return
+        endpoint = self.connect()
         verbosity = self.config.get_verbosity()
-        progress = None
-        if not self.is_worker and verbosity > -2:
-            progress = Progress(len(self.items), interval=30.0 if verbosity < 0 else 5.0)
+        progress = Progress(interval=30.0 if verbosity < 0 else 5.0) if verbosity > -2 else None
         self.engine = GenerationEngine(
-            self.endpoint.chat_url, self.endpoint.headers(), self.store, parallelism=self.run.parallelism,
+            endpoint.chat_url, endpoint.headers(), self.open_store(), parallelism=self.run.parallelism,
             request_timeout=self.run.request_timeout, max_retries=self.run.max_retries,
-            secrets=(self.endpoint.api_key or "",), shard=self.shard(), progress=progress)
-        self.engine.start(len(self.items), lambda position: self.request_for(item_ref(self.items[position])))
+            secrets=(endpoint.api_key or "",), progress=progress)
+        self.engine.start()
 
-    def request_for(self, ref: ItemRef | None) -> Request:
-        from pytest_nemoeval.engine import Request
+    def node_down(self, node: Any) -> None:
+        """xdist controller: a worker stopped on bad input (data, names): report its one line as ours."""
+        message = (getattr(node, "workeroutput", None) or {}).get("nemoeval_usage_error")
+        if message:
+            raise pytest.UsageError(message)
 
-        assert ref is not None and self.endpoint is not None
+    def node_collection_finished(self) -> None:
+        """xdist controller: the first worker to finish collecting has published the plan; send it."""
+        if not self.config.option.collectonly and self.open_store().plan_size():
+            self.start_engine()
+
+    def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, dict[str, Any]]:
+        assert ref is not None
         prepared = self.prepared[ref.benchmark]
         messages = prepared.suite.messages(prepared.rows[ref.sample_index], prepared.generation.get("system_prompt"))
-        payload = build_payload(messages, self.endpoint.model, prepared.generation, ref.repeat)
-        return Request(request_key(payload, ref.repeat), payload)
+        payload = build_payload(messages, model, prepared.generation, ref.repeat)
+        return request_key(payload, ref.repeat), payload
 
     def response_for(self, item: pytest.Item) -> Response:
-        from pytest_nemoeval.engine import EndpointDown, GenerationError
+        from pytest_nemoeval.engine import EndpointDown, GenerationError, wait_for
 
-        if self.engine is None:
-            pytest.fail("no generation engine is running for this item", pytrace=False)
-        request = self.request_for(item_ref(item))
+        if self.store is None:
+            pytest.fail("no generation is running for this item", pytrace=False)
+        key = item.stash[REQUEST_KEY] = self.store.plan_key(item.stash[POSITION])
         try:
-            body = self.engine.wait(item.stash[POSITION], request.key)
+            body = self.engine.wait(key) if self.engine is not None else wait_for(self.store, key)
         except EndpointDown as exc:
             failure = str(exc)
             item.session.shouldstop = failure  # the rest would fail for the same reason
@@ -258,11 +283,12 @@ class NemoEvalSession:
         response = item.stash.get(RESPONSE, None)
         prepared = self.prepared[ref.benchmark]
         row = prepared.rows[ref.sample_index]
+        # Small on purpose: pytest keeps every report, and xdist ships it home. The controller adds the
+        # response text and reasoning from the store (by request key) when it writes samples.jsonl.
         record = {
             "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
             "prompt_hash": prompt_hash(prepared.suite.messages(row, prepared.generation.get("system_prompt"))),
-            "response": response.text if response else None,
-            "reasoning": response.reasoning if response else None,
+            "request_key": item.stash.get(REQUEST_KEY, None),
             **verdict.record,
             "verdict": "correct" if verdict.correct else "incorrect",
             "finish_reason": response.finish_reason if response else None,
@@ -277,6 +303,11 @@ class NemoEvalSession:
     def collect_report(self, report: pytest.TestReport) -> None:
         if self.collector is None:
             return
+        if report.failed:
+            self.failures += 1
+            maxfail = self.config.option.maxfail
+            if self.engine is not None and maxfail and self.failures >= maxfail:
+                self.engine.close(f"generation stopped after {self.failures} failed item(s) (-x/--maxfail)")
         properties = dict(report.user_properties)
         ident = properties.get("nemoeval_item")
         if ident is None or report.skipped:
@@ -285,21 +316,23 @@ class NemoEvalSession:
         if report.when == "call" or (report.when == "setup" and report.failed):
             self.model = self.model or ident.get("model")
             error = None if record is not None else _one_line(report)
-            self.collector.add(ident, record, error)
+            self.collector.add(ident, record, error, self.store)
 
     # -- end of run ---------------------------------------------------------------------------------
 
     def finish(self, session: pytest.Session) -> None:
         if self.engine is not None:
             self.engine.close()
-        if self.store is not None:
-            self.store.close()
         try:
             if self.collector is not None:
                 self.write_results(session)
         finally:
             if self.server is not None:
                 self.server.stop()
+            if self.store is not None:
+                if not self.is_worker:
+                    self.store.forget_run()
+                self.store.close()
             if not self.run.cache and not self.is_worker:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.store_path()}{suffix}").unlink(missing_ok=True)
@@ -324,7 +357,7 @@ class NemoEvalSession:
         document = {
             "schema": "pytest-nemoeval/results/1",
             "model": self.model,
-            "endpoint": self.endpoint.base_url if self.endpoint else normalize_url(self.endpoint_url()),
+            "endpoint": self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or ""),
             "config": self.run.as_dict(),
             "provenance": provenance(__version__, self.collector.started),
             "benchmarks": benchmarks,

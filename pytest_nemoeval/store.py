@@ -1,7 +1,10 @@
-"""ResponseStore: responses on disk (sqlite, WAL), shared by the engine, the items and xdist workers.
+"""ResponseStore: the run's requests and responses on disk (sqlite, WAL), shared by every process of a run.
 
-With the cache on it persists in the results directory, so a rerun after a crash or `kill -9` sends
-nothing that had finished. Each row is committed on its own: a killed process loses nothing committed.
+- plan: every selected item's request in item order, written once at collection finish (by the first
+  process to finish collecting); the engine streams it from here, so payloads are never all in memory.
+- responses: keyed by request key; with the cache on the file persists in the results directory, so a
+  rerun after a crash or `kill -9` sends nothing that had finished. Each row commits on its own.
+- failures: per run, why a request has no response; the markers DEAD and STOPPED apply to every request.
 """
 
 from __future__ import annotations
@@ -10,13 +13,18 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS failures (run TEXT NOT NULL, key TEXT NOT NULL, error TEXT NOT NULL,
                                      PRIMARY KEY (run, key));
+CREATE TABLE IF NOT EXISTS plan (run TEXT NOT NULL, position INTEGER NOT NULL, key TEXT NOT NULL,
+                                 payload TEXT NOT NULL, PRIMARY KEY (run, position));
 """
+DEAD = "*dead"  # the endpoint is down: nothing more will be sent
+STOPPED = "*stopped"  # generation was cancelled (-x, --maxfail, Ctrl-C) or the engine failed
+PAGE = 256
 
 
 class ResponseStore:
@@ -36,6 +44,51 @@ class ResponseStore:
             self._local.connection = connection
         return connection
 
+    # -- plan -----------------------------------------------------------------------------------------
+
+    def publish_plan(self, requests: Iterable[tuple[str, dict[str, Any]]]) -> bool:
+        """Write the run's (key, payload) list in one transaction, unless another process already did."""
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if connection.execute("SELECT 1 FROM plan WHERE run = ? LIMIT 1", (self.run_id,)).fetchone():
+                connection.execute("ROLLBACK")
+                return False
+            connection.executemany(
+                "INSERT INTO plan (run, position, key, payload) VALUES (?, ?, ?, ?)",
+                ((self.run_id, position, key, json.dumps(payload, ensure_ascii=False))
+                 for position, (key, payload) in enumerate(requests)))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return True
+
+    def plan_size(self) -> int:
+        return self._connect().execute("SELECT count(*) FROM plan WHERE run = ?", (self.run_id,)).fetchone()[0]
+
+    def plan_key(self, position: int) -> str:
+        row = self._connect().execute("SELECT key FROM plan WHERE run = ? AND position = ?",
+                                      (self.run_id, position)).fetchone()
+        if row is None:
+            raise LookupError(f"no planned request at position {position}")
+        return row[0]
+
+    def iter_plan(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(position, key, payload) in order, read a page at a time (no statement stays open across yields)."""
+        position = 0
+        while True:
+            rows = self._connect().execute(
+                "SELECT position, key, payload FROM plan WHERE run = ? AND position >= ? ORDER BY position LIMIT ?",
+                (self.run_id, position, PAGE)).fetchall()
+            for row in rows:
+                yield row[0], row[1], json.loads(row[2])
+            if len(rows) < PAGE:
+                return
+            position = rows[-1][0] + 1
+
+    # -- responses and failures -----------------------------------------------------------------------
+
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._connect().execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
@@ -45,16 +98,24 @@ class ResponseStore:
 
     def put(self, key: str, body: dict[str, Any]) -> None:
         self._connect().execute("INSERT OR REPLACE INTO responses (key, body) VALUES (?, ?)",
-                                (key, json.dumps(body)))
+                                (key, json.dumps(body, ensure_ascii=False)))
 
     def fail(self, key: str, error: str) -> None:
         self._connect().execute("INSERT OR REPLACE INTO failures (run, key, error) VALUES (?, ?, ?)",
                                 (self.run_id, key, error))
 
-    def failure(self, key: str) -> str | None:
-        row = self._connect().execute("SELECT error FROM failures WHERE run = ? AND key = ?",
-                                      (self.run_id, key)).fetchone()
-        return row[0] if row else None
+    def failure(self, key: str) -> tuple[str, str] | None:
+        """(key or marker, error) if this request failed or the whole run stopped; the request's own wins."""
+        row = self._connect().execute(
+            "SELECT key, error FROM failures WHERE run = ? AND key IN (?, ?, ?) ORDER BY key = ? DESC LIMIT 1",
+            (self.run_id, key, DEAD, STOPPED, key)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def forget_run(self) -> None:
+        """Drop this run's plan and failures; responses stay (they are the cache)."""
+        connection = self._connect()
+        connection.execute("DELETE FROM plan WHERE run = ?", (self.run_id,))
+        connection.execute("DELETE FROM failures WHERE run = ?", (self.run_id,))
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

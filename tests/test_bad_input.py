@@ -42,11 +42,25 @@ def files(bench: pytest.Pytester) -> pytest.Pytester:
     return bench
 
 
+# under xdist the checks run in the controller (endpoint, options) or in the workers (data, names)
+XDIST_CASES = [case for case in CASES if case[0][0] in ("--data-dir", "--endpoint", "--api-key-env")
+               or "mmlu_prox" in case[0][1] or "unknown_bench.yaml" in case[0]]
+
+
 @pytest.mark.parametrize("args, message", CASES, ids=[" ".join(args) for args, _ in CASES])
 def test_bad_input_gives_one_clear_line(files, mock_server, monkeypatch, args, message):
     monkeypatch.delenv("NEMOEVAL_TEST_UNSET_KEY", raising=False)
-    mock = mock_server()
-    base = ["suites/", "--data-dir", "data", "--endpoint", mock.url]
+    check_one_clear_line(files, mock_server(), args, message, [])
+
+
+@pytest.mark.parametrize("args, message", XDIST_CASES, ids=[" ".join(args) for args, _ in XDIST_CASES])
+def test_bad_input_under_xdist_gives_the_same_line(files, mock_server, monkeypatch, args, message):
+    monkeypatch.delenv("NEMOEVAL_TEST_UNSET_KEY", raising=False)
+    check_one_clear_line(files, mock_server(), args, message, ["-n", "2"])
+
+
+def check_one_clear_line(files, mock, args, message, xdist):
+    base = ["suites/", "--data-dir", "data", "--endpoint", mock.url, *xdist]
     result = files.runpytest_subprocess(*base, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
@@ -55,3 +69,4 @@ def test_bad_input_gives_one_clear_line(files, mock_server, monkeypatch, args, m
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert not (files.path / "results" / "results.json").exists()
     assert mock.chat_requests() == 0
+

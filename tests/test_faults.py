@@ -66,6 +66,17 @@ def test_dead_endpoint_fails_remaining_items_fast_and_keeps_results(bench, mock_
     assert entry["items"] == 6 and entry["errors"] == 1  # 5 answered, then one item names the reason
 
 
+def test_dead_endpoint_under_xdist_stops_every_worker(bench, mock_server):
+    mock = mock_server("--die-after", "5", "--latency", "0.05")
+    started = time.monotonic()
+    result = run(bench, mock, "--limit-samples", "20", "--parallelism", "1", "--max-retries", "10", "-n", "2")
+    assert time.monotonic() - started < 60
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*endpoint http://127.0.0.1:*/v1/chat/completions is down: * connection failures*"])
+    entry = results(bench)["benchmarks"]["mmlu_pro"]
+    assert entry["items"] - entry["errors"] == 5 and 1 <= entry["errors"] <= 2  # each worker names the reason once
+
+
 def test_api_key_never_appears_in_output_or_files(bench, mock_server, monkeypatch):
     secret = "sk-test-SECRET-4242"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
