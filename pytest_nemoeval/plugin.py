@@ -59,13 +59,15 @@ class _SessionHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if item_ref(item) is not None:
-            item.add_marker("nemoeval")
         self.session.identify(item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
-        result = yield
+        try:
+            result = yield
+        except BaseException:
+            self.session.release(pyfuncitem)
+            raise
         self.session.after_scorer(pyfuncitem)
         return result
 

@@ -101,6 +101,9 @@ class NemoEvalSession:
                 for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
         ids = [f"s{ref.sample_index:05d}-r{ref.repeat}" for ref in refs]
         metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
+        module = metafunc.definition.getparent(pytest.Module)
+        if module is not None and module.get_closest_marker("nemoeval") is None:
+            module.add_marker("nemoeval")  # on the module, not on each of thousands of items
 
     def prepare(self, suite: Suite, module_dir: Path) -> PreparedSuite:
         if suite.name in self.prepared:
@@ -272,15 +275,21 @@ class NemoEvalSession:
             "sample_id": prepared.suite.sample_id(prepared.rows[ref.sample_index], ref.sample_index),
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model}))
 
+    def release(self, item: pytest.Item) -> None:
+        """Drop what an item holds (pytest keeps every item until the end of the run)."""
+        for key in (VERDICT, RESPONSE, REQUEST_KEY):
+            _pop(item.stash, key)
+
     def after_scorer(self, item: pytest.Item) -> None:
         ref = item_ref(item)
         if ref is None:
             return
-        verdict = item.stash.get(VERDICT, None)
+        # taken out of the stash: pytest keeps every item until the end, so nothing large may stay on it
+        verdict = _pop(item.stash, VERDICT)
         if verdict is None or verdict.record is None:
             pytest.fail("the scorer did not record a verdict: call verdict(correct, answer=..., expected=...)",
                         pytrace=False)
-        response = item.stash.get(RESPONSE, None)
+        response = _pop(item.stash, RESPONSE)
         prepared = self.prepared[ref.benchmark]
         row = prepared.rows[ref.sample_index]
         # Small on purpose: pytest keeps every report, and xdist ships it home. The controller adds the
@@ -288,7 +297,7 @@ class NemoEvalSession:
         record = {
             "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
             "prompt_hash": prompt_hash(prepared.suite.messages(row, prepared.generation.get("system_prompt"))),
-            "request_key": item.stash.get(REQUEST_KEY, None),
+            "request_key": _pop(item.stash, REQUEST_KEY),
             **verdict.record,
             "verdict": "correct" if verdict.correct else "incorrect",
             "finish_reason": response.finish_reason if response else None,
@@ -378,6 +387,13 @@ class NemoEvalSession:
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
                         f"samples={entry['samples']} items={entry['items']} errors={entry['errors']}  gate: {gate}")
         return rows
+
+
+def _pop(stash: pytest.Stash, key: pytest.StashKey[Any]) -> Any:
+    value = stash.get(key, None)
+    if value is not None:
+        del stash[key]
+    return value
 
 
 def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:

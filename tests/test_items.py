@@ -58,6 +58,18 @@ def test_k_selects_benchmark_and_repeat(bench, mock_server):
     assert results(bench)["benchmarks"]["mmlu_pro"]["items"] == 3
 
 
+def test_m_nemoeval_selects_benchmark_items(bench, mock_server):
+    mock = mock_server()
+    bench.makepyfile(test_plain="def test_plain():\n    pass\n")
+    selected = bench.runpytest_subprocess("suites/", "test_plain.py", "--endpoint", mock.url, "--data-dir", "data",
+                                          "--limit-samples", "2", "-m", "nemoeval")
+    selected.stdout.fnmatch_lines(["*1 deselected, 1 correct, 1 incorrect*"])  # the mock answers B: row 0 only
+    others = bench.runpytest_subprocess("suites/", "test_plain.py", "--endpoint", mock.url, "--data-dir", "data",
+                                        "--limit-samples", "2", "-m", "not nemoeval")
+    others.stdout.fnmatch_lines(["*1 passed, 2 deselected*"])
+    assert mock.chat_requests() == 2
+
+
 def test_harness_error_stops_x_and_lf_reruns_only_it(bench, mock_server):
     mock = mock_server("--fault", "400:1")
     first = run(bench, mock, "--limit-samples", "4", "--parallelism", "1", "--no-cache")
