@@ -1,22 +1,28 @@
-"""GenerationEngine: sends every planned request ahead of the items, in item order.
+"""The generation engine: sends every planned request ahead of the items, in item order.
 
-It runs an asyncio loop in one background thread, keeps at most `parallelism` requests in flight,
-retries 429/5xx/connection errors with backoff (honouring Retry-After), gives up on the endpoint
-after a streak of connection failures (fail fast), and writes every response to the ResponseStore.
-Items block only on their own response, which they read back from the store (`wait_for`).
-One engine per run: in the only process without xdist, in the controller under xdist; workers
-publish the plan and wait on the shared store, so no request is sent twice.
+It runs in its own process (`python -m pytest_nemoeval.engine`, started by `EngineProcess`), so its work
+never competes with the items for the GIL, and there is one per run: started by the only process without
+xdist, by the controller under xdist. It streams the plan from the ResponseStore, keeps at most
+`parallelism` requests in flight, retries 429/5xx/connection errors with backoff (honouring Retry-After),
+gives up on the endpoint after a streak of connection failures (fail fast), and writes every response to
+the store. Items wait only for their own response, which they read from the store (`wait_for`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import email.utils
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pytest_nemoeval.progress import Progress
@@ -29,7 +35,8 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 CONNECTION_BACKOFF_CAP = 2.0  # refused connections are cheap to retry and must reach fail-fast quickly
 RETRY_AFTER_CAP = 300.0
-POLL_CAP = 0.05  # longest pause between two looks at the store while an item waits
+POLL_CAP = 0.02  # longest pause between two looks at the store while an item waits
+STOP_GRACE = 10.0
 
 
 class GenerationError(Exception):
@@ -52,11 +59,8 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def wait_for(store: ResponseStore, key: str, wake: threading.Condition | None = None) -> dict[str, Any]:
-    """Block until the response for `key` is in the store and return it, or raise GenerationError.
-
-    `wake` (the in-process engine's condition) cuts the wait short; across processes we poll.
-    """
+def wait_for(store: ResponseStore, key: str) -> dict[str, Any]:
+    """Block until the response for `key` is in the store and return it, or raise GenerationError."""
     delay = 0.001
     while True:
         body = store.get(key)
@@ -66,15 +70,13 @@ def wait_for(store: ResponseStore, key: str, wake: threading.Condition | None = 
         if failure is not None:
             marker, error = failure
             raise EndpointDown(error) if marker == DEAD else GenerationError(error)
-        if wake is None:
-            time.sleep(delay)
-        else:
-            with wake:
-                wake.wait(delay)
+        time.sleep(delay)
         delay = min(delay * 2, POLL_CAP)
 
 
 class GenerationEngine:
+    """The async core; `run()` sends the whole plan and returns when every request has an outcome."""
+
     def __init__(self, url: str, headers: dict[str, str], store: ResponseStore, *, parallelism: int,
                  request_timeout: float, max_retries: int, secrets: tuple[str, ...] = (),
                  progress: Progress | None = None) -> None:
@@ -86,58 +88,16 @@ class GenerationEngine:
         self._max_retries = max_retries
         self._secrets = tuple(secret for secret in secrets if secret)
         self._progress = progress
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._main: asyncio.Task[None] | None = None
-        self._stopped: str | None = None
         self._dead: str | None = None
         self._streak = 0
         self._streak_started = 0.0
-        self.sent = 0
 
-    # -- caller side (main thread) ----------------------------------------------------------------
-
-    def start(self) -> None:
-        """Send the store's plan; returns at once."""
-        self._thread = threading.Thread(target=self._run, name="nemoeval-engine", daemon=True)
-        self._thread.start()
-
-    def wait(self, key: str) -> dict[str, Any]:
-        return wait_for(self._store, key, self._cond)
-
-    def close(self, reason: str = "generation was cancelled") -> None:
-        """Cancel queued and in-flight requests (returns within seconds); waiting items fail with `reason`."""
-        if self._stopped is None:
-            self._stopped = reason
-            self._store.fail(STOPPED, reason)
-        if self._loop is not None and self._main is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._main.cancel)
-            except RuntimeError:
-                pass  # loop already finished
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        with self._cond:
-            self._cond.notify_all()
-
-    # -- engine thread -----------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
+    async def run(self) -> None:
         try:
-            self._main = loop.create_task(self._produce())
-            (outcome,) = loop.run_until_complete(asyncio.gather(self._main, return_exceptions=True))
-            if isinstance(outcome, Exception) and self._stopped is None:  # a bug must not leave items waiting
-                self._stopped = f"generation engine failed: {type(outcome).__name__}: {outcome}"
-                self._store.fail(STOPPED, self._redact(self._stopped))
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            self._store.close()
-            with self._cond:
-                self._cond.notify_all()
+            await self._produce()
+        except Exception as exc:  # a bug must not leave items waiting
+            self._store.fail(STOPPED, self._redact(f"generation engine failed: {type(exc).__name__}: {exc}"))
+            raise
 
     async def _produce(self) -> None:
         total = self._store.plan_size()
@@ -172,7 +132,6 @@ class GenerationEngine:
                 return  # the DEAD marker answers every waiting item
             try:
                 started = time.monotonic()
-                self.sent += 1
                 response = await transport.post(self.url, request.payload)
                 body = self._accept(response, time.monotonic() - started)
             except _Retryable as exc:
@@ -234,8 +193,6 @@ class GenerationEngine:
     def _finish(self, key: str, error: str | None, cached: bool = False) -> None:
         if error:
             self._store.fail(key, error)
-        with self._cond:
-            self._cond.notify_all()
         if self._progress is not None:
             self._progress.advance(error=bool(error), cached=cached)
 
@@ -271,3 +228,92 @@ def _server_message(body: bytes) -> str:
         text = body.decode("utf-8", "replace")
     text = " ".join(text.split())
     return text[:300] or "(empty body)"
+
+
+class EngineProcess:
+    """The parent's handle on the engine process. A watchdog turns its unexpected death into a STOPPED
+    marker, so that no item (here or in an xdist worker) waits for a response that will never come."""
+
+    def __init__(self, store: ResponseStore, *, url: str, api_key_env: str, parallelism: int,
+                 request_timeout: float, max_retries: int, progress_interval: float, stderr: int) -> None:
+        self._store = store
+        # The key stays in the environment: a command line is visible to every user of the machine.
+        self._command = [sys.executable, "-m", "pytest_nemoeval.engine", "--store", str(store.path),
+                         "--run-id", store.run_id, "--url", url, "--api-key-env", api_key_env,
+                         "--parallelism", str(parallelism), "--request-timeout", str(request_timeout),
+                         "--max-retries", str(max_retries), "--progress-interval", str(progress_interval)]
+        self._stderr = stderr
+        self._process: subprocess.Popen[bytes] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=self._stderr)
+        threading.Thread(target=self._watch, args=(self._process,), name="nemoeval-engine-watch",
+                         daemon=True).start()
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        status = process.wait()
+        if status != 0 and not self._closing:
+            store = ResponseStore(self._store.path, self._store.run_id)
+            store.fail(STOPPED, f"generation engine exited with status {status}")
+            store.close()
+
+    def close(self, reason: str = "generation was cancelled") -> None:
+        """Cancel queued and in-flight requests (returns within seconds); waiting items fail with `reason`."""
+        if self._closing:
+            return
+        self._closing = True
+        self._store.fail(STOPPED, reason)
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The engine process: `python -m pytest_nemoeval.engine --store FILE --run-id ID --url URL ...`."""
+    from pytest_nemoeval.llama_server import die_with_parent
+
+    parser = argparse.ArgumentParser(prog="python -m pytest_nemoeval.engine")
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--api-key-env", required=True)
+    parser.add_argument("--parallelism", type=int, required=True)
+    parser.add_argument("--request-timeout", type=float, required=True)
+    parser.add_argument("--max-retries", type=int, required=True)
+    parser.add_argument("--progress-interval", type=float, default=0.0, help="seconds; 0 = no status line")
+    args = parser.parse_args(argv)
+    die_with_parent()
+    key = os.environ.get(args.api_key_env) or ""
+    store = ResponseStore(args.store, args.run_id)
+    progress = Progress(args.progress_interval) if args.progress_interval > 0 else None
+    engine = GenerationEngine(args.url, {"Authorization": f"Bearer {key}"} if key else {}, store,
+                              parallelism=args.parallelism, request_timeout=args.request_timeout,
+                              max_retries=args.max_retries, secrets=(key,), progress=progress)
+
+    async def serve() -> None:
+        task = asyncio.ensure_future(engine.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # the parent stops us; Ctrl-C reaches the whole group
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    try:
+        asyncio.run(serve())
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

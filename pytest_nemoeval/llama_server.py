@@ -13,7 +13,8 @@ import sys
 import threading
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies (also used by the engine process)."""
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ctx-per-slot", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    _die_with_parent()
+    die_with_parent()
 
     import xllamacpp
 

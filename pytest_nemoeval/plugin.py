@@ -63,16 +63,24 @@ class _SessionHooks:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
-        try:
-            result = yield
-        except BaseException:
-            self.session.release(pyfuncitem)
-            raise
+        result = yield
         self.session.after_scorer(pyfuncitem)
         return result
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         self.session.collect_report(report)
+        try:
+            return (yield)
+        finally:
+            self.session.slim(report)  # pytest keeps every report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        try:
+            return (yield)
+        finally:
+            self.session.release(item)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:

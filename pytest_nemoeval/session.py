@@ -23,17 +23,18 @@ from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
-from pytest_nemoeval.suite import DataError, Suite, build_payload, prompt_hash, request_key
+from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, prompt_hash, request_key
 
 if TYPE_CHECKING:
-    from pytest_nemoeval.engine import GenerationEngine
+    from pytest_nemoeval.engine import EngineProcess
     from pytest_nemoeval.store import ResponseStore
 
 POSITION = pytest.StashKey[int]()
 VERDICT = pytest.StashKey[Verdict]()
 RESPONSE = pytest.StashKey[Response]()
-REQUEST_KEY = pytest.StashKey[str]()
+PLANNED = pytest.StashKey[tuple[str, str]]()  # (request key, prompt hash)
 ITEM_PARAM = "nemoeval_item"
+OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
 EMBEDDED_SLOTS = 4
 SERVER_START_TIMEOUT = 180.0
 
@@ -48,7 +49,7 @@ class ItemRef:
 @dataclass
 class PreparedSuite:
     suite: Suite
-    rows: list[dict[str, Any]]
+    rows: Rows
     repeats: int
     generation: dict[str, Any]
     module_dir: Path
@@ -74,7 +75,7 @@ class NemoEvalSession:
         self.model: str | None = None
         self.server: ServerProcess | None = None
         self.store: ResponseStore | None = None
-        self.engine: GenerationEngine | None = None
+        self.engine: EngineProcess | None = None
         self.collector = None if self.workerinput else ResultsCollector(self.results_dir, self.run_id)
         self.failures = 0
         self.gate_failures: list[GateFailure] = []
@@ -108,7 +109,7 @@ class NemoEvalSession:
     def prepare(self, suite: Suite, module_dir: Path) -> PreparedSuite:
         if suite.name in self.prepared:
             return self.prepared[suite.name]
-        rows: list[dict[str, Any]] = []
+        rows = Rows([])
         try:
             rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name))
         except DataError as exc:
@@ -207,18 +208,17 @@ class NemoEvalSession:
             self.start_engine()
 
     def start_engine(self) -> None:
-        from pytest_nemoeval.engine import GenerationEngine
-        from pytest_nemoeval.progress import Progress
+        from pytest_nemoeval.engine import EngineProcess
 
         if self.engine is not None:
             return
         endpoint = self.connect()
         verbosity = self.config.get_verbosity()
-        progress = Progress(interval=30.0 if verbosity < 0 else 5.0) if verbosity > -2 else None
-        self.engine = GenerationEngine(
-            endpoint.chat_url, endpoint.headers(), self.open_store(), parallelism=self.run.parallelism,
-            request_timeout=self.run.request_timeout, max_retries=self.run.max_retries,
-            secrets=(endpoint.api_key or "",), progress=progress)
+        self.engine = EngineProcess(
+            self.open_store(), url=endpoint.chat_url, api_key_env=self.run.api_key_env,
+            parallelism=self.run.parallelism, request_timeout=self.run.request_timeout,
+            max_retries=self.run.max_retries, stderr=_terminal_fd(self.config),
+            progress_interval=0.0 if verbosity <= -2 else (30.0 if verbosity < 0 else 5.0))
         self.engine.start()
 
     def node_down(self, node: Any) -> None:
@@ -232,21 +232,22 @@ class NemoEvalSession:
         if not self.config.option.collectonly and self.open_store().plan_size():
             self.start_engine()
 
-    def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, dict[str, Any]]:
+    def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, str, dict[str, Any]]:
+        """(request key, prompt hash, payload) of one item: a row of the plan."""
         assert ref is not None
         prepared = self.prepared[ref.benchmark]
         messages = prepared.suite.messages(prepared.rows[ref.sample_index], prepared.generation.get("system_prompt"))
         payload = build_payload(messages, model, prepared.generation, ref.repeat)
-        return request_key(payload, ref.repeat), payload
+        return request_key(payload, ref.repeat), prompt_hash(messages), payload
 
     def response_for(self, item: pytest.Item) -> Response:
+        """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""
         from pytest_nemoeval.engine import EndpointDown, GenerationError, wait_for
 
         if self.store is None:
             pytest.fail("no generation is running for this item", pytrace=False)
-        key = item.stash[REQUEST_KEY] = self.store.plan_key(item.stash[POSITION])
         try:
-            body = self.engine.wait(key) if self.engine is not None else wait_for(self.store, key)
+            body = wait_for(self.store, item.stash[PLANNED][0])
         except EndpointDown as exc:
             failure = str(exc)
             item.session.shouldstop = failure  # the rest would fail for the same reason
@@ -256,8 +257,7 @@ class NemoEvalSession:
             failure = None
         if failure is not None:
             pytest.fail(failure, pytrace=False)
-        response = Response.from_body(body)
-        item.stash[RESPONSE] = response
+        response = item.stash[RESPONSE] = Response.from_body(body)
         return response
 
     def sample_for(self, ref: ItemRef) -> dict[str, Any]:
@@ -270,15 +270,35 @@ class NemoEvalSession:
         if ref is None:
             return
         prepared = self.prepared[ref.benchmark]
+        row = prepared.rows[ref.sample_index]
         item.user_properties.append(("nemoeval_item", {
             "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
-            "sample_id": prepared.suite.sample_id(prepared.rows[ref.sample_index], ref.sample_index),
+            "sample_id": prepared.suite.sample_id(row, ref.sample_index),
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model}))
+        if self.store is None:
+            return
+        item.stash[PLANNED] = self.store.planned(item.stash[POSITION])
+        # What cannot fail is handed over ready-made: `sample`, `verdict`, and `response` when it is already
+        # in the store (the usual case: the engine runs ahead). pytest then skips those fixture functions,
+        # each of which costs a fifth of a plain item. Same values as the fixtures give.
+        funcargs = getattr(item, "funcargs", None)
+        if funcargs is not None and not funcargs:
+            recorded = item.stash[VERDICT] = Verdict()
+            funcargs.update(sample=row, verdict=recorded)
+            body = self.store.get(item.stash[PLANNED][0])
+            if body is not None:
+                funcargs["response"] = item.stash[RESPONSE] = Response.from_body(body)
 
     def release(self, item: pytest.Item) -> None:
         """Drop what an item holds (pytest keeps every item until the end of the run)."""
-        for key in (VERDICT, RESPONSE, REQUEST_KEY):
+        for key in (VERDICT, RESPONSE, PLANNED):
             _pop(item.stash, key)
+        item.user_properties[:] = [entry for entry in item.user_properties if entry[0] not in OWN_PROPERTIES]
+
+    def slim(self, report: pytest.TestReport) -> None:
+        """Once the collector has the record (controller or single process), the report need not carry it."""
+        if self.collector is not None and any(name in OWN_PROPERTIES for name, _ in report.user_properties):
+            report.user_properties = [entry for entry in report.user_properties if entry[0] not in OWN_PROPERTIES]
 
     def after_scorer(self, item: pytest.Item) -> None:
         ref = item_ref(item)
@@ -290,14 +310,14 @@ class NemoEvalSession:
             pytest.fail("the scorer did not record a verdict: call verdict(correct, answer=..., expected=...)",
                         pytrace=False)
         response = _pop(item.stash, RESPONSE)
+        key, digest = _pop(item.stash, PLANNED) or (None, None)
         prepared = self.prepared[ref.benchmark]
         row = prepared.rows[ref.sample_index]
         # Small on purpose: pytest keeps every report, and xdist ships it home. The controller adds the
         # response text and reasoning from the store (by request key) when it writes samples.jsonl.
         record = {
             "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
-            "prompt_hash": prompt_hash(prepared.suite.messages(row, prepared.generation.get("system_prompt"))),
-            "request_key": _pop(item.stash, REQUEST_KEY),
+            "prompt_hash": digest, "request_key": key,
             **verdict.record,
             "verdict": "correct" if verdict.correct else "incorrect",
             "finish_reason": response.finish_reason if response else None,
@@ -387,6 +407,14 @@ class NemoEvalSession:
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
                         f"samples={entry['samples']} items={entry['items']} errors={entry['errors']}  gate: {gate}")
         return rows
+
+
+def _terminal_fd(config: pytest.Config) -> int:
+    """The real stderr, also while pytest captures fd 2 (its saved copy), for the engine's status line."""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    err = getattr(getattr(capman, "_global_capturing", None), "err", None)
+    saved = getattr(err, "targetfd_save", None)
+    return saved if isinstance(saved, int) else 2
 
 
 def _pop(stash: pytest.Stash, key: pytest.StashKey[Any]) -> Any:

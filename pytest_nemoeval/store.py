@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS failures (run TEXT NOT NULL, key TEXT NOT NULL, error TEXT NOT NULL,
                                      PRIMARY KEY (run, key));
 CREATE TABLE IF NOT EXISTS plan (run TEXT NOT NULL, position INTEGER NOT NULL, key TEXT NOT NULL,
-                                 payload TEXT NOT NULL, PRIMARY KEY (run, position));
+                                 prompt_hash TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (run, position));
 """
 DEAD = "*dead"  # the endpoint is down: nothing more will be sent
 STOPPED = "*stopped"  # generation was cancelled (-x, --maxfail, Ctrl-C) or the engine failed
@@ -46,8 +46,8 @@ class ResponseStore:
 
     # -- plan -----------------------------------------------------------------------------------------
 
-    def publish_plan(self, requests: Iterable[tuple[str, dict[str, Any]]]) -> bool:
-        """Write the run's (key, payload) list in one transaction, unless another process already did."""
+    def publish_plan(self, requests: Iterable[tuple[str, str, dict[str, Any]]]) -> bool:
+        """Write the run's (key, prompt hash, payload) list in one transaction, unless another process did."""
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -55,9 +55,9 @@ class ResponseStore:
                 connection.execute("ROLLBACK")
                 return False
             connection.executemany(
-                "INSERT INTO plan (run, position, key, payload) VALUES (?, ?, ?, ?)",
-                ((self.run_id, position, key, json.dumps(payload, ensure_ascii=False))
-                 for position, (key, payload) in enumerate(requests)))
+                "INSERT INTO plan (run, position, key, prompt_hash, payload) VALUES (?, ?, ?, ?, ?)",
+                ((self.run_id, position, key, digest, json.dumps(payload, ensure_ascii=False))
+                 for position, (key, digest, payload) in enumerate(requests)))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -67,12 +67,13 @@ class ResponseStore:
     def plan_size(self) -> int:
         return self._connect().execute("SELECT count(*) FROM plan WHERE run = ?", (self.run_id,)).fetchone()[0]
 
-    def plan_key(self, position: int) -> str:
-        row = self._connect().execute("SELECT key FROM plan WHERE run = ? AND position = ?",
+    def planned(self, position: int) -> tuple[str, str]:
+        """(request key, prompt hash) of the item at `position`."""
+        row = self._connect().execute("SELECT key, prompt_hash FROM plan WHERE run = ? AND position = ?",
                                       (self.run_id, position)).fetchone()
         if row is None:
             raise LookupError(f"no planned request at position {position}")
-        return row[0]
+        return row[0], row[1]
 
     def iter_plan(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """(position, key, payload) in order, read a page at a time (no statement stays open across yields)."""

@@ -1,0 +1,88 @@
+"""The engine process: one per run, a live status line on the real stderr, its death never hangs a run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from conftest import results
+
+
+def engine_processes(bench: pytest.Pytester) -> list[psutil.Process]:
+    """Engine processes of the run in this test's directory (tests run in parallel)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if "pytest_nemoeval.engine" in command and str(bench.path) in command:
+            found.append(process)
+    return found
+
+
+def start(bench: pytest.Pytester, mock, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "pytest", "suites/", "--endpoint", mock.url, "--data-dir", "data",
+                             "--no-cache", *args], cwd=bench.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
+def test_status_line_is_live_while_items_are_captured(bench, mock_server, xdist):
+    mock = mock_server("--latency", "1")
+    process = start(bench, mock, "--limit-samples", "9", "--parallelism", "1", *xdist)  # about 9 s
+    seen: list[tuple[str, bool]] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            seen.append((line, process.poll() is None))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    process.wait(timeout=120)
+    reader.join()
+    progress = [(line, running) for line, running in seen if line.startswith("nemoeval: generated")]
+    assert progress, seen
+    assert progress[0][1], "the first status line arrived only after the run ended"
+    assert "nemoeval: generated 9/9 (0 cached)" in progress[-1][0] and "0 errors" in progress[-1][0]
+
+
+def test_qq_has_no_status_line(bench, mock_server):
+    mock = mock_server()
+    result = bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "-qq",
+                                        "--limit-samples", "3")
+    assert result.ret == 0
+    assert "nemoeval: generated" not in result.stdout.str() + result.stderr.str()
+
+
+def test_killed_engine_fails_the_waiting_items_instead_of_hanging(bench, mock_server):
+    mock = mock_server("--latency", "0.5")
+    process = start(bench, mock, "--limit-samples", "20", "--parallelism", "1")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and mock.chat_requests() < 3:
+        time.sleep(0.1)
+    (engine,) = engine_processes(bench)
+    engine.send_signal(signal.SIGKILL)
+    output, errors = process.communicate(timeout=60)
+    assert process.returncode == pytest.ExitCode.TESTS_FAILED, output + errors
+    assert "generation engine exited with status -9" in output
+    entry = results(bench)["benchmarks"]["mmlu_pro"]
+    assert entry["items"] == 20 and 10 < entry["errors"] < 20  # the answered ones were scored, the rest failed
+
+
+def test_one_engine_process_per_run_under_xdist(bench, mock_server):
+    mock = mock_server("--latency", "0.5")
+    process = start(bench, mock, "--limit-samples", "8", "--parallelism", "1", "-n", "2")
+    counts = []
+    while process.poll() is None:
+        counts.append(len(engine_processes(bench)))
+        time.sleep(0.2)
+    process.communicate()
+    assert process.returncode == 0
+    assert max(counts) == 1
+    assert mock.chat_requests() == 8
+    assert not engine_processes(bench)
