@@ -93,11 +93,21 @@ class GenerationEngine:
         self._streak_started = 0.0
 
     async def run(self) -> None:
+        ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
         try:
             await self._produce()
         except Exception as exc:  # a bug must not leave items waiting
             self._store.fail(STOPPED, self._redact(f"generation engine failed: {type(exc).__name__}: {exc}"))
             raise
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+
+    async def _tick(self) -> None:
+        assert self._progress is not None
+        while True:
+            await asyncio.sleep(self._progress.interval)
+            self._progress.tick()
 
     async def _produce(self) -> None:
         total = self._store.plan_size()

@@ -1,38 +1,37 @@
 """Progress: a status line (done/total, requests/s, errors, ETA) written every few seconds.
 
-Whole lines, never carriage returns, so it stays readable between pytest's own output under -v and
-in CI logs; -q writes it less often, -qq not at all, xdist workers never (the controller reports).
+Written by the engine process straight to the terminal's stderr (pytest's captures do not hold it back).
+Whole lines, never carriage returns, each starting on a fresh line since pytest may be in the middle of
+its own, so it stays readable under -v and in CI logs; -q writes it less often, -qq not at all.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import TextIO
 
 
 class Progress:
+    """Counts outcomes (from the engine's event loop) and writes the status line: on `tick()`, which the
+    engine calls every `interval` seconds whether or not anything finished, and once at the end."""
+
     def __init__(self, interval: float, total: int = 0, stream: TextIO | None = None) -> None:
         self.total = total
         self.interval = interval
         self._stream = stream or sys.stderr
-        self._lock = threading.Lock()
         self._done = self._errors = self._cached = 0
         self._started = time.monotonic()
-        self._last = self._started
 
     def advance(self, error: bool = False, cached: bool = False) -> None:
-        with self._lock:
-            self._done += 1
-            self._errors += error
-            self._cached += cached
-            now = time.monotonic()
-            if now - self._last < self.interval and self._done < self.total:
-                return
-            self._last = now
-            line = self.line(now)
-        self._stream.write(line + "\n")
+        self._done += 1
+        self._errors += error
+        self._cached += cached
+        if self._done == self.total:
+            self.tick()
+
+    def tick(self) -> None:
+        self._stream.write("\n" + self.line(time.monotonic()) + "\n")
         self._stream.flush()
 
     def line(self, now: float) -> str:

@@ -86,3 +86,18 @@ def test_one_engine_process_per_run_under_xdist(bench, mock_server):
     assert max(counts) == 1
     assert mock.chat_requests() == 8
     assert not engine_processes(bench)
+
+
+def test_engine_dies_with_a_killed_pytest(bench, mock_server):
+    mock = mock_server("--latency", "0.5")
+    process = start(bench, mock, "--limit-samples", "20", "--parallelism", "1")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and mock.chat_requests() < 2:
+        time.sleep(0.1)
+    (engine,) = engine_processes(bench)
+    process.kill()  # pytest alone, not its process group
+    process.communicate()
+    engine.wait(timeout=10)  # psutil.TimeoutExpired if it outlived its parent
+    sent = mock.chat_requests()
+    time.sleep(1.5)
+    assert mock.chat_requests() == sent  # and nothing is sent any more
