@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -50,6 +51,34 @@ def test_results_json_matches_hand_computed_scores(bench, mock_server, xdist):
     assert row["verdict"] == "correct" and row["extracted"] == "B" and row["expected"] == "B"
     assert row["tokens"] == 5 and row["latency"] >= 0 and len(row["prompt_hash"]) == 16
     assert mock.chat_requests() == 10  # no duplicate requests, whatever the xdist mode
+
+
+def test_n2_gives_the_same_results_as_n0(bench, mock_server):
+    mock = mock_server("--answer", "seed {seed}. Answer: \\boxed{B}")
+    outputs = {}
+    for mode in ("0", "2"):
+        result = run(bench, mock, "--limit-samples", "6", "--repeats", "3", "--set", "generation.seed=1",
+                     "-n", mode, "--results-dir", f"results-n{mode}")
+        assert result.ret == 0
+        document = json.loads((bench.path / f"results-n{mode}" / "results.json").read_text())
+        rows = [json.loads(line) for line in
+                (bench.path / f"results-n{mode}" / "mmlu_pro" / "samples.jsonl").read_text().splitlines()]
+        rows = sorted(({k: v for k, v in row.items() if k != "latency"} for row in rows),
+                      key=lambda row: (row["sample_id"], row["repeat"]))
+        outputs[mode] = (document["benchmarks"], rows)
+    assert len(outputs["2"][1]) == 18
+    assert outputs["2"] == outputs["0"]
+    assert mock.chat_requests() == 36  # each run (own results dir, own cache) sends each request once
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
+def test_endpoint_with_or_without_v1(bench, mock_server, suffix):
+    mock = mock_server()
+    result = bench.runpytest_subprocess("suites/", "--endpoint", mock.url + suffix, "--data-dir", "data",
+                                        "--limit-samples", "2")
+    assert result.ret == 0
+    assert results(bench)["endpoint"] == f"{mock.url}/v1"
+    assert mock.chat_requests() == 2
 
 
 def test_repeats_give_pass_at_k_majority_and_distinct_seeds(bench, mock_server):
