@@ -98,23 +98,52 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, _flag, is_flag=True),
     Option("fail_incorrect", "--fail-incorrect", "count wrong answers as test failures (golden-sample tests)",
            False, _flag, is_flag=True),
+    # the judge of suites graded by a model (recipe section `judge:`)
+    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model",
+           "https://api.openai.com/v1", _text, "URL"),
+    Option("judge.model", "--judge-model", "judge model name", "gpt-4o", _text, "NAME"),
+    Option("judge.api_key_env", "--judge-api-key-env", "environment variable holding the judge's API key",
+           "JUDGE_API_KEY", _text, "VAR"),
+    Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
+           _positive_int("--judge-parallelism"), "N"),
 )
 OPTION_BY_KEY = {option.key: option for option in OPTIONS}
-RECIPE_KEYS = set(OPTION_BY_KEY) - {"results_dir"} | {"generation", "benchmarks"}
+# sections of dotted options, e.g. judge: {endpoint, model, ...}
+SECTIONS: dict[str, set[str]] = {}
+for _option in OPTIONS:
+    if "." in _option.key:
+        SECTIONS.setdefault(_option.key.split(".")[0], set()).add(_option.key.split(".", 1)[1])
+RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks"} | set(
+    SECTIONS)
 BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body"}
+
+
+def _dest(option: Option) -> str:
+    return "nemoeval_" + option.key.replace(".", "_")
+
+
+def _get(tree: dict[str, Any], key: str) -> Any:
+    section, _, name = key.rpartition(".")
+    node = tree.get(section) if section else tree
+    return node.get(name) if isinstance(node, dict) else None
+
+
+def _put(tree: dict[str, Any], key: str, value: Any) -> None:
+    section, _, name = key.rpartition(".")
+    (tree.setdefault(section, {}) if section else tree)[name] = value
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("nemoeval", "LLM benchmarks (pytest-nemoeval)")
     for option in OPTIONS:
-        ini = f"nemoeval_{option.key}"
+        ini = _dest(option)
         if option.is_flag:
-            group.addoption(option.flag, action="store_true", default=None, dest=f"nemoeval_{option.key}",
+            group.addoption(option.flag, action="store_true", default=None, dest=ini,
                             help=f"{option.help} (ini: {ini} = {str(not option.default).lower()})")
             parser.addini(ini, option.help, type="bool", default=None)
         else:
-            group.addoption(option.flag, default=None, dest=f"nemoeval_{option.key}", metavar=option.metavar,
+            group.addoption(option.flag, default=None, dest=ini, metavar=option.metavar,
                             help=f"{option.help} (ini: {ini})")
             parser.addini(ini, option.help, default=None)
     group.addoption("--recipe", default=None, dest="nemoeval_recipe", metavar="FILE",
@@ -153,6 +182,11 @@ def load_recipe(path: str) -> dict[str, Any]:
 def validate_tree(data: dict[str, Any], where: str) -> None:
     """Reject unknown keys with the list of known ones, so typos never pass silently."""
     _check_keys(data, RECIPE_KEYS, where, "")
+    for section, known in SECTIONS.items():
+        if section in data:
+            if not isinstance(data[section], dict):
+                raise pytest.UsageError(f"{where}: '{section}' must be a mapping (keys: {', '.join(sorted(known))})")
+            _check_keys(data[section], known, where, f"{section}.")
     if "generation" in data:
         _check_generation(data["generation"], where, "generation")
     benchmarks = data.get("benchmarks") or {}
@@ -213,6 +247,10 @@ class RunConfig:
             return self.tree[key]
         raise AttributeError(key)
 
+    def section(self, name: str) -> dict[str, Any]:
+        """A section of dotted options, e.g. `section("judge")["endpoint"]`."""
+        return self.tree[name]
+
     def benchmark(self, name: str) -> dict[str, Any]:
         return (self.tree.get("benchmarks") or {}).get(name) or {}
 
@@ -240,29 +278,32 @@ class RunConfig:
 
 
 def resolve(config: pytest.Config) -> RunConfig:
-    tree: dict[str, Any] = {option.key: option.default for option in OPTIONS}
-    tree["generation"] = {}
-    tree["benchmarks"] = {}
+    tree: dict[str, Any] = {"generation": {}, "benchmarks": {}}
     for option in OPTIONS:
-        ini = config.getini(f"nemoeval_{option.key}")
+        _put(tree, option.key, option.default)
+    for option in OPTIONS:
+        ini = config.getini(_dest(option))
         if ini not in (None, "", []):
-            tree[option.key] = ini
+            _put(tree, option.key, ini)
     recipe_path = config.getoption("nemoeval_recipe") or config.getini("nemoeval_recipe")
     if recipe_path:
         tree["recipe"] = str(recipe_path)
         for key, value in load_recipe(str(recipe_path)).items():
-            tree[key] = value
+            if key in SECTIONS:
+                tree[key].update(value)
+            else:
+                tree[key] = value
     for option in OPTIONS:
-        value = config.getoption(f"nemoeval_{option.key}")
+        value = config.getoption(_dest(option))
         if value is not None:
             # --no-cache is a store_true flag for the `cache` key, so it means False.
-            tree[option.key] = (not value) if option.key == "cache" else value
+            _put(tree, option.key, (not value) if option.key == "cache" else value)
     for assignment in config.getoption("nemoeval_set"):
         apply_set(tree, assignment)
     validate_tree({k: v for k, v in tree.items() if k in RECIPE_KEYS}, "--set")
     for option in OPTIONS:
-        if tree.get(option.key) is not None:
-            tree[option.key] = option.convert(tree[option.key])
+        if _get(tree, option.key) is not None:
+            _put(tree, option.key, option.convert(_get(tree, option.key)))
     tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
     thresholds = [parse_threshold(text, "--threshold") for text in config.getoption("nemoeval_threshold")]
     for name, section in (tree.get("benchmarks") or {}).items():

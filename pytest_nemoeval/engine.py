@@ -6,6 +6,10 @@ xdist, by the controller under xdist. It streams the plan from the ResponseStore
 `parallelism` requests in flight, retries 429/5xx/connection errors with backoff (honouring Retry-After),
 gives up on the endpoint after a streak of connection failures (fail fast), and writes every response to
 the store. Items wait only for their own response, which they read from the store (`wait_for`).
+
+A plan row of a suite with a driver (multi-turn, judge, sandboxed execution) runs that driver here, as one
+task per (sample, repeat): each of its requests goes through the same retries, cache and lanes (see
+drivers.py), and what it returns is the item's response.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_nemoeval.drivers import Chat, DriverRow, run_driver
 from pytest_nemoeval.progress import Progress
 from pytest_nemoeval.store import DEAD, STOPPED, ResponseStore
+from pytest_nemoeval.suite import request_key
 from pytest_nemoeval.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
 
 FAIL_FAST_FAILURES = 5  # consecutive connection failures …
@@ -48,9 +54,17 @@ class EndpointDown(GenerationError):
 
 
 @dataclass(frozen=True)
-class Request:
-    key: str
-    payload: dict[str, Any]
+class Lane:
+    """Where one kind of request goes: "model" (the model under test) or "judge" (--judge-endpoint)."""
+
+    name: str
+    url: str
+    api_key_env: str
+    parallelism: int
+    model: str | None = None
+
+    def spec(self) -> str:
+        return json.dumps(self.__dict__)
 
 
 class _Retryable(Exception):
@@ -74,27 +88,40 @@ def wait_for(store: ResponseStore, key: str) -> dict[str, Any]:
         delay = min(delay * 2, POLL_CAP)
 
 
+class _LaneState:
+    """A lane at run time: its transport, its bound on requests in flight, its fail-fast streak."""
+
+    def __init__(self, lane: Lane, key: str, timeout: float) -> None:
+        self.lane = lane
+        self.url = f"{lane.url}/chat/completions"
+        self.transport = Transport({"Authorization": f"Bearer {key}"} if key else {}, timeout)
+        self.slots = asyncio.Semaphore(lane.parallelism)
+        self.dead: str | None = None
+        self.streak = 0
+        self.streak_started = 0.0
+
+
 class GenerationEngine:
     """The async core; `run()` sends the whole plan and returns when every request has an outcome."""
 
-    def __init__(self, url: str, headers: dict[str, str], store: ResponseStore, *, parallelism: int,
-                 request_timeout: float, max_retries: int, secrets: tuple[str, ...] = (),
-                 progress: Progress | None = None) -> None:
-        self.url = url
-        self._headers = headers
+    def __init__(self, lanes: list[Lane], store: ResponseStore, *, request_timeout: float, max_retries: int,
+                 settings: dict[str, Any] | None = None, progress: Progress | None = None) -> None:
+        self._lane_specs = lanes
         self._store = store
-        self._parallelism = parallelism
         self._timeout = request_timeout
         self._max_retries = max_retries
-        self._secrets = tuple(secret for secret in secrets if secret)
+        self._settings = settings or {}
+        self._secrets = tuple(key for key in (os.environ.get(lane.api_key_env) for lane in lanes) if key)
         self._progress = progress
-        self._dead: str | None = None
-        self._streak = 0
-        self._streak_started = 0.0
+        self._lanes: dict[str, _LaneState] = {}
 
     async def run(self) -> None:
         ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
+        self._lanes = {lane.name: _LaneState(lane, os.environ.get(lane.api_key_env) or "", self._timeout)
+                       for lane in self._lane_specs}
         try:
+            for state in self._lanes.values():
+                await state.transport.__aenter__()
             await self._produce()
         except Exception as exc:  # a bug must not leave items waiting
             self._store.fail(STOPPED, self._redact(f"generation engine failed: {type(exc).__name__}: {exc}"))
@@ -102,6 +129,8 @@ class GenerationEngine:
         finally:
             if ticker is not None:
                 ticker.cancel()
+            for state in self._lanes.values():
+                await state.transport.__aexit__(None, None, None)
 
     async def _tick(self) -> None:
         assert self._progress is not None
@@ -113,66 +142,101 @@ class GenerationEngine:
         total = self._store.plan_size()
         if self._progress is not None:
             self._progress.total = total
-        semaphore = asyncio.Semaphore(self._parallelism)
+        model = self._lanes["model"]
+        drivers = asyncio.Semaphore(model.lane.parallelism)  # drivers alive at once
         tasks: set[asyncio.Task[None]] = set()
-        async with Transport(self._headers, self._timeout) as transport:
-            try:
-                for _position, key, payload in self._store.iter_plan():
-                    if self._dead:
-                        break
-                    if self._store.has(key):
-                        self._finish(key, None, cached=True)
-                        continue
-                    await semaphore.acquire()
-                    task = asyncio.create_task(self._send(transport, Request(key, payload)))
-                    tasks.add(task)
-                    task.add_done_callback(lambda t: (tasks.discard(t), semaphore.release()))
-                while tasks:
-                    await asyncio.wait(set(tasks))
-            finally:
-                for task in tasks:
-                    task.cancel()
-                if tasks:
-                    await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            for _position, key, payload in self._store.iter_plan():
+                if model.dead:
+                    break
+                if self._store.has(key):
+                    self._finish(key, None, cached=True)
+                    continue
+                if "driver" in payload:
+                    await drivers.acquire()
+                    task = asyncio.create_task(self._drive(key, DriverRow.of(payload)))
+                    task.add_done_callback(lambda t: (tasks.discard(t), drivers.release()))
+                else:
+                    await model.slots.acquire()
+                    task = asyncio.create_task(self._send(key, payload))
+                    task.add_done_callback(lambda t: (tasks.discard(t), model.slots.release()))
+                tasks.add(task)
+            while tasks:
+                await asyncio.wait(set(tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _send(self, transport: Transport, request: Request) -> None:
+    async def _send(self, key: str, payload: dict[str, Any]) -> None:
+        """A plain plan row: one request; the caller holds a slot of the model lane."""
+        try:
+            body = await self._attempts(self._lanes["model"], payload)
+        except GenerationError as exc:
+            self._finish(key, self._redact(str(exc)))
+        else:
+            self._store.put(key, body)
+            self._finish(key, None)
+
+    async def _drive(self, key: str, row: DriverRow) -> None:
+        """A plan row of a suite with a driver: run it; its return value is the item's response."""
+        chat = Chat(row, self._settings, self.request)
+        try:
+            body = await run_driver(row, chat)
+        except GenerationError as exc:
+            self._finish(key, self._redact(str(exc)))
+        else:
+            self._store.put(key, body)
+            self._finish(key, None)
+
+    async def request(self, lane_name: str, payload: dict[str, Any], repeat: int) -> dict[str, Any]:
+        """One request of a driver, on a lane: from the cache, or sent within the lane's bound."""
+        state = self._lanes.get(lane_name)
+        if state is None:
+            raise GenerationError(f"no '{lane_name}' endpoint is configured for this run")
+        if state.lane.model is not None:
+            payload = {**payload, "model": state.lane.model}
+        key = request_key(payload, repeat)
+        body = self._store.get(key)
+        if body is None:
+            async with state.slots:
+                body = await self._attempts(state, payload)
+            self._store.put(key, body)
+        return body
+
+    async def _attempts(self, state: _LaneState, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send with retries; the body, or GenerationError with the last reason."""
         last = "no attempt made"
         for attempt in range(self._max_retries + 1):
-            if self._dead:
-                return  # the DEAD marker answers every waiting item
+            if state.dead:
+                raise EndpointDown(state.dead)
             try:
                 started = time.monotonic()
-                response = await transport.post(self.url, request.payload)
-                body = self._accept(response, time.monotonic() - started)
+                response = await state.transport.post(state.url, payload)
+                return self._accept(state, response, time.monotonic() - started)
             except _Retryable as exc:
                 last, retry_after = str(exc), exc.retry_after
             except AttemptTimeout as exc:
                 last, retry_after = f"{exc} ({self._timeout:g} s)", None
             except ConnectionFailure as exc:
-                last, retry_after = str(exc), None
-                self._connection_failed(last)
+                last = str(exc)
+                self._connection_failed(state, last)
                 if attempt < self._max_retries:
                     await asyncio.sleep(min(CONNECTION_BACKOFF_CAP, _backoff(attempt, None)))
                 continue
-            except GenerationError as exc:
-                self._finish(request.key, self._redact(str(exc)))
-                return
-            else:
-                self._store.put(request.key, body)
-                self._finish(request.key, None)
-                return
             if attempt < self._max_retries:
                 await asyncio.sleep(_backoff(attempt, retry_after))
-        self._finish(request.key, self._redact(f"{last} (gave up after {self._max_retries + 1} attempts)"))
+        raise GenerationError(f"{last} (gave up after {self._max_retries + 1} attempts)")
 
-    def _accept(self, response: HttpResponse, latency: float) -> dict[str, Any]:
-        self._streak = 0
+    def _accept(self, state: _LaneState, response: HttpResponse, latency: float) -> dict[str, Any]:
+        state.streak = 0
         status = response.status
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}: {_server_message(response.body)}",
                              _retry_after(response.headers.get("Retry-After")))
         if status != 200:
-            raise GenerationError(f"HTTP {status} from {self.url}: {_server_message(response.body)}")
+            raise GenerationError(f"HTTP {status} from {state.url}: {_server_message(response.body)}")
         try:
             data = json.loads(response.body)
             choice = data["choices"][0]
@@ -190,15 +254,17 @@ class GenerationEngine:
             "latency": round(latency, 4),
         }
 
-    def _connection_failed(self, reason: str) -> None:
+    def _connection_failed(self, state: _LaneState, reason: str) -> None:
         now = time.monotonic()
-        if self._streak == 0:
-            self._streak_started = now
-        self._streak += 1
-        if self._streak >= FAIL_FAST_FAILURES and now - self._streak_started >= FAIL_FAST_SECONDS and not self._dead:
-            self._dead = (f"endpoint {self.url} is down: {self._streak} connection failures in a row over "
-                          f"{now - self._streak_started:.0f} s (last: {reason}); stopped sending")
-            self._store.fail(DEAD, self._dead)
+        if state.streak == 0:
+            state.streak_started = now
+        state.streak += 1
+        if state.streak >= FAIL_FAST_FAILURES and now - state.streak_started >= FAIL_FAST_SECONDS and not state.dead:
+            which = "endpoint" if state.lane.name == "model" else f"{state.lane.name} endpoint"
+            state.dead = (f"{which} {state.url} is down: {state.streak} connection failures in a row over "
+                          f"{now - state.streak_started:.0f} s (last: {reason}); stopped sending")
+            if state.lane.name == "model":  # nothing more can be generated in this run
+                self._store.fail(DEAD, state.dead)
 
     def _finish(self, key: str, error: str | None, cached: bool = False) -> None:
         if error:
@@ -244,14 +310,16 @@ class EngineProcess:
     """The parent's handle on the engine process. A watchdog turns its unexpected death into a STOPPED
     marker, so that no item (here or in an xdist worker) waits for a response that will never come."""
 
-    def __init__(self, store: ResponseStore, *, url: str, api_key_env: str, parallelism: int,
-                 request_timeout: float, max_retries: int, progress_interval: float, stderr: int) -> None:
+    def __init__(self, store: ResponseStore, *, lanes: list[Lane], request_timeout: float, max_retries: int,
+                 progress_interval: float, stderr: int, settings: dict[str, Any] | None = None) -> None:
         self._store = store
-        # The key stays in the environment: a command line is visible to every user of the machine.
+        # Keys stay in the environment (a lane names its variable): a command line is visible to every user.
         self._command = [sys.executable, "-m", "pytest_nemoeval.engine", "--store", str(store.path),
-                         "--run-id", store.run_id, "--url", url, "--api-key-env", api_key_env,
-                         "--parallelism", str(parallelism), "--request-timeout", str(request_timeout),
-                         "--max-retries", str(max_retries), "--progress-interval", str(progress_interval)]
+                         "--run-id", store.run_id, "--request-timeout", str(request_timeout),
+                         "--max-retries", str(max_retries), "--progress-interval", str(progress_interval),
+                         "--settings", json.dumps(settings or {}, default=str)]
+        for lane in lanes:
+            self._command += ["--lane", lane.spec()]
         self._stderr = stderr
         self._process: subprocess.Popen[bytes] | None = None
         self._closing = False
@@ -288,26 +356,24 @@ class EngineProcess:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The engine process: `python -m pytest_nemoeval.engine --store FILE --run-id ID --url URL ...`."""
+    """The engine process: `python -m pytest_nemoeval.engine --store FILE --run-id ID --lane JSON ...`."""
     from pytest_nemoeval.llama_server import die_with_parent
 
     parser = argparse.ArgumentParser(prog="python -m pytest_nemoeval.engine")
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--run-id", required=True)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--api-key-env", required=True)
-    parser.add_argument("--parallelism", type=int, required=True)
+    parser.add_argument("--lane", action="append", required=True, type=lambda text: Lane(**json.loads(text)),
+                        help="JSON: name, url (base, with /v1), api_key_env, parallelism, model")
+    parser.add_argument("--settings", type=json.loads, default={}, help="JSON: the run configuration, for drivers")
     parser.add_argument("--request-timeout", type=float, required=True)
     parser.add_argument("--max-retries", type=int, required=True)
     parser.add_argument("--progress-interval", type=float, default=0.0, help="seconds; 0 = no status line")
     args = parser.parse_args(argv)
     die_with_parent()
-    key = os.environ.get(args.api_key_env) or ""
     store = ResponseStore(args.store, args.run_id)
     progress = Progress(args.progress_interval) if args.progress_interval > 0 else None
-    engine = GenerationEngine(args.url, {"Authorization": f"Bearer {key}"} if key else {}, store,
-                              parallelism=args.parallelism, request_timeout=args.request_timeout,
-                              max_retries=args.max_retries, secrets=(key,), progress=progress)
+    engine = GenerationEngine(args.lane, store, request_timeout=args.request_timeout, max_retries=args.max_retries,
+                              settings=args.settings, progress=progress)
 
     async def serve() -> None:
         task = asyncio.ensure_future(engine.run())
@@ -326,4 +392,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module's main, not this `__main__` copy: drivers raise and catch the classes of
+    # `pytest_nemoeval.engine` (GenerationError), which must be the ones this process uses.
+    from pytest_nemoeval.engine import main as engine_main
+
+    engine_main()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,11 +18,12 @@ Z95 = 1.959963984540054
 
 @dataclass
 class SampleOutcome:
-    """The verdicts of one sample's repeats, in repeat order."""
+    """The verdicts of one sample's repeats, in repeat order; `inputs`: each verdict's `metric_inputs`."""
 
     index: int
     correct: list[bool]
     answers: list[Any]
+    inputs: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 def summarize(values: list[float]) -> dict[str, Any]:

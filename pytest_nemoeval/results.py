@@ -46,7 +46,7 @@ def write_atomic(path: Path, text: str) -> None:
 class BenchmarkTally:
     primary_metric: str
     repeats: int
-    samples: dict[int, dict[int, tuple[bool, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    samples: dict[int, dict[int, tuple[bool, Any, Any]]] = field(default_factory=lambda: defaultdict(dict))
     seen: set[int] = field(default_factory=set)
     items: int = 0
     errors: int = 0
@@ -56,7 +56,8 @@ class BenchmarkTally:
         for index in sorted(self.samples):
             by_repeat = self.samples[index]
             ordered = [by_repeat[repeat] for repeat in sorted(by_repeat)]
-            result.append(SampleOutcome(index, [c for c, _ in ordered], [a for _, a in ordered]))
+            result.append(SampleOutcome(index, [c for c, _, _ in ordered], [a for _, a, _ in ordered],
+                                        [i for _, _, i in ordered]))
         return result
 
 
@@ -81,7 +82,8 @@ class ResultsCollector:
             tally.errors += 1
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
         else:
-            tally.samples[item["sample_index"]][item["repeat"]] = (record["correct"], record.get("extracted"))
+            tally.samples[item["sample_index"]][item["repeat"]] = (
+                record["correct"], record.get("extracted"), record.get("metric_inputs"))
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
             response = Response.from_body(body) if body is not None else None
             record = {**record, "response": response.text if response else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, prompt_hash, request_key
 
 if TYPE_CHECKING:
-    from pytest_nemoeval.engine import EngineProcess
+    from pytest_nemoeval.engine import EngineProcess, Lane
     from pytest_nemoeval.store import ResponseStore
 
 POSITION = pytest.StashKey[int]()
@@ -52,7 +53,11 @@ class PreparedSuite:
     rows: Rows
     repeats: int
     generation: dict[str, Any]
-    module_dir: Path
+    module_file: Path
+
+    @property
+    def module_dir(self) -> Path:
+        return self.module_file.parent
 
 
 def item_ref(item: pytest.Item) -> ItemRef | None:
@@ -97,7 +102,7 @@ class NemoEvalSession:
                                     "fixtures but the module defines no `suite = Suite(...)`")
             metafunc.parametrize(ITEM_PARAM, [])
             return
-        prepared = self.prepare(suite, Path(str(metafunc.module.__file__)).parent)
+        prepared = self.prepare(suite, Path(str(metafunc.module.__file__)))
         refs = [ItemRef(suite.name, index, repeat)
                 for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
         ids = [f"s{ref.sample_index:05d}-r{ref.repeat}" for ref in refs]
@@ -106,7 +111,7 @@ class NemoEvalSession:
         if module is not None and module.get_closest_marker("nemoeval") is None:
             module.add_marker("nemoeval")  # on the module, not on each of thousands of items
 
-    def prepare(self, suite: Suite, module_dir: Path) -> PreparedSuite:
+    def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
         if suite.name in self.prepared:
             return self.prepared[suite.name]
         rows = Rows([])
@@ -117,7 +122,7 @@ class NemoEvalSession:
         except OSError as exc:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
         prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats),
-                                 self.run.generation_for(suite.name, suite.generation), module_dir)
+                                 self.run.generation_for(suite.name, suite.generation), module_file)
         self.prepared[suite.name] = prepared
         return prepared
 
@@ -137,6 +142,7 @@ class NemoEvalSession:
             self.show_configuration()
             return
         if self.items:
+            self.check_judge()
             self.start_generation()
 
     def known_benchmarks(self) -> set[str]:
@@ -207,17 +213,37 @@ class NemoEvalSession:
         if not self.is_worker:
             self.start_engine()
 
+    def check_judge(self) -> None:
+        """A selected suite graded by a judge: its endpoint, model and key must work before anything is sent."""
+        judged = sorted({item_ref(item).benchmark for item in self.items  # type: ignore[union-attr]
+                         if self.prepared[item_ref(item).benchmark].suite.judge})  # type: ignore[union-attr]
+        if not judged:
+            return
+        judge = self.run.section("judge")
+        if not os.environ.get(judge["api_key_env"]):
+            raise pytest.UsageError(
+                f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
+                f"is not set: export the judge's API key (or name the variable with --judge-api-key-env)")
+        connect(judge["endpoint"], judge["model"], judge["api_key_env"], True, option="--judge-endpoint")
+
+    def lanes(self) -> list[Lane]:
+        from pytest_nemoeval.engine import Lane
+
+        endpoint = self.connect()
+        judge = self.run.section("judge")
+        return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
+                Lane("judge", normalize_url(judge["endpoint"]), judge["api_key_env"], judge["parallelism"],
+                     judge["model"])]
+
     def start_engine(self) -> None:
         from pytest_nemoeval.engine import EngineProcess
 
         if self.engine is not None:
             return
-        endpoint = self.connect()
         verbosity = self.config.get_verbosity()
         self.engine = EngineProcess(
-            self.open_store(), url=endpoint.chat_url, api_key_env=self.run.api_key_env,
-            parallelism=self.run.parallelism, request_timeout=self.run.request_timeout,
-            max_retries=self.run.max_retries, stderr=_terminal_fd(self.config),
+            self.open_store(), lanes=self.lanes(), request_timeout=self.run.request_timeout,
+            max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
             progress_interval=0.0 if verbosity <= -2 else (30.0 if verbosity < 0 else 5.0))
         self.engine.start()
 
@@ -236,9 +262,18 @@ class NemoEvalSession:
         """(request key, prompt hash, payload) of one item: a row of the plan."""
         assert ref is not None
         prepared = self.prepared[ref.benchmark]
-        messages = prepared.suite.messages(prepared.rows[ref.sample_index], prepared.generation.get("system_prompt"))
-        payload = build_payload(messages, model, prepared.generation, ref.repeat)
-        return request_key(payload, ref.repeat), prompt_hash(messages), payload
+        suite, row = prepared.suite, prepared.rows[ref.sample_index]
+        messages = suite.messages(row, prepared.generation.get("system_prompt"))
+        if suite.driver is None:
+            payload = build_payload(messages, model, prepared.generation, ref.repeat)
+            return request_key(payload, ref.repeat), prompt_hash(messages), payload
+        from pytest_nemoeval.drivers import DriverRow
+
+        driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
+                           prepared.generation, ref.repeat).payload()
+        # the key names the driver by module and function, not by path: a moved checkout keeps its cache
+        identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}"}
+        return request_key(identity, ref.repeat), prompt_hash(messages), driver
 
     def response_for(self, item: pytest.Item) -> Response:
         """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""

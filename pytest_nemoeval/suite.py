@@ -101,6 +101,10 @@ class Suite:
     repeats: int = 1
     primary_metric: str = "accuracy"
     id_field: str | None = None
+    # `async def driver(sample, chat) -> dict`, run by the engine for items needing more than one request
+    # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
+    driver: Callable[..., Any] | None = None
+    judge: bool = False
 
     def load_rows(self, data_dir: str | None, limit: int | None) -> Rows:
         if data_dir:

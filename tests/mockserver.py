@@ -6,7 +6,7 @@ Prints `PORT <n>` when listening. The first requests get the faults in order (`4
 Retry-After: 1), then every request is answered. KIND: 429, 500, 400, 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
-is replaced by the request's seed.
+is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for.
 GET /stats returns {"chat_requests": n}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
@@ -62,7 +62,9 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"choices": []})
         if latency:
             await asyncio.sleep(latency)
-        content = answer.replace("{seed}", str(payload.get("seed")))
+        turns = sum(1 for message in payload.get("messages") or [] if message.get("role") == "user")
+        content = (answer.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
+                   .replace("{model}", str(payload.get("model"))))
         return web.json_response({
             "object": "chat.completion", "model": payload.get("model"),
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],

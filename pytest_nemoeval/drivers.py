@@ -1,0 +1,118 @@
+"""Suite drivers: items that need more than one request, or work that must overlap with generation.
+
+A suite with `driver=fn` has `async def fn(sample, chat) -> dict` run by the engine process, one task per
+(sample, repeat), up to --parallelism at once. `await chat(messages, **options)` sends one request on the
+model lane (the suite's generation settings, overridden by `options`, e.g. `tools=[...]`);
+`lane="judge"` sends it to the judge endpoint (--judge-*) with only `options` as settings. Every request is
+cached, retried and bounded like a plain one; a failed one raises GenerationError, which fails the item.
+The driver's return value (a JSON-serialisable dict) is the item's response: "content" (and
+"reasoning_content", "tool_calls") become `response.text` etc., the whole dict is `response.body`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Awaitable, Callable
+
+from pytest_nemoeval.suite import Messages, build_payload
+
+Requester = Callable[[str, dict[str, Any], int], Awaitable[dict[str, Any]]]
+_modules: dict[str, ModuleType] = {}
+
+
+class DriverError(Exception):
+    """The driver could not run or returned something that is not a response; the item fails with it."""
+
+
+@dataclass(frozen=True)
+class DriverRow:
+    """What the plan holds for a driver item (see NemoEvalSession.request_for)."""
+
+    path: str
+    function: str
+    sample: dict[str, Any]
+    messages: Messages
+    model: str
+    generation: dict[str, Any]
+    repeat: int
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> "DriverRow":
+        driver = payload["driver"]
+        return cls(driver["path"], driver["function"], payload["sample"], payload["messages"], payload["model"],
+                   payload["generation"], payload["repeat"])
+
+    def payload(self) -> dict[str, Any]:
+        return {"driver": {"path": self.path, "function": self.function}, "sample": self.sample,
+                "messages": self.messages, "model": self.model, "generation": self.generation, "repeat": self.repeat}
+
+
+class Chat:
+    """Handed to a driver: `await chat(messages, lane="model", **options)` returns the response body."""
+
+    def __init__(self, row: DriverRow, settings: dict[str, Any], request: Requester) -> None:
+        self.sample = row.sample
+        self.messages = row.messages  # the suite's prompt for this sample (system prompt included)
+        self.repeat = row.repeat
+        self.settings = settings  # the resolved run configuration (e.g. settings["sandbox_workers"])
+        self._row = row
+        self._request = request
+
+    async def __call__(self, messages: Messages, *, lane: str = "model", **options: Any) -> dict[str, Any]:
+        if lane == "model":
+            payload = build_payload(messages, self._row.model, {**self._row.generation, **options}, self.repeat)
+        else:
+            payload = build_payload(messages, "", options, self.repeat)  # the lane names its model
+        return await self._request(lane, payload, self.repeat)
+
+
+def load_driver(path: str, function: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    module = _modules.get(path)
+    if module is None:
+        name = f"nemoeval_suite_{Path(path).stem}_{len(_modules)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise DriverError(f"cannot import the suite module {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[name]
+            raise DriverError(f"importing {path} for its driver failed: {type(exc).__name__}: {exc}") from None
+        _modules[path] = module
+    driver = getattr(module, function, None)
+    if not callable(driver):
+        raise DriverError(f"{path} has no driver function {function}()")
+    return driver
+
+
+async def run_driver(row: DriverRow, chat: Chat) -> dict[str, Any]:
+    """Run one driver; its result, or an exception whose message is one line for the item's failure."""
+    from pytest_nemoeval.engine import GenerationError
+
+    try:
+        driver = load_driver(row.path, row.function)
+        result = await driver(row.sample, chat)
+    except (GenerationError, asyncio.CancelledError):
+        raise
+    except DriverError as exc:
+        raise GenerationError(str(exc)) from None
+    except Exception as exc:  # a bug in the suite's driver fails its item, never the engine
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise GenerationError(f"driver {row.function}() failed: {type(exc).__name__}: {exc} "
+                              f"({Path(frame.filename).name}:{frame.lineno})") from None
+    if not isinstance(result, dict):
+        raise GenerationError(f"driver {row.function}() returned {type(result).__name__}, expected a dict")
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise GenerationError(f"driver {row.function}() returned a dict that is not JSON-serialisable: {exc}") from None
+    return result
