@@ -98,6 +98,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, _flag, is_flag=True),
     Option("fail_incorrect", "--fail-incorrect", "count wrong answers as test failures (golden-sample tests)",
            False, _flag, is_flag=True),
+    # the sandbox that runs model-written code (code suites; sandbox.py)
+    Option("sandbox_workers", "--sandbox-workers", "sandboxed programs running at once (default: CPU cores)",
+           os.cpu_count() or 1, _positive_int("--sandbox-workers"), "N"),
+    Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
+           "file-system isolation", False, _flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
     Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model",
            "https://api.openai.com/v1", _text, "URL"),
