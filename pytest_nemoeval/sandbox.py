@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -65,17 +66,20 @@ class _State:
 
 
 _state = _State()
-_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def configure(settings: dict[str, Any] | int) -> None:
-    """Size the concurrency bound from the run settings (`sandbox_workers`, `sandbox_strict`) or a number."""
+    """Size the concurrency bound from the run settings (`sandbox_workers`, `sandbox_strict`) or a number.
+    Drivers call it for every item: the bound is only rebuilt when the number changes."""
     if isinstance(settings, int):
-        _state.workers = settings
+        workers = settings
     else:
-        _state.workers = int(settings.get("sandbox_workers") or os.cpu_count() or 1)
+        workers = int(settings.get("sandbox_workers") or os.cpu_count() or 1)
         _state.strict = bool(settings.get("sandbox_strict"))
-    _slots.clear()
+    if workers != _state.workers:
+        _state.workers = workers
+        _slots.clear()
 
 
 def sandbox_slots() -> asyncio.Semaphore:
