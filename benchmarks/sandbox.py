@@ -2,7 +2,7 @@
 
     python benchmarks/sandbox.py [--runs 40]
 
-Overhead = median wall time of `run_python("pass")` minus that of a plain `python -E -s -c pass` child
+Overhead = median wall time of `run_python("pass")` minus that of a plain `python -s -c pass` child
 (what any process-per-program harness pays anyway). Throughput = HumanEval-sized check programs per second
 with --sandbox-workers = CPU cores.
 """
@@ -35,7 +35,7 @@ def bare_python_ms(runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-E", "-s", "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-s", "-c", "pass"], check=True)
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
