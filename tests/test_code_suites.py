@@ -117,6 +117,9 @@ CALL_CORRECT = ("class Solution:\n    def twoSum(self, nums, target):\n        s
     (SUM_STDIN, fenced(STDIN_CORRECT), True, "passed"),
     (SUM_STDIN, fenced("a, b = map(int, input().split())\nprint(a + b)"), False, "Runtime Error*"),  # 0.5
     (SUM_STDIN, fenced("print(3)"), False, "Wrong Answer"),
+    (SUM_STDIN, fenced("import sys\nfrom decimal import Decimal\na, b = sys.stdin.buffer.read().split()\n"
+                       "print(Decimal(a.decode()) + Decimal(b.decode()))"), True, "passed"),
+    (SUM_STDIN, fenced("import sys\nfor line in sys.stdin:\n    print(line)"), False, "Runtime Error*"),  # as upstream
     (SUM_STDIN, fenced("import sys\nsys.stdin.readline()\nwhile True:\n    pass"), False, "Time Limit Exceeded"),
     (SUM_STDIN, fenced("print(1 +)"), False, "Error during testing*"),
     (SUM_STDIN, "I would add the numbers.", False, "no code block"),
@@ -127,7 +130,7 @@ CALL_CORRECT = ("class Solution:\n    def twoSum(self, nums, target):\n        s
      "Runtime Error*"),
     (TWO_SUM, fenced("class Solution:\n    def twoSum(self, nums, target):\n        while True: pass"), False,
      "Time Limit Exceeded"),
-], ids=["stdin-correct", "stdin-runtime-error", "stdin-wrong", "stdin-timeout", "stdin-syntax-error",
+], ids=["stdin-correct", "stdin-runtime-error", "stdin-wrong", "stdin-buffer", "stdin-iterated", "stdin-timeout", "stdin-syntax-error",
         "stdin-no-code-block", "call-correct", "call-wrong", "call-runtime-error", "call-timeout"])
 def test_livecodebench_grading(row, reply, correct, message, monkeypatch):
     monkeypatch.setattr("pytest_nemoeval.livecodebench.TEST_TIMEOUT", 1)  # the reference's 6 s, shortened
