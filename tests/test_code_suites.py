@@ -61,19 +61,20 @@ ADD = {"task_id": "Made/0", "prompt": "def add(a, b):\n    \"\"\"Return a + b.\"
        "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"}
 
 
-@pytest.mark.parametrize("reply, correct, status", [
-    (fenced("def add(a, b):\n    return a + b"), True, "ok"),
-    (fenced("def add(a, b):\n    return a - b"), False, "error"),  # wrong answer
-    (fenced("def add(a, b):\n    return a + undefined_name"), False, "error"),  # runtime error
-    (fenced("def add(a, b):\n    while True:\n        pass"), False, "timeout"),
-    (fenced("def add(a, b)\n    return a + b"), False, "error"),  # syntax error
-    ("The answer is a + b.", False, "no code block"),
-    (fenced("import sys\ndef add(a, b):\n    sys.exit(0)"), False, "error"),  # exiting early is no pass
-], ids=["correct", "wrong", "runtime-error", "timeout", "syntax-error", "no-code-block", "early-exit"])
-def test_humaneval_grading(reply, correct, status):
+@pytest.mark.parametrize("reply, result", [
+    (fenced("def add(a, b):\n    return a + b"), "passed"),
+    (fenced("def add(a, b):\n    return a - b"), "failed: "),  # wrong answer: a bare AssertionError
+    (fenced("def add(a, b):\n    return a + undefined_name"), "failed: name 'undefined_name' is not defined"),
+    (fenced("def add(a, b):\n    while True:\n        pass"), "timed out"),
+    (fenced("def add(a, b)\n    return a + b"), "failed: expected ':' (check_program.py, line 3)"),
+    ("The answer is a + b.", "no code block"),
+    (fenced("import sys\ndef add(a, b):\n    sys.exit(0)"), "failed: 0"),  # exiting early is no pass
+    (fenced("import os\ndef add(a, b):\n    os._exit(0)"), "failed: the program ended with status ok"),
+], ids=["correct", "wrong", "runtime-error", "timeout", "syntax-error", "no-code-block", "exit", "hard-exit"])
+def test_humaneval_grading(reply, result):
     record = grade(HUMANEVAL, HUMANEVAL.test_humaneval, ADD, reply)
-    assert (record["correct"], record["status"]) == (correct, status)
-    assert (record["extracted"] is None) == (status == "no code block")
+    assert (record["correct"], record["result"]) == (result == "passed", result)
+    assert (record["extracted"] is None) == (result == "no code block")
 
 
 def test_humaneval_canonical_solutions_of_the_shipped_problems_pass():
@@ -237,5 +238,6 @@ def test_humaneval_runs_on_the_embedded_model(pytester):
     rows = samples(pytester, "humaneval")
     assert sorted(row["sample_id"] for row in rows) == [f"HumanEval/{n}" for n in range(5)]
     # every reply was graded: run in the sandbox, or recorded as having no code block
-    assert all(row["status"] in ("ok", "error", "timeout", "killed", "no code block") for row in rows)
-    assert any(row["status"] != "no code block" for row in rows), [row["response"] for row in rows]
+    assert all(row["result"] == "passed" or row["result"] in ("timed out", "no code block")
+               or row["result"].startswith("failed: ") for row in rows)
+    assert any(row["result"] != "no code block" for row in rows), [row["response"] for row in rows]
