@@ -226,6 +226,7 @@ def test_bad_sandbox_workers_is_one_line(code_bench):
     result.stderr.fnmatch_lines(["ERROR: --sandbox-workers must be at least 1, got 0"])
 
 
+@pytest.mark.timeout(900)  # five generations on the CPU model: ~1 min alone, minutes on a busy 2-core box
 def test_humaneval_runs_on_the_embedded_model(pytester):
     """The code suite CI runs end to end: the shipped problems, the real embedded model, the real sandbox."""
     (pytester.path / "suites").mkdir()
