@@ -160,18 +160,21 @@ async def _run(workdir: str, stdin: str, limits: Limits, isolate: bool) -> ExecR
         await asyncio.wait_for(process.wait(), limits.wall_seconds)
     except asyncio.TimeoutError:
         timed_out = True
-    finally:
-        _kill_group(process.pid)  # also whatever it left running in its group
+    finally:  # also when cancelled (-x, Ctrl-C): nothing it started may outlive the run
+        _kill_group(process.pid)
+        feeder.cancel()
         if process.returncode is None:
-            await process.wait()
+            try:
+                await asyncio.wait_for(process.wait(), _DRAIN_AFTER_EXIT)
+            except asyncio.TimeoutError:
+                pass
+        done, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT)
+        for reader in pending:  # a stray process still holds the pipe (no PID namespace)
+            reader.cancel()
     wall = time.monotonic() - started
-    feeder.cancel()
-    done, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT)
-    for reader in pending:  # a stray process still holds the pipe (no PID namespace)
-        reader.cancel()
     stdout, stderr = (reader.result() if reader in done else b"" for reader in readers)
     code = process.returncode
-    status = "timeout" if timed_out else "ok" if code == 0 else "killed" if code is not None and code < 0 else "error"
+    status = "timeout" if timed_out else "ok" if code == 0 else "error" if code is not None and code > 0 else "killed"
     return ExecResult(status, None if timed_out else code, stdout.decode("utf-8", "replace"),
                       stderr.decode("utf-8", "replace"), wall)
 

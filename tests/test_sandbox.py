@@ -221,3 +221,19 @@ def test_without_isolation_strict_refuses_and_otherwise_warns_once(capsys):
     assert run("print(2)").stdout == "2\n"
     warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and "unshare: Operation not permitted" in warnings[0]
+
+
+def test_a_cancelled_run_leaves_nothing_behind():
+    token = uuid.uuid4().hex
+
+    async def cancel_midway() -> float:
+        started = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            sleeper = f"import time  # {token}\ntime.sleep(60)"
+            await asyncio.wait_for(run_python(f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', "
+                                              f"{sleeper!r}])"), 1.5)
+        return time.monotonic() - started
+
+    assert asyncio.run(cancel_midway()) < 5.0
+    assert leftovers(token) == []
+    still_works()
