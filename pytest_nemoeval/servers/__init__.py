@@ -51,10 +51,10 @@ class Deployment:
         return ServerProcess(backend.LABEL, backend.command(self, port), port, log_path)
 
     def summary(self, port: int = 8000) -> dict[str, Any]:
-        """For --collect-only and results.json: backend, model and the exact command line."""
+        """For --collect-only and results.json: backend, model, the exact command line, ready timeout."""
         backend = self.module()
         return {"backend": self.backend, "model": self.model, "command": shlex.join(backend.command(self, port)),
-                **backend.provenance(self)}
+                "timeout": self.timeout, **backend.provenance(self)}
 
 
 def deployment_from(section: dict[str, Any], model: str | None, endpoint: str | None,
