@@ -160,3 +160,22 @@ def test_server_dying_mid_run_fails_the_remaining_items_with_its_log_tail(bench,
     result.stdout.fnmatch_lines([reason] * 3)
     entry = results(bench)["benchmarks"]["mmlu_pro"]
     assert entry["items"] == 3 and entry["errors"] == 3
+
+
+def test_launcher_takes_the_servers_own_children_along_when_pytest_dies(run_processes):
+    # a stand-in for pytest starts a "server" that spawns a worker process, as vLLM does, and is then killed
+    worker = "import time; time.sleep(300)"
+    server = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}]); time.sleep(300)"
+    pytest_process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-m", "pytest_nemoeval.servers.launch", sys.executable, "-c", {server!r}],
+                         start_new_session=True)
+        time.sleep(300)
+    """)])
+    deadline = time.monotonic() + 60
+    while len(run_processes.alive("time.sleep(300)")) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(run_processes.alive("time.sleep(300)")) == 4  # pytest, launcher, server, worker
+    pytest_process.kill()
+    pytest_process.wait()
+    assert run_processes.wait_gone() == []
