@@ -90,7 +90,8 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
            None, _text, "URL"),
-    Option("model", "--model", "served model name (default: first id of /v1/models)", None, _text, "NAME"),
+    Option("model", "--model", "served model name (default: first id of /v1/models); with --deploy vllm the "
+           "model to serve (hub id or checkpoint directory)", None, _text, "NAME"),
     Option("api_key_env", "--api-key-env", "environment variable holding the API key", "OPENAI_API_KEY", _text, "VAR"),
     Option("limit_samples", "--limit-samples", "use only the first N samples of each benchmark", None,
            _positive_int("--limit-samples"), "N"),

@@ -1,6 +1,7 @@
 """Deployments: the vLLM command line for each option combination (exact), bad combinations (one line), the
-dry run, and the shared lifecycle for real on the embedded llama.cpp server (start, early death with the log
-tail, -x, SIGKILL of pytest, death mid-run). Ctrl-C and -n 2 are in test_embedded.py."""
+dry run, and the shared lifecycle for real on the embedded llama.cpp server (early death with the log tail,
+-x, SIGKILL of pytest, death mid-run) and with the launcher alone (a server's own children). Start, one
+server under -n 2 and Ctrl-C are in test_embedded.py; a real vLLM run in test_vllm.py."""
 
 from __future__ import annotations
 
