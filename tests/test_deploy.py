@@ -52,7 +52,8 @@ def test_vllm_command_line(section, expected):
     ("vllm", {}, None, None, "--deploy vllm needs --model"),
     ("sglang", {}, MODEL, None, "--deploy sglang: unknown backend (known: embedded, vllm)"),
     ("vllm", {}, MODEL, "http://host:8000/v1", "--deploy vllm and --endpoint http://host:8000/v1 exclude each other"),
-    (None, {"tensor_parallel_size": 2}, None, None, "--tensor-parallel-size applies to --deploy vllm only"),
+    (None, {"tensor_parallel_size": 2}, None, None, "--tensor-parallel-size (or the recipe's "
+     "deployment.tensor_parallel_size) applies to --deploy vllm only: pass --deploy vllm, or --endpoint URL"),
     ("vllm", {"expert_parallel": 8, "tensor_parallel_size": 2, "data_parallel_size": 2}, MODEL, None,
      "--expert-parallel 8 needs --tensor-parallel-size x --data-parallel-size = 8, got 2 x 2"),
     ("vllm", {"expert_parallel": 8, "tensor_parallel_size": 3}, MODEL, None,

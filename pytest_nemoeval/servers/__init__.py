@@ -73,7 +73,8 @@ def deployment_from(section: dict[str, Any], model: str | None, endpoint: str | 
         given = [key for key in VLLM_ONLY if section.get(key) is not None]
         if given:
             flag = "--" + given[0].replace("_", "-")
-            raise pytest.UsageError(f"{flag} applies to --deploy vllm only")
+            raise pytest.UsageError(f"{flag} (or the recipe's deployment.{given[0]}) applies to --deploy vllm only: "
+                                    "pass --deploy vllm, or --endpoint URL of a running server")
     tp, dp = section.get("tensor_parallel_size"), section.get("data_parallel_size")
     ep = section.get("expert_parallel")
     if ep is not None:
