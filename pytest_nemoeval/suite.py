@@ -105,8 +105,15 @@ class Suite:
     # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
     driver: Callable[..., Any] | None = None
     judge: bool = False
+    # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
+    data_files: dict[str, str] = field(default_factory=dict)
 
     def load_rows(self, data_dir: str | None, limit: int | None) -> Rows:
+        for name, source in self.data_files.items():
+            if not data_dir:
+                raise DataError(f"needs --data-dir DIR holding {name}, {source}")
+            if not (Path(data_dir) / name).is_file():
+                raise DataError(f"--data-dir {data_dir} has no {name}: put there {source}")
         if data_dir:
             path = Path(data_dir) / f"{self.name}.jsonl"
             if not path.is_file():

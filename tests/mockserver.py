@@ -7,6 +7,8 @@ Retry-After: 1), then every request is answered. KIND: 429, 500, 400, 401, timeo
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for.
+`--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
+in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
 GET /stats returns {"chat_requests": n}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
@@ -14,14 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
 
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
-              die_after: int | None = None) -> web.Application:
+              die_after: int | None = None, answers: list[list[str]] | None = None) -> web.Application:
     state = {"chat_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -62,8 +66,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"choices": []})
         if latency:
             await asyncio.sleep(latency)
-        turns = sum(1 for message in payload.get("messages") or [] if message.get("role") == "user")
-        content = (answer.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
+        users = [message.get("content") or "" for message in payload.get("messages") or [] if message.get("role") == "user"]
+        turns = len(users)
+        reply = next((text for substring, text in answers or [] if users and substring in users[-1]), answer)
+        content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
                    .replace("{model}", str(payload.get("model"))))
         return web.json_response({
             "object": "chat.completion", "model": payload.get("model"),
@@ -82,8 +88,9 @@ def parse_fault(text: str) -> tuple[str, int]:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    answers = json.loads(Path(args.answers).read_text()) if args.answers else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
-                    args.die_after)
+                    args.die_after, answers)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -98,6 +105,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--answer", default="The answer is B.\nAnswer: \\boxed{B}")
+    parser.add_argument("--answers", default=None, help="JSON file: [[substring of the last user message, reply], ...]")
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--require-key", default=None)
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
