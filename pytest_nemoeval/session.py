@@ -116,7 +116,8 @@ class NemoEvalSession:
             return self.prepared[suite.name]
         rows = Rows([])
         try:
-            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name))
+            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name),
+                                   self.run.benchmark(suite.name).get("data"))
         except DataError as exc:
             self.data_errors.append(f"{suite.name}: {exc}")
         except OSError as exc:
