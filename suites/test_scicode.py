@@ -1,6 +1,7 @@
-"""SciCode: 65 scientific problems (test split) split into sub-steps; the model writes each step's function given
-the code it wrote for the earlier steps, and each step's tests run in the sandbox against the numeric targets of
-the official test data (test_data.h5, which `--data-dir` must hold: see the README).
+"""SciCode: scientific problems split into sub-steps (test split: 65 problems; the recipe's validation+test: 80).
+The model writes each step's function given the code it wrote for the earlier steps, and each step's tests run
+in the sandbox against the numeric targets of the official test data (test_data.h5, which `--data-dir` must
+hold: see the README).
 
 Reference: NeMo Skills' `scicode` task (after scicode-bench/SciCode): prompt eval/scicode/default with the step
 backgrounds, the first fenced Python block, 30 s per step's tests; metrics `subtask` (passed steps / all steps,
@@ -8,6 +9,7 @@ the model card's number) and `problem` (every step of the problem passed). Detai
 """
 
 import asyncio
+import importlib.util
 
 from pytest_nemoeval import HubDataset, Suite, split_reasoning
 from pytest_nemoeval import scicode
@@ -33,6 +35,8 @@ async def solve_steps(sample, chat):
     from pytest_nemoeval import sandbox
     from pytest_nemoeval.engine import GenerationError
 
+    if importlib.util.find_spec("h5py") is None:  # every step would fail on its import: say why, once per item
+        raise ModuleNotFoundError("scicode runs its tests with h5py: pip install 'pytest-nemoeval[scicode]'")
     sandbox.configure(chat.settings)
     test_data = scicode.targets_path(chat.settings)
     system = [message for message in chat.messages if message["role"] == "system"]
@@ -76,7 +80,9 @@ async def solve_steps(sample, chat):
 
 suite = Suite(
     name="scicode",
-    data=HubDataset("SciCode1/SciCode", split="test"),
+    # recipe `data: {split: validation+test}` = NeMo Skills' default test_aai (80 problems, 338 steps)
+    data=lambda options: HubDataset("SciCode1/SciCode", split=options["split"]),
+    data_options={"split": "test"},
     required_fields=("problem_id", "required_dependencies", "sub_steps"),
     prompt=prompt,
     generation={"temperature": 0.0, "max_new_tokens": 4096},

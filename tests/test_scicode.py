@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 
+import h5py
+import numpy as np
 import pytest
+import scipy.sparse
 
 from conftest import ROOT, results, samples
 from pytest_nemoeval import scicode
 from pytest_nemoeval.metrics import SampleOutcome
-
-h5py = pytest.importorskip("h5py", reason="the scicode extra (h5py) is not installed")
-np = pytest.importorskip("numpy")
 
 # step 2 of each problem: what the model answers, and what the tests must make of it
 SCENARIOS = {
@@ -77,7 +76,7 @@ def scicode_project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_steps_are_generated_in_order_and_scored_against_the_targets(scicode_project, mock_server):
     server = mock_server("--answers", str(scicode_project.path / "answers.json"), "--answer", "no rule matched")
     result = scicode_project.runpytest_subprocess("suites/", "--endpoint", server.url, "--data-dir", "data",
-                                                  "--repeats", "1")
+                                                  "--repeats", "1", "--sandbox-workers", "2")
     result.stdout.fnmatch_lines(["*2 correct, 5 incorrect*"])
     assert server.chat_requests() == 13  # 6 problems x 2 steps + the one generated step of problem 62
     rows = {row["sample_id"]: row for row in samples(scicode_project, "scicode")}
@@ -129,7 +128,6 @@ def test_step_prompt_carries_earlier_code_and_backgrounds():
 
 
 def test_harness_reads_every_target_shape_of_the_official_layout(tmp_path):
-    scipy_sparse = pytest.importorskip("scipy.sparse")
     path = tmp_path / "test_data.h5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("9.1/test1/var1", data=np.arange(3.0))
@@ -139,7 +137,7 @@ def test_harness_reads_every_target_shape_of_the_official_layout(tmp_path):
         for name, value in (("list/var1", 1.0), ("list/var2", 2.0)):
             handle.create_dataset(f"9.1/test4/var1/{name}", data=value)
         sparse = handle.create_group("9.1/test5/var1/sparse_matrix")
-        matrix = scipy_sparse.csr_matrix(np.eye(2))
+        matrix = scipy.sparse.csr_matrix(np.eye(2))
         for name, value in (("data", matrix.data), ("shape", matrix.shape), ("indices", matrix.indices),
                             ("indptr", matrix.indptr)):
             sparse.create_dataset(name, data=value)
@@ -173,7 +171,7 @@ def test_embedded_model_runs_the_steps_end_to_end(scicode_project):
     rows = (scicode_project.path / "data" / "scicode.jsonl").read_text().splitlines()
     (scicode_project.path / "data" / "scicode.jsonl").write_text(rows[0] + "\n")
     result = scicode_project.runpytest_subprocess("suites/", "--data-dir", "data", "--repeats", "1",
-                                                  "--set", "generation.max_new_tokens=64")
+                                                  "--set", "generation.max_new_tokens=8")
     result.stdout.fnmatch_lines(["*1 *correct*"])
     (row,) = samples(scicode_project, "scicode")
     assert [step["step"] for step in row["steps"]] == ["1.1", "1.2"]
