@@ -3,7 +3,7 @@
     python tests/mockserver.py --port 0 [--latency S] [--answer TEXT] [--fault KIND:COUNT ...]
 
 Prints `PORT <n>` when listening. The first requests get the faults in order (`429:2` = two 429s with
-Retry-After: 1), then every request is answered. KIND: 429, 500, 400, 401, timeout (sleeps 30 s),
+Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for.
@@ -51,6 +51,9 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"error": {"message": "internal error"}}, status=500)
         if fault == "400":
             return web.json_response({"error": {"message": "max_tokens is too large for this model"}}, status=400)
+        if fault == "context":  # vLLM's words for a prompt longer than the context
+            return web.json_response({"error": {"message": "This model's maximum context length is 4096 tokens. "
+                                                           "However, you requested 5000 tokens."}}, status=400)
         if fault == "401" or (require_key and request.headers.get("Authorization") != f"Bearer {require_key}"):
             sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
             return web.json_response({"error": {"message": f"Incorrect API key provided: {sent}"}}, status=401)

@@ -94,6 +94,20 @@ def test_steps_are_generated_in_order_and_scored_against_the_targets(scicode_pro
     assert entry["metrics"]["problem"]["value"] == pytest.approx(2 / 7)
 
 
+def test_a_prompt_beyond_the_context_fails_the_rest_of_its_problem_not_the_run(scicode_project, mock_server):
+    rows = (scicode_project.path / "data" / "scicode.jsonl").read_text().splitlines()
+    (scicode_project.path / "data" / "scicode.jsonl").write_text(rows[0] + "\n")
+    server = mock_server("--answers", str(scicode_project.path / "answers.json"), "--fault", "context:1")
+    result = scicode_project.runpytest_subprocess("suites/", "--endpoint", server.url, "--data-dir", "data",
+                                                  "--repeats", "1")
+    result.stdout.fnmatch_lines(["*1 incorrect*"])
+    assert server.chat_requests() == 1  # the second step is not asked for
+    (row,) = samples(scicode_project, "scicode")
+    assert [step["status"] for step in row["steps"]] == ["out of context", "out of context"]
+    assert "maximum context length" in row["steps"][0]["error"]
+    assert results(scicode_project)["benchmarks"]["scicode"]["metrics"]["subtask"]["value"] == 0.0
+
+
 @pytest.mark.parametrize("data_dir, message", [
     (None, "ERROR: scicode: needs --data-dir DIR holding test_data.h5, the numeric targets of SciCode's tests*"),
     ("data", "ERROR: scicode: --data-dir data has no test_data.h5: put there the numeric targets*gdown*"),
