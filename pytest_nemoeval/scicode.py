@@ -133,8 +133,15 @@ CONTEXT_EXCEEDED = ("Requested token count exceeds", "exceeds maximum input leng
 _IMPORT_LINE = re.compile(r"^\s*(import .*|from .*\s+import\s+.*)", re.MULTILINE)
 _SCICODE_IMPORT = re.compile(r"^\s*(from\s+scicode\.|import\s+scicode)\b")
 # names the reference sandbox has (scipy 1.10.1, numpy 1.x) that current releases removed: aliased, never replaced
-COMPAT = """\
-import numpy as _np, scipy.integrate as _si
+NUMPY_COMPAT = """\
+import numpy as _np
+for _old, _new in (("trapz", "trapezoid"), ("float_", "float64"), ("complex_", "complex128"), ("Inf", "inf"),
+                   ("NaN", "nan"), ("infty", "inf")):
+    if not hasattr(_np, _old):
+        setattr(_np, _old, getattr(_np, _new))
+"""
+SCIPY_COMPAT = """\
+import scipy.integrate as _si
 if not hasattr(_si, "simps"):
     _si.simps = lambda y, x=None, dx=1.0, axis=-1, even=None: _si.simpson(y, x=x, dx=dx, axis=axis)
 if not hasattr(_si, "trapz"):
@@ -142,11 +149,8 @@ if not hasattr(_si, "trapz"):
 if not hasattr(_si, "cumtrapz"):
     _si.cumtrapz = lambda y, x=None, dx=1.0, axis=-1, initial=None: _si.cumulative_trapezoid(
         y, x=x, dx=dx, axis=axis, initial=initial)
-for _old, _new in (("trapz", "trapezoid"), ("float_", "float64"), ("complex_", "complex128"), ("Inf", "inf"),
-                   ("NaN", "nan"), ("infty", "inf")):
-    if not hasattr(_np, _old):
-        setattr(_np, _old, getattr(_np, _new))
 """
+_SCIPY_REMOVED = re.compile(r"\b(simps|trapz|cumtrapz)\b")  # scipy.integrate is slow to import: only when used
 
 
 def describe(step: dict[str, Any]) -> str:
@@ -192,7 +196,8 @@ def step_program(solution_code: str, step: dict[str, Any], test_data: Path) -> s
     """The solution, the harness, then each test case with its `target` from test_data.h5 (NeMo Skills evaluator)."""
     tests = ["\n".join(line for line in case.split("\n") if not _SCICODE_IMPORT.match(line))
              for case in step["test_cases"]]
-    parts = [COMPAT, solution_code, f"\nH5PY_FILE = {str(test_data)!r}\n", HARNESS.read_text(),
+    compat = NUMPY_COMPAT + (SCIPY_COMPAT if _SCIPY_REMOVED.search(solution_code + "".join(tests)) else "")
+    parts = [compat, solution_code, f"\nH5PY_FILE = {str(test_data)!r}\n", HARNESS.read_text(),
              f"targets = process_hdf5_to_tuple({step['step_number']!r}, {len(tests)})\n"]
     for index, case in enumerate(tests):
         parts.append(f"target = targets[{index}]\n\n" + "".join(line + "\n" for line in case.split("\n")))

@@ -6,10 +6,7 @@
 # H5PY_FILE is assigned by the program before this text.
 import h5py
 import numpy as np
-import scipy
-import scipy.sparse
-
-_SPARSE = (scipy.sparse.csr_matrix, scipy.sparse.csc_matrix, scipy.sparse.bsr_matrix, scipy.sparse.coo_matrix)
+import scipy  # its submodules load on first use: scipy.sparse only for the tests that need it
 
 
 def _h5_value(node):
@@ -95,7 +92,8 @@ def are_dicts_close(dict1, dict2, atol=1e-8, rtol=1e-5):
             if value1 != value2:
                 return False
             continue
-        if isinstance(value1, _SPARSE):
+        if isinstance(value1, (scipy.sparse.csr_matrix, scipy.sparse.csc_matrix, scipy.sparse.bsr_matrix,
+                               scipy.sparse.coo_matrix)):
             if not np.allclose(value1.toarray(), value2.toarray(), atol=atol, rtol=rtol):
                 return False
             continue
