@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,20 @@ def test_a_prompt_beyond_the_context_fails_the_rest_of_its_problem_not_the_run(s
     assert [step["status"] for step in row["steps"]] == ["out of context", "out of context"]
     assert "maximum context length" in row["steps"][0]["error"]
     assert results(scicode_project)["benchmarks"]["scicode"]["metrics"]["subtask"]["value"] == 0.0
+
+
+def test_without_h5py_each_item_fails_naming_the_extra(scicode_project, mock_server, monkeypatch):
+    rows = (scicode_project.path / "data" / "scicode.jsonl").read_text().splitlines()
+    (scicode_project.path / "data" / "scicode.jsonl").write_text(rows[0] + "\n")
+    (scicode_project.path / "blocked").mkdir()  # the engine process starts with h5py blocked
+    (scicode_project.path / "blocked" / "sitecustomize.py").write_text("import sys\nsys.modules['h5py'] = None\n")
+    monkeypatch.setenv("PYTHONPATH", f"{scicode_project.path / 'blocked'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    server = mock_server("--answers", str(scicode_project.path / "answers.json"))
+    result = scicode_project.runpytest_subprocess("suites/", "--endpoint", server.url, "--data-dir", "data",
+                                                  "--repeats", "1")
+    result.stdout.fnmatch_lines(["*scicode runs its tests with h5py: pip install 'pytest-nemoeval[[]scicode]'*",
+                                 "*1 error*"])
+    assert server.chat_requests() == 0
 
 
 @pytest.mark.parametrize("data_dir, message", [
