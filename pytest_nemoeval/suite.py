@@ -107,12 +107,19 @@ class Suite:
     # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
     driver: Callable[..., Any] | None = None
     judge: bool = False
+    # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
+    data_files: dict[str, str] = field(default_factory=dict)
     # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`
     # may then be a function of them, and `keep(row, options)` selects rows (before --limit-samples)
     data_options: dict[str, Any] = field(default_factory=dict)
     keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
+        for name, source in self.data_files.items():
+            if not data_dir:
+                raise DataError(f"needs --data-dir DIR holding {name}, {source}")
+            if not (Path(data_dir) / name).is_file():
+                raise DataError(f"--data-dir {data_dir} has no {name}: put there {source}")
         options = dict(self.data_options)
         for key, value in (overrides or {}).items():
             if key not in options:
