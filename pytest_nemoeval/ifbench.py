@@ -22,7 +22,6 @@ import pytest
 from pytest_nemoeval.metrics import SampleOutcome, Z95, summarize
 
 BENCHMARK = "ifbench"
-MISSING_PACKAGE = "ERROR: ifbench needs its graders (if-verifiable): pip install 'pytest-nemoeval[ifbench]'"
 # NLTK data the checkers use; none may be fetched at run time (if-verifiable downloads missing ones at import)
 NLTK_RESOURCES = {"tokenizers/punkt_tab": "punkt_tab", "corpora/stopwords": "stopwords",
                   "taggers/averaged_perceptron_tagger_eng": "averaged_perceptron_tagger_eng"}
@@ -62,19 +61,15 @@ def _refuse_download(name: str = "", *args: Any, **kwargs: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Any]:
-    """The official IFBench instruction registry, imported once with NLTK pointed at packaged data only."""
-    try:
-        import nltk
-    except ModuleNotFoundError:
-        pytest.exit(MISSING_PACKAGE, returncode=pytest.ExitCode.USAGE_ERROR)
+    """The official IFBench instruction registry, imported once: packaged NLTK data on NLTK's path, downloads refused."""
+    import nltk
+
     packaged = _packaged_nltk_data()
     if packaged:
         nltk.data.path.append(packaged)
     download, nltk.download = nltk.download, _refuse_download
     try:
         from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
-    except ModuleNotFoundError:
-        pytest.exit(MISSING_PACKAGE, returncode=pytest.ExitCode.USAGE_ERROR)
     finally:
         nltk.download = download
     return INSTRUCTION_DICT

@@ -20,6 +20,7 @@ suite = Suite(
     repeats=8,
     primary_metric="prompt_loose",
     id_field="key",
+    requires={"if_verifiable": "pytest-nemoeval[ifbench]"},
 )
 
 

@@ -174,6 +174,29 @@ def test_scores_against_the_mock_match_hand_computed_values(ifbench_project, moc
     assert rows[("w2", 0)]["failed"] == ["count:word_count_range"]
 
 
+def test_collecting_the_suite_imports_no_grader(ifbench_project):
+    ifbench_project.makeconftest(OFFLINE_CONFTEST + '''
+
+def pytest_collection_finish(session):
+    heavy = sorted(name for name in ("nltk", "if_verifiable", "llama_index") if name in sys.modules)
+    print(f"graders imported: {heavy}")
+''')
+    result = ifbench_project.runpytest_subprocess("suites/", "--data-dir", "data", "--endpoint", "http://127.0.0.1:9",
+                                                  "--collect-only", "-q")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["graders imported: []", "*40 tests collected*"])
+
+
+def test_missing_grader_package_is_one_line_before_any_request(ifbench_project, mock_server):
+    ifbench_project.makeconftest("import sys\nsys.modules['if_verifiable'] = None  # as if not installed\n")
+    mock = mock_server()
+    result = ifbench_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: ifbench needs the package if_verifiable: pip install 'pytest-nemoeval[ifbench]'"])
+    assert mock.chat_requests() == 0
+    assert not (ifbench_project.path / "results" / "results.json").exists()
+
+
 def test_embedded_model_run_is_offline(ifbench_project, monkeypatch):
     pytest.importorskip("xllamacpp")
     for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
