@@ -30,5 +30,6 @@ def test_ifbench(sample, response, verdict):
     except MissingResource as error:
         pytest.fail(str(error), pytrace=False)
     failed = [instruction for instruction, ok in zip(sample["instruction_id_list"], loose) if not ok]
-    verdict(all(loose), answer=None, expected=sample["instruction_id_list"], strict=strict, loose=loose,
+    followed = f"{sum(loose)}/{len(loose)} followed" if response.text.strip() else None  # empty: no answer
+    verdict(all(loose), answer=followed, expected=sample["instruction_id_list"], strict=strict, loose=loose,
             failed=failed, metric_inputs={"strict": strict, "loose": loose})

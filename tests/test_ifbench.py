@@ -172,6 +172,7 @@ def test_scores_against_the_mock_match_hand_computed_values(ifbench_project, moc
     rows = {(row["sample_id"], row["repeat"]): row for row in samples(ifbench_project, "ifbench")}
     assert rows[("m1", 1)]["strict"] == [False, True] and rows[("m1", 1)]["loose"] == [True, True]
     assert rows[("w2", 0)]["failed"] == ["count:word_count_range"]
+    assert rows[("m1", 0)]["extracted"] == "2/2 followed" and metrics["no_answer"] == 0.0
 
 
 def test_collecting_the_suite_imports_no_grader(ifbench_project):
@@ -203,7 +204,7 @@ def test_embedded_model_run_is_offline(ifbench_project, monkeypatch):
         monkeypatch.setenv(variable, "http://127.0.0.1:9")  # a download would fail loudly, not slip through
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     result = ifbench_project.runpytest_subprocess("suites/", "--data-dir", "data", "--limit-samples", "2",
-                                                  "--repeats", "1", "--set", "generation.max_new_tokens=32")
+                                                  "--repeats", "1", "--set", "generation.max_new_tokens=16")
     assert result.ret == 0, result.stdout.str()[-2000:]
     entry = results(ifbench_project)["benchmarks"]["ifbench"]
     assert (entry["items"], entry["errors"]) == (2, 0)
