@@ -23,14 +23,13 @@ from pytest_nemoeval.metrics import SampleOutcome, Z95, summarize
 
 BENCHMARK = "ifbench"
 # NLTK data the checkers use; none may be fetched at run time (if-verifiable downloads missing ones at import)
-NLTK_RESOURCES = {"tokenizers/punkt_tab": "punkt_tab", "corpora/stopwords": "stopwords",
-                  "taggers/averaged_perceptron_tagger_eng": "averaged_perceptron_tagger_eng"}
+NLTK_RESOURCES = ("punkt_tab", "stopwords", "averaged_perceptron_tagger_eng")
 # llama-index-core ships punkt_tab and stopwords; found without importing it
 PACKAGED_NLTK_DATA = ("llama_index.core", "_static/nltk_cache")
 
 
-class MissingResource(Exception):
-    """A checker needs NLTK data that no installed package provides."""
+class UngradableInstruction(Exception):
+    """An instruction that cannot be checked here: unknown to the registry, or its NLTK data is absent."""
 
 
 def _packaged_nltk_data() -> str | None:
@@ -75,17 +74,16 @@ def registry() -> dict[str, Any]:
     return INSTRUCTION_DICT
 
 
-def _missing_nltk_resource(error: LookupError) -> MissingResource:
-    text = str(error)
-    name = next((name for path, name in NLTK_RESOURCES.items() if name in text), "an NLTK resource")
-    return MissingResource(f"this instruction needs NLTK's {name}, which no installed package provides; "
+def _missing_nltk_resource(instruction_id: str, error: LookupError) -> UngradableInstruction:
+    name = next((name for name in NLTK_RESOURCES if name in str(error)), "an NLTK resource")
+    return UngradableInstruction(f"{instruction_id} needs NLTK's {name}, which no installed package provides; "
                            f"put it in an NLTK_DATA directory (python -m nltk.downloader -d DIR {name})")
 
 
 def _checker(instruction_id: str, kwargs: dict[str, Any] | None, prompt: str) -> Any:
     instructions = registry()
     if instruction_id not in instructions:
-        raise MissingResource(f"unknown IFBench instruction {instruction_id!r} (not in if-verifiable's registry)")
+        raise UngradableInstruction(f"unknown IFBench instruction {instruction_id!r} (not in if-verifiable's registry)")
     checker = instructions[instruction_id](instruction_id)
     checker.build_description(**{key: value for key, value in (kwargs or {}).items() if value is not None})
     arguments = checker.get_instruction_args()
@@ -112,7 +110,7 @@ def follows(response: str, row: dict[str, Any]) -> tuple[list[bool], list[bool]]
             strict.append(bool(response.strip() and checker.check_following(response)))
             loose.append(any(text.strip() and checker.check_following(text) for text in variants))
         except LookupError as error:
-            raise _missing_nltk_resource(error) from None
+            raise _missing_nltk_resource(instruction_id, error) from None
     return strict, loose
 
 

@@ -9,7 +9,7 @@ Grading: IFBench's official instruction registry through `if-verifiable`, strict
 import pytest
 
 from pytest_nemoeval import HubDataset, Suite
-from pytest_nemoeval.ifbench import MissingResource, follows
+from pytest_nemoeval.ifbench import UngradableInstruction, follows
 
 suite = Suite(
     name="ifbench",
@@ -27,7 +27,7 @@ suite = Suite(
 def test_ifbench(sample, response, verdict):
     try:
         strict, loose = follows(response.text, sample)
-    except MissingResource as error:
+    except UngradableInstruction as error:
         pytest.fail(str(error), pytrace=False)
     failed = [instruction for instruction, ok in zip(sample["instruction_id_list"], loose) if not ok]
     followed = f"{sum(loose)}/{len(loose)} followed" if response.text.strip() else None  # empty: no answer

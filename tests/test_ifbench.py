@@ -92,7 +92,7 @@ def test_verdicts_agree_with_the_official_scorer_on_every_ifbench_prompt(officia
             try:
                 expected = official_verdicts(official, row, response)
             except LookupError:  # NLTK data no installed package ships: ours says so instead of guessing
-                with pytest.raises(ifbench.MissingResource, match="python -m nltk.downloader"):
+                with pytest.raises(ifbench.UngradableInstruction, match="python -m nltk.downloader"):
                     ifbench.follows(response, row)
                 missing += 1
                 continue
@@ -113,7 +113,7 @@ def test_loose_variants_are_the_official_eight():
 
 def test_an_instruction_outside_the_registry_is_an_error_not_a_skip():
     row = {"key": "x", "prompt": "p", "instruction_id_list": ["format:no_such_thing"], "kwargs": [{}]}
-    with pytest.raises(ifbench.MissingResource, match="unknown IFBench instruction 'format:no_such_thing'"):
+    with pytest.raises(ifbench.UngradableInstruction, match="unknown IFBench instruction 'format:no_such_thing'"):
         ifbench.follows("text", row)
 
 
@@ -124,7 +124,7 @@ def test_missing_nltk_data_names_the_resource_and_never_downloads(monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [])
     monkeypatch.setattr(nltk, "download", lambda *args, **kwargs: pytest.fail("nltk.download was called"))
     row = {"key": "x", "prompt": "p", "instruction_id_list": ["words:start_verb"], "kwargs": [{}]}
-    with pytest.raises(ifbench.MissingResource, match="needs NLTK's averaged_perceptron_tagger_eng"):
+    with pytest.raises(ifbench.UngradableInstruction, match="words:start_verb needs NLTK's averaged_perceptron_tagger_eng"):
         ifbench.follows("Run home.", row)
 
 
