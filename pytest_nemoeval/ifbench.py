@@ -1,7 +1,7 @@
 """IFBench grading with the official instruction registry (`if-verifiable`), offline, and its four metrics.
 
-`if-verifiable` 0.1.2 carries allenai/IFBench's checkers as of 1a902f9-e44f1c7 (Nov-Dec 2025: what the NeMo
-Skills image, which clones IFBench at build time, graded the model card with), guarded where upstream crashed.
+`if-verifiable` 0.1.2 carries allenai/IFBench's checkers as of 1a902f9-e44f1c7 (Nov-Dec 2025, around the model
+card's evaluation; NeMo Skills' image clones IFBench's head when built), guarded where upstream crashed.
 
 Verdicts follow IFBench's `evaluation_lib.py` (allenai/IFBench; NeMo Skills `eval_ifbench` runs it):
 strict checks the response as is, loose also tries it without its first and/or last line and without
