@@ -18,17 +18,20 @@ from pytest_nemoeval.metrics import SampleOutcome
 
 DATA = ROOT / "examples" / "data" / "ifbench.jsonl"
 MOCK_ANSWER = "Sure here you go\nAlpha Beta Gamma"
-# a pytest process that refuses any connection off this machine (the model and the mock are on loopback)
+# a pytest process that refuses any connection off this machine (the model and the mock are on loopback), and
+# to the dead proxy the embedded run sets, through which a download would otherwise fail quietly
 OFFLINE_CONFTEST = '''
 import sys
 
 LOCAL = ("127.", "::1", "localhost")
+DEAD_PROXY = ("127.0.0.1", 9)
 
 
 def _refuse_remote(event, args):
     if event == "socket.getaddrinfo" and not str(args[0]).startswith(LOCAL):
         raise RuntimeError(f"network access attempted: getaddrinfo {args[0]}")
-    if event == "socket.connect" and isinstance(args[1], tuple) and not str(args[1][0]).startswith(LOCAL):
+    if event == "socket.connect" and isinstance(args[1], tuple) and (
+            not str(args[1][0]).startswith(LOCAL) or tuple(args[1][:2]) == DEAD_PROXY):
         raise RuntimeError(f"network access attempted: connect {args[1]}")
 
 
