@@ -63,7 +63,8 @@ def _refuse_download(name: str = "", *args: Any, **kwargs: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Any]:
-    """The official IFBench instruction registry, imported once: packaged NLTK data on NLTK's path, downloads refused."""
+    """The official IFBench instruction registry, imported once, with the packaged NLTK data on NLTK's path
+    and downloads refused."""
     import nltk
 
     packaged = _packaged_nltk_data()
@@ -80,13 +81,14 @@ def registry() -> dict[str, Any]:
 def _missing_nltk_resource(instruction_id: str, error: LookupError) -> UngradableInstruction:
     name = next((name for name in NLTK_RESOURCES if name in str(error)), "an NLTK resource")
     return UngradableInstruction(f"{instruction_id} needs NLTK's {name}, which no installed package provides; "
-                           f"put it in an NLTK_DATA directory (python -m nltk.downloader -d DIR {name})")
+                                 f"put it in an NLTK_DATA directory (python -m nltk.downloader -d DIR {name})")
 
 
 def _checker(instruction_id: str, kwargs: dict[str, Any] | None, prompt: str) -> Any:
     instructions = registry()
     if instruction_id not in instructions:
-        raise UngradableInstruction(f"unknown IFBench instruction {instruction_id!r} (not in if-verifiable's registry)")
+        raise UngradableInstruction(f"unknown IFBench instruction {instruction_id!r} (not in if-verifiable's "
+                                    "registry)")
     checker = instructions[instruction_id](instruction_id)
     checker.build_description(**{key: value for key, value in (kwargs or {}).items() if value is not None})
     arguments = checker.get_instruction_args()

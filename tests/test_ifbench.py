@@ -144,7 +144,8 @@ def test_missing_nltk_data_names_the_resource_and_never_downloads(monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [])
     monkeypatch.setattr(nltk, "download", lambda *args, **kwargs: pytest.fail("nltk.download was called"))
     row = {"key": "x", "prompt": "p", "instruction_id_list": ["words:start_verb"], "kwargs": [{}]}
-    with pytest.raises(ifbench.UngradableInstruction, match=r"words:start_verb needs NLTK's (punkt_tab|averaged_perceptron_tagger_eng), which no installed"):
+    needs = r"words:start_verb needs NLTK's (punkt_tab|averaged_perceptron_tagger_eng), which no installed"
+    with pytest.raises(ifbench.UngradableInstruction, match=needs):
         ifbench.follows("Run home.", row)
 
 
@@ -213,7 +214,8 @@ def test_missing_grader_package_is_one_line_before_any_request(ifbench_project, 
     mock = mock_server()
     result = ifbench_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: ifbench needs the package if_verifiable: pip install 'pytest-nemoeval[ifbench]'"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: ifbench needs the package if_verifiable: pip install 'pytest-nemoeval[ifbench]'"])
     assert mock.chat_requests() == 0
     assert not (ifbench_project.path / "results" / "results.json").exists()
 
