@@ -179,12 +179,20 @@ def test_scores_against_the_mock_match_hand_computed_values(ifbench_project, moc
     # "Sure here you go\nAlpha Beta Gamma": 7 words, not title case; without its first line: 3 words, title case
     # w1 2-5 words: strict no, loose yes | w2 10-20: no, no | t1 title case: no, yes
     # m1 title case + 6-9 words: [no, yes], [yes, yes] | w3 5-9 words: yes, yes
+    # v1 starts with a verb: needs NLTK's tagger, which no package ships (hidden here even if a user has it)
+    ungradable = {"key": "v1", "prompt": "Answer starting with a verb.", "instruction_id_list": ["words:start_verb"],
+                  "kwargs": [{}]}
+    with open(ifbench_project.path / "data" / "ifbench.jsonl", "a") as data:
+        data.write(json.dumps(ungradable) + "\n")
+    ifbench_project.makeconftest(OFFLINE_CONFTEST + "\nimport nltk\n\nnltk.data.path[:] = []\n")
     mock = mock_server("--answer", MOCK_ANSWER)
     result = ifbench_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data",
                                                   "--repeats", "2")
-    result.stdout.fnmatch_lines(["*8 correct, 2 incorrect*"])
+    result.stdout.fnmatch_lines(["*2 failed, 8 correct, 2 incorrect*"])
+    result.stdout.fnmatch_lines(["*words:start_verb needs NLTK's averaged_perceptron_tagger_eng, which no installed "
+                                 "package provides; put it in an NLTK_DATA directory*"])
     entry = results(ifbench_project)["benchmarks"]["ifbench"]
-    assert entry["primary_metric"] == "prompt_loose"
+    assert (entry["primary_metric"], entry["errors"]) == ("prompt_loose", 2)  # and left out of the metrics
     metrics = {name: metric["value"] for name, metric in entry["metrics"].items()}
     assert metrics["prompt_strict"] == pytest.approx(1 / 5)
     assert metrics["prompt_loose"] == pytest.approx(4 / 5) == metrics["accuracy"]
