@@ -212,12 +212,13 @@ def test_subtask_metric_is_passed_steps_over_all_steps_and_problem_needs_every_s
 
 @pytest.mark.timeout(600)
 def test_embedded_model_runs_the_steps_end_to_end(scicode_project):
-    rows = (scicode_project.path / "data" / "scicode.jsonl").read_text().splitlines()
-    (scicode_project.path / "data" / "scicode.jsonl").write_text(rows[0] + "\n")
+    row = problem("1")
+    row["sub_steps"] = row["sub_steps"][:1]  # one request: the CPU model is slow, the mock tests cover the steps
+    (scicode_project.path / "data" / "scicode.jsonl").write_text(json.dumps(row) + "\n")
     result = scicode_project.runpytest_subprocess("suites/", "--data-dir", "data", "--repeats", "1",
                                                   "--set", "generation.max_new_tokens=8")
     result.stdout.fnmatch_lines(["*1 *correct*"])
     (row,) = samples(scicode_project, "scicode")
-    assert [step["step"] for step in row["steps"]] == ["1.1", "1.2"]
+    assert [step["step"] for step in row["steps"]] == ["1.1"]
     assert all(step["status"] in {"ok", "error", "timeout", "killed"} for step in row["steps"])
     assert results(scicode_project)["benchmarks"]["scicode"]["errors"] == 0
