@@ -147,7 +147,7 @@ async def _run(workdir: str, stdin: str, limits: Limits, isolate: bool) -> ExecR
     env = {**BASE_ENV, "HOME": workdir, "TMPDIR": workdir}
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-S", str(INIT), json.dumps(spec), sys.executable, "-E", "-s", "main.py",
+        sys.executable, "-S", str(INIT), json.dumps(spec), sys.executable, "-s", "main.py",
         cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True)  # its own process group, killed as a whole
     assert process.stdin and process.stdout and process.stderr

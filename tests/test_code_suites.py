@@ -220,3 +220,19 @@ def test_bad_sandbox_workers_is_one_line(code_bench):
     result = code_bench.runpytest_subprocess("suites/", "--sandbox-workers", "0", "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --sandbox-workers must be at least 1, got 0"])
+
+
+def test_humaneval_runs_on_the_embedded_model(pytester):
+    """The code suite CI runs end to end: the shipped problems, the real embedded model, the real sandbox."""
+    (pytester.path / "suites").mkdir()
+    shutil.copy(ROOT / "suites" / "test_humaneval.py", pytester.path / "suites")
+    result = pytester.runpytest_subprocess("suites/", "--limit-samples", "5", "--set", "generation.max_new_tokens=128")
+    assert result.ret == 0, result.stdout.str()
+    entry = results(pytester)["benchmarks"]["humaneval"]
+    assert (entry["samples"], entry["items"], entry["errors"]) == (5, 5, 0)
+    assert 0.0 <= entry["metrics"]["pass@1"]["value"] <= 1.0
+    rows = samples(pytester, "humaneval")
+    assert sorted(row["sample_id"] for row in rows) == [f"HumanEval/{n}" for n in range(5)]
+    # every reply was graded: run in the sandbox, or recorded as having no code block
+    assert all(row["status"] in ("ok", "error", "timeout", "killed", "no code block") for row in rows)
+    assert any(row["status"] != "no code block" for row in rows), [row["response"] for row in rows]
