@@ -19,7 +19,7 @@ LIMITS = {"wall_seconds": 30.0, "cpu_seconds": 60, "memory_bytes": 4 * 2**30}
 
 
 def prompt(row):
-    return scicode.step_prompt(row, scicode.first_generated_step(row), [])
+    return scicode.first_prompt(row)
 
 
 async def run_tests(program):

@@ -155,6 +155,8 @@ def test_step_prompt_carries_earlier_code_and_backgrounds():
     assert "Write f7_a.\nBackground of f7_a.\n\ndef f7_a(x):\n    return 2 * x" in earlier
     assert "Write f7_b.\nBackground of f7_b.\n\ndef f7_b(x):\n    '''f7_b'''\n\n    return y" in rest
     assert "------" not in text  # the separator only goes between earlier steps
+    prefilled = problem("62")  # its step 62.1 comes with the benchmark: the first request is for 62.2
+    assert scicode.first_prompt(prefilled) == scicode.step_prompt(prefilled, 1, [scicode.PREFILLED["62", 0]])
     assert scicode.solution(row, ["A", "B"], "C") == "import numpy as np\nA\nB\n\nC"
     assert scicode.solution(row, [], "C") == "import numpy as np\n\nC"
 
