@@ -199,11 +199,43 @@ def method_of(compiled, name):
     return getattr(compiled, name, None)
 
 
+class Stdin:
+    """testing_util.MockStdinWithBuffer: read/readline/readlines and a bytes `buffer`; like it, not iterable."""
+
+    def __init__(self, text):
+        self.text = text
+        self._lines = StringIO(text)
+        self.buffer = StdinBuffer(text.encode("utf-8"))
+
+    def read(self, *args):
+        return self.text
+
+    def readline(self, *args):
+        return self._lines.readline(*args)
+
+    def readlines(self, *args):
+        return self.text.split("\n")
+
+    def __getattr__(self, name):
+        return getattr(self._lines, name)
+
+
+class StdinBuffer:
+    def __init__(self, data):
+        self.data = data
+
+    def read(self, *args):
+        return self.data
+
+    def readline(self, *args):
+        return self.data.split(b"\n")[0] + b"\n"
+
+
 def call_with_stdin(method, text):
     lines = iter(text.split("\n"))
 
     @patch("builtins.open", mock_open(read_data=text))
-    @patch("sys.stdin", StringIO(text))
+    @patch("sys.stdin", Stdin(text))
     @patch("sys.stdin.readline", lambda *args: next(lines))
     @patch("sys.stdin.readlines", lambda *args: text.split("\n"))
     @patch("sys.stdin.read", lambda *args: text)
@@ -307,9 +339,31 @@ def grade_call(code, spec):
     report(results, "passed")
 
 
+def reliability_guard():
+    """testing_util.reliability_guard: the same functions are taken away, so a program that uses them fails
+    here as it does there (the sandbox, not this, is what contains it)."""
+    import builtins, shutil, subprocess
+    builtins.quit = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in ("kill system putenv remove removedirs rmdir fchdir setuid fork forkpty killpg rename renames "
+                 "truncate replace unlink fchmod fchown chmod chown chroot lchflags lchmod lchown getcwd chdir").split():
+        setattr(os, name, None)
+    shutil.rmtree = shutil.move = shutil.chown = None
+    subprocess.Popen = None
+    builtins.help = None
+    for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[name] = None
+
+
+sys.set_int_max_str_digits(50000)  # compute_code_generation_metrics.py sets it for the whole evaluation
+try:
+    import numpy  # testing_util imports it before its guard, so solutions can import it after
+except ImportError:
+    pass
 signal.signal(signal.SIGALRM, on_alarm)
 spec = json.load(open("tests.json"))
 code = open("solution.py").read()
+reliability_guard()
 try:
     (grade_call if spec["fn_name"] else grade_stdio)(code, spec)
 except BaseException as exc:

@@ -4,7 +4,8 @@ Each run gets a fresh temporary directory (also its HOME and TMPDIR), an environ
 ours in it (no API keys, no proxies), resource limits (CPU seconds, address space, file size, processes),
 a wall-clock timeout after which its whole process group is killed, and stdout/stderr capped. Where
 unprivileged user namespaces are allowed (most Linux), it also gets no network, a read-only file tree
-except its directory, and its own PID namespace, so nothing it starts outlives it (sandbox_init.py).
+except its directory, an empty home directory in place of the user's (unless Python lives there), and its
+own PID namespace, so nothing it starts outlives it (sandbox_init.py).
 Elsewhere it runs without that isolation after one warning, or not at all with --sandbox-strict.
 At most --sandbox-workers runs at once: a driver calls `configure(chat.settings)` first.
 """
@@ -143,7 +144,7 @@ async def run_python(source: str, *, stdin: str = "", limits: Limits = Limits(),
 
 
 async def _run(workdir: str, stdin: str, limits: Limits, isolate: bool) -> ExecResult:
-    spec = {"isolate": isolate, "workdir": workdir, "limits": asdict(limits)}
+    spec = {"isolate": isolate, "workdir": workdir, "hidden": _hidden(workdir), "limits": asdict(limits)}
     env = {**BASE_ENV, "HOME": workdir, "TMPDIR": workdir}
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
@@ -159,20 +160,32 @@ async def _run(workdir: str, stdin: str, limits: Limits, isolate: bool) -> ExecR
         await asyncio.wait_for(process.wait(), limits.wall_seconds)
     except asyncio.TimeoutError:
         timed_out = True
-    finally:
-        _kill_group(process.pid)  # also whatever it left running in its group
+    finally:  # also when cancelled (-x, Ctrl-C): nothing it started may outlive the run
+        _kill_group(process.pid)
+        feeder.cancel()
         if process.returncode is None:
-            await process.wait()
+            try:
+                await asyncio.wait_for(process.wait(), _DRAIN_AFTER_EXIT)
+            except asyncio.TimeoutError:
+                pass
+        done, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT)
+        for reader in pending:  # a stray process still holds the pipe (no PID namespace)
+            reader.cancel()
     wall = time.monotonic() - started
-    feeder.cancel()
-    done, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT)
-    for reader in pending:  # a stray process still holds the pipe (no PID namespace)
-        reader.cancel()
     stdout, stderr = (reader.result() if reader in done else b"" for reader in readers)
     code = process.returncode
-    status = "timeout" if timed_out else "ok" if code == 0 else "killed" if code is not None and code < 0 else "error"
+    status = "timeout" if timed_out else "ok" if code == 0 else "error" if code is not None and code > 0 else "killed"
     return ExecResult(status, None if timed_out else code, stdout.decode("utf-8", "replace"),
                       stderr.decode("utf-8", "replace"), wall)
+
+
+def _hidden(workdir: str) -> list[str]:
+    """The user's home, unless the program needs what is in it (this Python, this package, its own dir)."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    needed = [workdir, sys.prefix, sys.base_prefix, sys.executable, str(INIT)]
+    if home == "/" or not os.path.isdir(home) or any(os.path.realpath(p).startswith(home + os.sep) for p in needed):
+        return []
+    return [home]
 
 
 def _kill_group(pgid: int) -> None:

@@ -48,11 +48,11 @@ def fresh_state(monkeypatch):
 
 def test_runs_in_a_fresh_directory_that_is_home_and_is_removed(tmp_path):
     result = run("import os, pathlib\nprint(os.getcwd() == os.environ['HOME'], sorted(os.listdir()))\n"
-                 "print(pathlib.Path('data/x.txt').read_text())", files={"data/x.txt": b"given"})
+                 "print(pathlib.Path('data/x.txt').read_text())\nprint(os.getcwd())", files={"data/x.txt": b"given"})
     assert result.status == "ok", result.stderr
-    first, second = result.stdout.splitlines()
+    first, second, workdir = result.stdout.splitlines()
     assert first == "True ['data', 'main.py']" and second == "given"
-    assert not [p for p in os.listdir(os.environ.get("TMPDIR", "/tmp")) if p.startswith("nemoeval-sandbox-")]
+    assert "nemoeval-sandbox-" in workdir and not os.path.exists(workdir)
 
 
 def test_exit_statuses():
@@ -97,6 +97,18 @@ for path in [{str(target)!r}, {home!r}, '/tmp/nemoeval-escaped.txt']:
     assert result.status == "ok", result.stderr
     assert "wrote" not in result.stdout and result.stdout.count("refused") == 3
     assert not target.exists() and not os.path.exists(home) and not os.path.exists("/tmp/nemoeval-escaped.txt")
+    still_works()
+
+
+@isolated
+def test_the_users_home_is_hidden(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".netrc").write_text("machine api.example.com password sk-secret-0123")
+    monkeypatch.setenv("HOME", str(home))
+    result = run(f"import os\nprint(os.listdir({str(home)!r}))\nprint(open({str(home / '.netrc')!r}).read())")
+    assert result.stdout.startswith("[]\n") and "FileNotFoundError" in result.stderr
+    assert "sk-secret" not in result.stdout + result.stderr
     still_works()
 
 
@@ -209,3 +221,19 @@ def test_without_isolation_strict_refuses_and_otherwise_warns_once(capsys):
     assert run("print(2)").stdout == "2\n"
     warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and "unshare: Operation not permitted" in warnings[0]
+
+
+def test_a_cancelled_run_leaves_nothing_behind():
+    token = uuid.uuid4().hex
+
+    async def cancel_midway() -> float:
+        started = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            sleeper = f"import time  # {token}\ntime.sleep(60)"
+            await asyncio.wait_for(run_python(f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', "
+                                              f"{sleeper!r}])"), 1.5)
+        return time.monotonic() - started
+
+    assert asyncio.run(cancel_midway()) < 5.0
+    assert leftovers(token) == []
+    still_works()
