@@ -6,6 +6,7 @@ Precedence, lowest first: built-in defaults < ini keys < recipe < command-line f
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, _flag, is_flag=True),
     Option("fail_incorrect", "--fail-incorrect", "count wrong answers as test failures (golden-sample tests)",
            False, _flag, is_flag=True),
+    # the sandbox that runs model-written code (code suites; sandbox.py)
+    Option("sandbox_workers", "--sandbox-workers", "sandboxed programs running at once (default: CPU cores)",
+           os.cpu_count() or 1, _positive_int("--sandbox-workers"), "N"),
+    Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
+           "file-system isolation", False, _flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
     Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model",
            "https://api.openai.com/v1", _text, "URL"),
@@ -141,7 +147,7 @@ for _option in OPTIONS:
         SECTIONS.setdefault(_option.key.split(".")[0], set()).add(_option.key.split(".", 1)[1])
 RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks"} | set(
     SECTIONS)
-BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples"}
+BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body"}
 
 
@@ -230,6 +236,8 @@ def validate_tree(data: dict[str, Any], where: str) -> None:
         _check_keys(section, BENCHMARK_KEYS, where, f"benchmarks.{name}.")
         if "generation" in section:
             _check_generation(section["generation"], where, f"benchmarks.{name}.generation")
+        if not isinstance(section.get("data") or {}, dict):
+            raise pytest.UsageError(f"{where}: 'benchmarks.{name}.data' must be a mapping of dataset options")
         thresholds = section.get("thresholds") or []
         if not isinstance(thresholds, list):
             raise pytest.UsageError(f"{where}: 'benchmarks.{name}.thresholds' must be a list like ['accuracy>=0.7']")
@@ -337,6 +345,9 @@ def resolve(config: pytest.Config) -> RunConfig:
     tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
     thresholds = [parse_threshold(text, "--threshold") for text in config.getoption("nemoeval_threshold")]
     for name, section in (tree.get("benchmarks") or {}).items():
+        if (section or {}).get("data"):  # YAML reads 2024-07-01 as a date; keep the configuration JSON
+            section["data"] = {key: value.isoformat() if isinstance(value, datetime.date) else value
+                               for key, value in section["data"].items()}
         for text in (section or {}).get("thresholds") or []:
             thresholds.append(parse_threshold(f"{name}.{text}", "recipe"))
     return RunConfig(tree=tree, thresholds=thresholds)
