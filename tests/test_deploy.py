@@ -124,14 +124,15 @@ def test_server_that_exits_at_start_fails_the_run_with_its_log_tail(bench, run_p
 
 
 def test_x_stops_the_server(bench, run_processes):
-    result = bench.runpytest_subprocess(*SMOKE, "-x", "--max-retries", "0", "--request-timeout", "0.01")
+    result = bench.runpytest_subprocess(*SMOKE, "-x", "--max-retries", "0", "--request-timeout", "0.01",
+                                        "--set", "generation.max_new_tokens=16")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
     assert run_processes.wait_gone() == []
 
 
 def test_server_dies_with_a_killed_pytest(bench, run_processes):
-    process = subprocess.Popen([sys.executable, "-m", "pytest", *SMOKE, "--set", "generation.max_new_tokens=512"],
+    process = subprocess.Popen([sys.executable, "-m", "pytest", *SMOKE, "--set", "generation.max_new_tokens=64"],
                                cwd=bench.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = bench.path / "results" / "logs" / "server.log"
     deadline = time.monotonic() + 120
