@@ -20,7 +20,8 @@ import pytest
 
 from pytest_nemoeval import __version__
 from pytest_nemoeval.config import RunConfig
-from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_server, normalize_url
+from pytest_nemoeval.endpoint import (EMBEDDED_MODEL, Endpoint, ServerProcess, connect, embedded_server,
+                                      normalize_url)
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
@@ -38,6 +39,7 @@ ITEM_PARAM = "nemoeval_item"
 OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
 EMBEDDED_SLOTS = 4
 SERVER_START_TIMEOUT = 180.0
+EMBEDDED_JUDGE = "embedded"  # --judge-endpoint embedded: the embedded model is the judge too (smoke runs, tests)
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ class NemoEvalSession:
         if not judged:
             return
         judge = self.run.section("judge")
+        if judge["endpoint"] == EMBEDDED_JUDGE:  # started and checked with the model's server
+            return
         if not os.environ.get(judge["api_key_env"]):
             raise pytest.UsageError(
                 f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
@@ -231,9 +235,11 @@ class NemoEvalSession:
 
         endpoint = self.connect()
         judge = self.run.section("judge")
+        judge_url, judge_model = normalize_url(judge["endpoint"]), judge["model"]
+        if judge["endpoint"] == EMBEDDED_JUDGE:
+            judge_url, judge_model = self.start_embedded().base_url, EMBEDDED_MODEL
         return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
-                Lane("judge", normalize_url(judge["endpoint"]), judge["api_key_env"], judge["parallelism"],
-                     judge["model"])]
+                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model)]
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine import EngineProcess

@@ -26,17 +26,34 @@ class HubDataset:
         config = f", config {self.name}" if self.name else ""
         return f"{self.path} (split {self.split}{config})"
 
-    def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
+    def load(self, limit: int | None, keep: Callable[[dict[str, Any]], bool] | None = None) -> Sequence[dict[str, Any]]:
         try:
             import datasets
 
             dataset = datasets.load_dataset(self.path, self.name, split=self.split, revision=self.revision)
         except Exception as exc:  # datasets raises many types; the user needs one line either way
+            if _is_gated(exc):
+                raise DataError(f"{self.path} is a gated dataset on the HF hub: accept its terms at "
+                                f"https://huggingface.co/datasets/{self.path} and export HF_TOKEN "
+                                "(or use --data-dir)") from None
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
+        if keep is not None:
+            dataset = dataset.filter(keep)
         if limit is not None:
             dataset = dataset.select(range(min(limit, len(dataset))))
         return dataset
+
+
+def _is_gated(exc: BaseException) -> bool:
+    """huggingface_hub's GatedRepoError, or the 401/403 that `datasets` turns it into, anywhere in the chain."""
+    while exc is not None:
+        text = str(exc).lower()
+        if type(exc).__name__ == "GatedRepoError" or "gated" in text or (
+                "401" in text or "403" in text or "authenticat" in text):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
 
 
 class Rows(Sequence[dict[str, Any]]):
@@ -64,7 +81,8 @@ class DataError(Exception):
     """Data that cannot be used; the message is one line naming the file/row and the fix."""
 
 
-def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...]) -> Rows:
+def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...],
+               keep: Callable[[dict[str, Any]], bool] | None = None) -> Rows:
     rows: list[bytes] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -79,6 +97,8 @@ def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...]) -> Rows
             if not isinstance(row, dict):
                 raise DataError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
             check_row(row, required, f"{path} line {number}")
+            if keep is not None and not keep(row):
+                continue
             rows.append(line.strip().encode())
     return Rows(rows)
 
@@ -105,6 +125,8 @@ class Suite:
     # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
     driver: Callable[..., Any] | None = None
     judge: bool = False
+    # rows to evaluate, e.g. HLE's text-only questions (applied before --limit-samples, hub and --data-dir)
+    keep: Callable[[dict[str, Any]], bool] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None) -> Rows:
         if data_dir:
@@ -112,8 +134,8 @@ class Suite:
             if not path.is_file():
                 raise DataError(f"--data-dir {data_dir}: no file {path} (one JSON object per line, "
                                 f"in the schema of {self.data.describe()})")
-            return read_jsonl(path, limit, self.required_fields)
-        rows = Rows.of(self.data.load(limit))
+            return read_jsonl(path, limit, self.required_fields, self.keep)
+        rows = Rows.of(self.data.load(limit, self.keep))
         for index, row in enumerate(rows):
             check_row(row, self.required_fields, f"{self.data.describe()} row {index}")
         return rows
