@@ -108,19 +108,20 @@ def _strip_percent_and_period(expression: str) -> str:
 
 def math_equal(expected: Any, predicted: str | None) -> bool:
     """Is `predicted` the same answer as `expected`? NeMo Skills math_grader.math_equal (MCQ letter,
-    then normalized literal, then math-verify's symbolic check), except that two integers are compared
-    as numbers first, so "016" equals 16 (the reference compares those as strings)."""
+    then normalized literal, then math-verify's symbolic check), except that two integers compare as
+    numbers, so "016" equals 16 (the reference compares those as strings)."""
     if predicted is None:
         return False
     expected, predicted = str(expected), str(predicted)
-    if _INTEGER.fullmatch(expected.strip()) and _INTEGER.fullmatch(predicted.strip()):
-        return int(expected) == int(predicted)
-    math_verify, latex = _math_verify()
     if re.fullmatch("|".join(_MCQ_LETTERS), expected.strip()):
+        math_verify, _ = _math_verify()
         letters = [math_verify.StringExtractionConfig(strings=tuple(_MCQ_LETTERS))]
         if math_verify.verify(math_verify.parse(expected, letters), math_verify.parse(predicted, letters)):
             return True
     expected, predicted = _strip_percent_and_period(expected), _strip_percent_and_period(predicted)
+    if _INTEGER.fullmatch(expected.strip()) and _INTEGER.fullmatch(predicted.strip()):
+        return int(expected) == int(predicted)
+    math_verify, latex = _math_verify()
     normal_expected = latex.normalize_latex(expected, latex.NormalizationConfig)
     normal_predicted = latex.normalize_latex(predicted, latex.NormalizationConfig)
     same = normal_expected.replace(" ", "") == normal_predicted.replace(" ", "")

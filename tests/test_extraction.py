@@ -15,7 +15,7 @@ from pytest_nemoeval import extract_choice_letter, last_boxed, split_reasoning
     ("\\boxed{B) Paris}", "B"),
     ("I think it's B.\n**Answer:** E", "E"),  # no box: "Answer: X" fallback
     ("Answer: B\nAnswer: C", "C"),
-    ("answer: g", "g"),  # reference regex is (?i): kept as written, so it never equals "G"
+    ("answer: g", "G"),  # the reference upper-cases the (?i) match
     ("The answer is Paris.", None),
     ("Answer: \\boxed{42} ... Answer: F", "F"),  # a box without a letter falls back
     ("\\boxed{B", None),  # unbalanced box, nothing else
