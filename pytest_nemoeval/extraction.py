@@ -41,25 +41,20 @@ def split_reasoning(content: str | None, reasoning_content: str | None = None) -
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{…}` (or `\\fbox{…}`) with balanced braces, or None."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    open_brace = text.find("{", start)
-    if open_brace < 0:
-        return None
-    between = text[start:open_brace].removeprefix("\\boxed").removeprefix("\\fbox")
-    if between.strip():
+    """Content of the last `\\boxed{…}` with balanced braces, as written, or None (no box, a box that never
+    closes, or a last `\\boxed` not followed by `{`): NeMo Skills math_grader.search_boxed."""
+    start = text.rfind("\\boxed")
+    if start < 0 or not text.startswith("\\boxed{", start):
         return None
     depth = 0
-    for index in range(open_brace, len(text)):
+    for index in range(start + len("\\boxed"), len(text)):
         char = text[index]
         if char == "{":
             depth += 1
         elif char == "}":
             depth -= 1
             if depth == 0:
-                return text[open_brace + 1:index].strip()
+                return text[start + len("\\boxed{"):index]
     return None  # unbalanced: the box never closes
 
 
@@ -69,7 +64,7 @@ def extract_choice_letter(text: str) -> str | None:
     boxed = last_boxed(text)
     if boxed is None:
         found = _FINAL_ANSWER.findall(text)
-        boxed = found[-1].strip() if found else None
+        boxed = found[-1] if found else None
     letter = None
     if boxed is not None:
         if len(boxed) == 1:

@@ -26,7 +26,8 @@ def test_extract_choice_letter(text, letter):
 
 def test_last_boxed_balances_nested_braces():
     assert last_boxed("x \\boxed{\\frac{1}{2}} y") == "\\frac{1}{2}"
-    assert last_boxed("\\fbox{7}") == "7"
+    assert last_boxed("\\fbox{7}") is None  # the reference reads \\boxed only
+    assert last_boxed("\\boxed {7}") is None and last_boxed("\\boxed{ 7 }") == " 7 "
     assert last_boxed("no box") is None
 
 
