@@ -82,17 +82,18 @@ def test_gated_dataset_without_token_is_one_line(monkeypatch):
         HubDataset("Idavidrein/gpqa", name="gpqa_diamond", split="train").load(None)
 
 
-def test_hle_is_judged_text_only_with_calibration(reasoning, mock_server):
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["n0", "n2"])
+def test_hle_is_judged_text_only_with_calibration(reasoning, mock_server, xdist):
     # 3 of the 4 example rows are text-only; the judge says yes at 80 % each: accuracy 1, calibration |0.8 - 1|
     model = mock_server("--answer", "Explanation: counted factors of 5.\nAnswer: 25\nConfidence: 80%")
     judge = mock_server("--answer", JUDGE_YES)
     result = reasoning.runpytest_subprocess("suites/test_hle.py", "--endpoint", model.url, "--judge-endpoint",
-                                            judge.url, "--judge-model", "mock-model", "--data-dir", "data")
+                                            judge.url, "--judge-model", "mock-model", "--data-dir", "data", *xdist)
     result.stdout.fnmatch_lines(["*3 correct*"])
     assert (model.chat_requests(), judge.chat_requests()) == (3, 3)
     assert metrics(reasoning, "hle")["accuracy"] == 1.0
     assert metrics(reasoning, "hle")["calibration_error"] == pytest.approx(0.2)
-    row = samples(reasoning, "hle")[0]
+    row = min(samples(reasoning, "hle"), key=lambda row: row["sample_id"])
     assert (row["extracted"], row["expected"], row["judge"]) == ("25", "25", JUDGE_YES)
 
 
