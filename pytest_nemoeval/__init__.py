@@ -1,7 +1,7 @@
 """pytest-nemoeval: LLM benchmarks as pytest tests."""
 
-from pytest_nemoeval.extraction import (VerdictError, extract_choice_letter, extract_math_answer, last_boxed, math_equal,
-                                        parse_judge_verdict, split_reasoning)
+from pytest_nemoeval.extraction import (VerdictError, extract_choice_letter, extract_math_answer, last_boxed,
+                                        last_code_block, math_equal, parse_judge_verdict, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import HubDataset, Suite
@@ -18,6 +18,7 @@ __all__ = [
     "extract_choice_letter",
     "extract_math_answer",
     "last_boxed",
+    "last_code_block",
     "math_equal",
     "parse_judge_verdict",
     "split_reasoning",

@@ -165,3 +165,13 @@ def parse_judge_verdict(content: str | None) -> dict[str, Any]:
     return {"extracted_final_answer": None if extracted in (None, "None") else str(extracted),
             "reasoning": str(fields.get("reasoning", "")), "correct": correct == "yes",
             "confidence": min(100.0, float(confidence.group())) if confidence else 100.0}
+
+
+def last_code_block(text: str) -> str | None:
+    """The last fenced code block (LiveCodeBench's lcb_runner/utils/extraction_utils.py `extract_code`: the lines
+    between the last two lines holding ```), or None when there is no complete block."""
+    lines = text.split("\n")
+    fences = [index for index, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
+        return None
+    return "\n".join(lines[fences[-2] + 1:fences[-1]])

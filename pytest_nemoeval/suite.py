@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ class HubDataset:
         config = f", config {self.name}" if self.name else ""
         return f"{self.path} (split {self.split}{config})"
 
-    def load(self, limit: int | None, keep: Callable[[dict[str, Any]], bool] | None = None) -> Sequence[dict[str, Any]]:
+    def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
         try:
             import datasets
 
@@ -38,21 +39,18 @@ class HubDataset:
                                 "(or use --data-dir)") from None
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
-        if keep is not None:
-            dataset = dataset.filter(keep)
         if limit is not None:
             dataset = dataset.select(range(min(limit, len(dataset))))
         return dataset
 
 
-def _is_gated(exc: BaseException) -> bool:
+def _is_gated(exc: BaseException | None) -> bool:
     """huggingface_hub's GatedRepoError, or the 401/403 that `datasets` turns it into, anywhere in the chain."""
     while exc is not None:
         text = str(exc).lower()
-        if type(exc).__name__ == "GatedRepoError" or "gated" in text or (
-                "401" in text or "403" in text or "authenticat" in text):
+        if type(exc).__name__ == "GatedRepoError" or any(word in text for word in ("gated", "401", "403", "authenticat")):
             return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        exc = exc.__cause__ or exc.__context__
     return False
 
 
@@ -97,9 +95,8 @@ def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...],
             if not isinstance(row, dict):
                 raise DataError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
             check_row(row, required, f"{path} line {number}")
-            if keep is not None and not keep(row):
-                continue
-            rows.append(line.strip().encode())
+            if keep is None or keep(row):
+                rows.append(line.strip().encode())
     return Rows(rows)
 
 
@@ -125,20 +122,41 @@ class Suite:
     # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
     driver: Callable[..., Any] | None = None
     judge: bool = False
-    # rows to evaluate, e.g. HLE's text-only questions (applied before --limit-samples, hub and --data-dir)
-    keep: Callable[[dict[str, Any]], bool] | None = None
+    # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
+    data_files: dict[str, str] = field(default_factory=dict)
+    # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`
+    # may then be a function of them, and `keep(row, options)` selects rows (before --limit-samples)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
+    # packages the scorer imports: {import name: what to pip install}, checked before anything is sent
+    requires: dict[str, str] = field(default_factory=dict)
 
-    def load_rows(self, data_dir: str | None, limit: int | None) -> Rows:
+    def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
+        for name, source in self.data_files.items():
+            if not data_dir:
+                raise DataError(f"needs --data-dir DIR holding {name}, {source}")
+            if not (Path(data_dir) / name).is_file():
+                raise DataError(f"--data-dir {data_dir} has no {name}: put there {source}")
+        options = dict(self.data_options)
+        for key, value in (overrides or {}).items():
+            if key not in options:
+                known = ", ".join(sorted(options)) or "none"
+                raise DataError(f"unknown data option '{key}' (known: {known})")
+            options[key] = value
+        source = self.data if hasattr(self.data, "load") else self.data(options)  # type: ignore[operator]
+        keep = None if self.keep is None else (lambda row: self.keep(row, options))  # type: ignore[misc]
         if data_dir:
             path = Path(data_dir) / f"{self.name}.jsonl"
             if not path.is_file():
                 raise DataError(f"--data-dir {data_dir}: no file {path} (one JSON object per line, "
-                                f"in the schema of {self.data.describe()})")
-            return read_jsonl(path, limit, self.required_fields, self.keep)
-        rows = Rows.of(self.data.load(limit, self.keep))
-        for index, row in enumerate(rows):
-            check_row(row, self.required_fields, f"{self.data.describe()} row {index}")
-        return rows
+                                f"in the schema of {source.describe()})")
+            return read_jsonl(path, limit, self.required_fields, keep)
+        loaded = source.load(None if keep else limit)
+        for index, row in enumerate(loaded):
+            check_row(row, self.required_fields, f"{source.describe()} row {index}")
+        if keep is not None:
+            loaded = [row for row in loaded if keep(row)][:limit]
+        return Rows.of(loaded)
 
     def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
         prompt = self.prompt(row)
@@ -149,6 +167,13 @@ class Suite:
 
     def sample_id(self, row: dict[str, Any], index: int) -> Any:
         return row.get(self.id_field, index) if self.id_field else index
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # an import blocked with None in sys.modules, or a broken parent package
+        return False
 
 
 def build_payload(messages: Messages, model: str, generation: dict[str, Any], repeat: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
     repeats=64,
     primary_metric="pass@1",
+    requires={"math_verify": "pytest-nemoeval[math]"},
     id_field="id",
 )
 

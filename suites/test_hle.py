@@ -58,7 +58,7 @@ async def generate_and_judge(sample, chat):
 suite = Suite(
     name="hle",
     data=HubDataset("cais/hle", split="test"),
-    keep=lambda row: not row["image"],  # text-only
+    keep=lambda row, options: not row["image"],  # text-only
     required_fields=("id", "question", "answer", "image"),
     prompt=lambda row: [{"role": "system", "content": SYSTEM}, {"role": "user", "content": row["question"]}],
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},

@@ -69,6 +69,15 @@ def test_gpqa_options_are_shuffled_the_same_on_every_run(reasoning, mock_server)
     assert {row["extracted"] for row in rows} == {"B"}
 
 
+def test_math_suites_without_math_verify_are_one_line_before_any_request(reasoning, mock_server):
+    (reasoning.path / "conftest.py").write_text("import sys\nsys.modules['math_verify'] = None\n")
+    server = mock_server()
+    result = reasoning.runpytest_subprocess("suites/test_aime25.py", "--endpoint", server.url, "--data-dir", "data")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: aime25 needs the package math_verify: pip install 'pytest-nemoeval[math]'"])
+    assert server.chat_requests() == 0
+
+
 def test_gated_dataset_without_token_is_one_line(monkeypatch):
     import datasets
 
@@ -113,6 +122,15 @@ def test_hle_without_judge_key_is_one_line_before_any_request(reasoning, mock_se
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: hle is graded by a judge model and the environment variable JUDGE_API_KEY "
                                  "is not set*"])
+    assert model.chat_requests() == 0
+
+
+def test_embedded_judge_needs_the_embedded_model(reasoning, mock_server):
+    model = mock_server()
+    result = reasoning.runpytest_subprocess("suites/test_hle.py", "--endpoint", model.url, "--judge-endpoint",
+                                            "embedded", "--data-dir", "data")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --judge-endpoint embedded grades with the embedded model: drop --endpoint*"])
     assert model.chat_requests() == 0
 
 
