@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -48,7 +49,7 @@ def _is_gated(exc: BaseException | None) -> bool:
     """huggingface_hub's GatedRepoError, or the 401/403 that `datasets` turns it into, anywhere in the chain."""
     while exc is not None:
         text = str(exc).lower()
-        if type(exc).__name__ == "GatedRepoError" or any(word in text for word in ("gated", "401", "403", "authenticat")):
+        if type(exc).__name__ == "GatedRepoError" or re.search(r"gated|authenticat|\b40[13]\b", text):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
