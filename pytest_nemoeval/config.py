@@ -115,7 +115,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
            "file-system isolation", False, _flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
-    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model",
+    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model (`embedded`: the embedded model)",
            "https://api.openai.com/v1", _text, "URL"),
     Option("judge.model", "--judge-model", "judge model name", "gpt-4o", _text, "NAME"),
     Option("judge.api_key_env", "--judge-api-key-env", "environment variable holding the judge's API key",

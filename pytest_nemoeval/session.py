@@ -37,6 +37,7 @@ RESPONSE = pytest.StashKey[Response]()
 PLANNED = pytest.StashKey[tuple[str, str]]()  # (request key, prompt hash)
 ITEM_PARAM = "nemoeval_item"
 OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
+EMBEDDED_JUDGE = "embedded"  # --judge-endpoint embedded: the embedded model is the judge too (smoke runs, tests)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,11 @@ class NemoEvalSession:
         if not judged:
             return
         judge = self.run.section("judge")
+        if judge["endpoint"] == EMBEDDED_JUDGE:  # the run's own server, started and checked for the model
+            if not self.is_worker and (self.deployment is None or self.deployment.backend != "embedded"):
+                raise pytest.UsageError("--judge-endpoint embedded grades with the embedded model: "
+                                        "drop --endpoint/--deploy, or give the judge's URL")
+            return
         if not os.environ.get(judge["api_key_env"]):
             raise pytest.UsageError(
                 f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
@@ -246,9 +252,11 @@ class NemoEvalSession:
 
         endpoint = self.connect()
         judge = self.run.section("judge")
+        judge_url, judge_model = normalize_url(judge["endpoint"]), judge["model"]
+        if judge["endpoint"] == EMBEDDED_JUDGE:
+            judge_url, judge_model = endpoint.base_url, endpoint.model
         return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
-                Lane("judge", normalize_url(judge["endpoint"]), judge["api_key_env"], judge["parallelism"],
-                     judge["model"])]
+                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model)]
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine import EngineProcess

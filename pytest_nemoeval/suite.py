@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -33,11 +34,25 @@ class HubDataset:
 
             dataset = datasets.load_dataset(self.path, self.name, split=self.split, revision=self.revision)
         except Exception as exc:  # datasets raises many types; the user needs one line either way
+            if _is_gated(exc):
+                raise DataError(f"{self.path} is a gated dataset on the HF hub: accept its terms at "
+                                f"https://huggingface.co/datasets/{self.path} and export HF_TOKEN "
+                                "(or use --data-dir)") from None
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
         if limit is not None:
             dataset = dataset.select(range(min(limit, len(dataset))))
         return dataset
+
+
+def _is_gated(exc: BaseException | None) -> bool:
+    """huggingface_hub's GatedRepoError, or the 401/403 that `datasets` turns it into, anywhere in the chain."""
+    while exc is not None:
+        text = str(exc).lower()
+        if type(exc).__name__ == "GatedRepoError" or re.search(r"gated|authenticat|\b40[13]\b", text):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class Rows(Sequence[dict[str, Any]]):
