@@ -24,6 +24,7 @@ from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
+from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, installed, prompt_hash, request_key
 
@@ -104,7 +105,11 @@ class NemoEvalSession:
                                     "fixtures but the module defines no `suite = Suite(...)`")
             metafunc.parametrize(ITEM_PARAM, [])
             return
-        prepared = self.prepare(suite, Path(str(metafunc.module.__file__)))
+        module_file = Path(str(metafunc.module.__file__))
+        if not may_select(self.config.option.keyword or "", module_file, metafunc.function.__name__):
+            metafunc.parametrize(ITEM_PARAM, [])  # -k leaves this suite out: its data is never loaded
+            return
+        prepared = self.prepare(suite, module_file)
         refs = [ItemRef(suite.name, index, repeat)
                 for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
         ids = [f"s{ref.sample_index:05d}-r{ref.repeat}" for ref in refs]
