@@ -7,6 +7,8 @@ Retry-After: 1), then every request is answered. KIND: 429, 500, 400, 401, timeo
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for.
+`--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
+last message is a tool result (then `--answer`): one step of calls per user turn.
 GET /stats returns {"chat_requests": n}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
@@ -21,7 +23,7 @@ from aiohttp import web
 
 
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
-              die_after: int | None = None) -> web.Application:
+              die_after: int | None = None, tool_calls: list[tuple[str, str]] | None = None) -> web.Application:
     state = {"chat_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -65,9 +67,16 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         turns = sum(1 for message in payload.get("messages") or [] if message.get("role") == "user")
         content = (answer.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
                    .replace("{model}", str(payload.get("model"))))
+        message: dict = {"role": "assistant", "content": content}
+        messages = payload.get("messages") or [{}]
+        if tool_calls and payload.get("tools") and messages[-1].get("role") != "tool":
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{state['chat_requests']}_{i}", "type": "function",
+                 "function": {"name": name, "arguments": arguments}} for i, (name, arguments) in enumerate(tool_calls)]}
         return web.json_response({
             "object": "chat.completion", "model": payload.get("model"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                         "message": message}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 
     app = web.Application()
@@ -83,7 +92,7 @@ def parse_fault(text: str) -> tuple[str, int]:
 
 async def serve(args: argparse.Namespace) -> None:
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
-                    args.die_after)
+                    args.die_after, [tuple(call.split("=", 1)) for call in args.tool_call])
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -100,6 +109,7 @@ def main() -> None:
     parser.add_argument("--answer", default="The answer is B.\nAnswer: \\boxed{B}")
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--require-key", default=None)
+    parser.add_argument("--tool-call", action="append", default=[], help="NAME=JSON arguments (repeatable)")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:
