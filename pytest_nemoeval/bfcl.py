@@ -46,11 +46,11 @@ CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names
 
 
 def bfcl_eval() -> types.ModuleType:
-    """Import bfcl_eval's checkers, or stop with one line naming the extra."""
+    """Import bfcl_eval's checkers, or stop with one line naming the extra (a DataError: found while loading)."""
     try:
         import bfcl_eval.constants.category_mapping  # noqa: F401
     except ImportError:
-        raise pytest.UsageError(f"BFCL needs the bfcl-eval package: {INSTALL}") from None
+        raise DataError(f"BFCL needs the bfcl-eval package: {INSTALL}") from None
     # ast_checker reads one flag (underscore_to_dot) from MODEL_CONFIG_MAPPING, whose module imports every
     # vendor SDK; OpenAI-style tools replace "." in names by "_", so the flag is True for every model here.
     if "bfcl_eval.constants.model_config" not in sys.modules:
@@ -61,7 +61,7 @@ def bfcl_eval() -> types.ModuleType:
         from bfcl_eval.eval_checker.ast_eval import ast_checker
         from bfcl_eval.model_handler import utils  # noqa: F401
     except ImportError as exc:
-        raise pytest.UsageError(f"BFCL: bfcl-eval could not be imported ({exc}): {INSTALL}") from None
+        raise DataError(f"BFCL: bfcl-eval could not be imported ({exc}): {INSTALL}") from None
     ast_checker.MODEL_CONFIG_MAPPING = _OpenAIStyleConfigs()  # type: ignore[attr-defined]
     import bfcl_eval
 

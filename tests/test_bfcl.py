@@ -21,8 +21,6 @@ MODEL = "nemoeval"
 def official(tmp_path_factory):
     """bfcl-eval's own per-entry grading (eval_runner) with its OpenAI function-calling handler."""
     bfcl.bfcl_eval()
-    pytest.importorskip("openai")
-    pytest.importorskip("overrides")
     from bfcl_eval.constants.enums import Language, ReturnFormat
     from bfcl_eval.eval_checker import eval_runner
     from bfcl_eval.model_handler.api_inference.openai_completion import OpenAICompletionsHandler
@@ -227,3 +225,13 @@ def test_suites_run_on_the_embedded_model(bfcl_project):
     multi = samples(bfcl_project, "bfcl_v3")[0]
     assert multi["sample_id"] == "multi_turn_base_0" and multi["verdict"] in ("correct", "incorrect")
     assert multi["reason"] or multi["verdict"] == "correct"
+
+
+def test_missing_bfcl_eval_is_one_line_naming_the_extra(bfcl_project, mock_server):
+    (bfcl_project.path / "conftest.py").write_text("import sys\nsys.modules['bfcl_eval'] = None  # not installed\n")
+    mock = mock_server()
+    result = bfcl_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--limit-samples", "1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: bfcl_v3: BFCL needs the bfcl-eval package: pip install 'pytest-nemoeval[bfcl]' "
+                                 "&& pip install --no-deps bfcl-eval==2026.3.23"])
+    assert mock.chat_requests() == 0 and not (bfcl_project.path / "results" / "results.json").exists()
