@@ -235,3 +235,15 @@ def test_missing_bfcl_eval_is_one_line_naming_the_extra(bfcl_project, mock_serve
     result.stderr.fnmatch_lines(["ERROR: bfcl_v3: BFCL needs the bfcl-eval package: pip install 'pytest-nemoeval[bfcl]' "
                                  "&& pip install --no-deps bfcl-eval==2026.3.23"])
     assert mock.chat_requests() == 0 and not (bfcl_project.path / "results" / "results.json").exists()
+
+
+def test_other_suites_never_import_bfcl_eval(bfcl_project, mock_server):
+    """With --data-dir (rows in the package's schema, as in examples/data), only BFCL items need bfcl-eval."""
+    (bfcl_project.path / "conftest.py").write_text("import sys\nsys.modules['bfcl_eval'] = None  # not installed\n")
+    shutil.copy(ROOT / "suites" / "test_mmlu_pro.py", bfcl_project.path / "suites")
+    shutil.copytree(ROOT / "examples" / "data", bfcl_project.path / "data")
+    mock = mock_server()
+    result = bfcl_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data",
+                                               "--limit-samples", "2", "-k", "mmlu_pro")
+    assert result.ret == 0, result.stdout.str()
+    assert results(bfcl_project)["benchmarks"]["mmlu_pro"]["items"] == 2
