@@ -167,7 +167,7 @@ async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
                 functions.extend(holdout[str(turn_index)])
                 tools = tools_for(functions, sample["category"])
                 turn_messages = [{"role": "user", "content": DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC}]
-            messages.extend(turn_messages)
+            messages.extend(chat.messages if turn_index == 0 else turn_messages)  # the first: with any system prompt
             steps: list[Any] = []
             count = 0
             while True:

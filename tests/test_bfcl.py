@@ -216,13 +216,13 @@ def test_suite_runs_tool_calls_through_the_engine_and_records_them(bfcl_project,
 def test_suites_run_on_the_embedded_model(bfcl_project):
     """Tools reach llama.cpp's server (jinja chat template on); replies are graded whatever the tiny model says."""
     result = bfcl_project.runpytest_subprocess(
-        "suites/", "--limit-samples", "1", "--set", "generation.max_new_tokens=8",
-        "-k", "(bfcl_v4 and not live and (simple_python or irrelevance)) or (bfcl_v3 and multi_turn_base)")
+        "suites/", "--limit-samples", "1", "--set", "generation.max_new_tokens=4",
+        "-k", "(bfcl_v4 and simple_python) or (bfcl_v3 and multi_turn_base)")
     assert result.ret == 0, result.stdout.str()
     benchmarks = results(bfcl_project)["benchmarks"]
-    assert (benchmarks["bfcl_v4"]["items"], benchmarks["bfcl_v4"]["errors"]) == (2, 0)
+    assert (benchmarks["bfcl_v4"]["items"], benchmarks["bfcl_v4"]["errors"]) == (1, 0)
     assert (benchmarks["bfcl_v3"]["items"], benchmarks["bfcl_v3"]["errors"]) == (1, 0)
-    assert set(benchmarks["bfcl_v4"]["metrics"]["overall"]["covers"]) == {"simple_python", "irrelevance"}
+    assert benchmarks["bfcl_v4"]["metrics"]["overall"]["covers"] == ["simple_python"]
     multi = samples(bfcl_project, "bfcl_v3")[0]
     assert multi["sample_id"] == "multi_turn_base_0" and multi["verdict"] in ("correct", "incorrect")
     assert multi["reason"] or multi["verdict"] == "correct"
