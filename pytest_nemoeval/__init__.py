@@ -1,6 +1,6 @@
 """pytest-nemoeval: LLM benchmarks as pytest tests."""
 
-from pytest_nemoeval.extraction import extract_choice_letter, last_boxed, split_reasoning
+from pytest_nemoeval.extraction import extract_choice_letter, last_boxed, last_code_block, split_reasoning
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import HubDataset, Suite
@@ -15,5 +15,6 @@ __all__ = [
     "Verdict",
     "extract_choice_letter",
     "last_boxed",
+    "last_code_block",
     "split_reasoning",
 ]

@@ -6,6 +6,7 @@ Precedence, lowest first: built-in defaults < ini keys < recipe < command-line f
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _arguments(value: Any) -> list[str]:
+    """--deploy-arg values (or a recipe list): each split like a shell would, so '--x 1' is two arguments."""
+    import shlex
+
+    values = [value] if isinstance(value, str) else list(value)
+    return [token for text in values for token in shlex.split(str(text))]
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -76,12 +85,14 @@ class Option:
     convert: Callable[[Any], Any]
     metavar: str | None = None
     is_flag: bool = False
+    repeatable: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
            None, _text, "URL"),
-    Option("model", "--model", "served model name (default: first id of /v1/models)", None, _text, "NAME"),
+    Option("model", "--model", "served model name (default: first id of /v1/models); with --deploy vllm the "
+           "model to serve (hub id or checkpoint directory)", None, _text, "NAME"),
     Option("api_key_env", "--api-key-env", "environment variable holding the API key", "OPENAI_API_KEY", _text, "VAR"),
     Option("limit_samples", "--limit-samples", "use only the first N samples of each benchmark", None,
            _positive_int("--limit-samples"), "N"),
@@ -98,6 +109,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, _flag, is_flag=True),
     Option("fail_incorrect", "--fail-incorrect", "count wrong answers as test failures (golden-sample tests)",
            False, _flag, is_flag=True),
+    # the sandbox that runs model-written code (code suites; sandbox.py)
+    Option("sandbox_workers", "--sandbox-workers", "sandboxed programs running at once (default: CPU cores)",
+           os.cpu_count() or 1, _positive_int("--sandbox-workers"), "N"),
+    Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
+           "file-system isolation", False, _flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
     Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model",
            "https://api.openai.com/v1", _text, "URL"),
@@ -106,6 +122,22 @@ OPTIONS: tuple[Option, ...] = (
            "JUDGE_API_KEY", _text, "VAR"),
     Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
            _positive_int("--judge-parallelism"), "N"),
+    # a server the plugin starts itself (recipe section `deployment:`); --model is the model to serve
+    Option("deployment.backend", "--deploy", "start this server for the run: vllm (default without --endpoint: "
+           "the embedded CPU model)", None, _text, "BACKEND"),
+    Option("deployment.tensor_parallel_size", "--tensor-parallel-size", "vLLM tensor parallel size (default 1)",
+           None, _positive_int("--tensor-parallel-size"), "N"),
+    Option("deployment.data_parallel_size", "--data-parallel-size", "vLLM data parallel size (default 1)",
+           None, _positive_int("--data-parallel-size"), "N"),
+    Option("deployment.expert_parallel", "--expert-parallel", "vLLM expert parallelism over N GPUs: "
+           "--enable-expert-parallel with TP x DP = N (TP=1, DP=N unless given)", None,
+           _positive_int("--expert-parallel"), "N"),
+    Option("deployment.served_model_name", "--served-model-name", "name the deployed model is served as "
+           "(default: --model)", None, _text, "NAME"),
+    Option("deployment.timeout", "--deploy-timeout", "seconds to wait for the server to be ready "
+           "(default 1800 for vLLM, 180 for the embedded model)", None, _positive_float("--deploy-timeout"), "S"),
+    Option("deployment.args", "--deploy-arg", "argument passed verbatim to the server, e.g. "
+           "--deploy-arg='--max-model-len 32768'; repeatable", None, _arguments, "ARG", repeatable=True),
 )
 OPTION_BY_KEY = {option.key: option for option in OPTIONS}
 # sections of dotted options, e.g. judge: {endpoint, model, ...}
@@ -115,7 +147,7 @@ for _option in OPTIONS:
         SECTIONS.setdefault(_option.key.split(".")[0], set()).add(_option.key.split(".", 1)[1])
 RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks"} | set(
     SECTIONS)
-BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples"}
+BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body"}
 
 
@@ -138,7 +170,11 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("nemoeval", "LLM benchmarks (pytest-nemoeval)")
     for option in OPTIONS:
         ini = _dest(option)
-        if option.is_flag:
+        if option.repeatable:
+            group.addoption(option.flag, action="append", default=None, dest=ini, metavar=option.metavar,
+                            help=f"{option.help} (ini: {ini}, one per line)")
+            parser.addini(ini, option.help, type="linelist", default=[])
+        elif option.is_flag:
             group.addoption(option.flag, action="store_true", default=None, dest=ini,
                             help=f"{option.help} (ini: {ini} = {str(not option.default).lower()})")
             parser.addini(ini, option.help, type="bool", default=None)
@@ -200,6 +236,8 @@ def validate_tree(data: dict[str, Any], where: str) -> None:
         _check_keys(section, BENCHMARK_KEYS, where, f"benchmarks.{name}.")
         if "generation" in section:
             _check_generation(section["generation"], where, f"benchmarks.{name}.generation")
+        if not isinstance(section.get("data") or {}, dict):
+            raise pytest.UsageError(f"{where}: 'benchmarks.{name}.data' must be a mapping of dataset options")
         thresholds = section.get("thresholds") or []
         if not isinstance(thresholds, list):
             raise pytest.UsageError(f"{where}: 'benchmarks.{name}.thresholds' must be a list like ['accuracy>=0.7']")
@@ -307,6 +345,9 @@ def resolve(config: pytest.Config) -> RunConfig:
     tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
     thresholds = [parse_threshold(text, "--threshold") for text in config.getoption("nemoeval_threshold")]
     for name, section in (tree.get("benchmarks") or {}).items():
+        if (section or {}).get("data"):  # YAML reads 2024-07-01 as a date; keep the configuration JSON
+            section["data"] = {key: value.isoformat() if isinstance(value, datetime.date) else value
+                               for key, value in section["data"].items()}
         for text in (section or {}).get("thresholds") or []:
             thresholds.append(parse_threshold(f"{name}.{text}", "recipe"))
     return RunConfig(tree=tree, thresholds=thresholds)

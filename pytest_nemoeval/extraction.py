@@ -68,3 +68,13 @@ def extract_choice_letter(text: str) -> str | None:
         found = _ANSWER_LINE.findall(text)
         letter = found[-1].strip() if found else None
     return letter
+
+
+def last_code_block(text: str) -> str | None:
+    """The last fenced code block (LiveCodeBench's lcb_runner/utils/extraction_utils.py `extract_code`: the lines
+    between the last two lines holding ```), or None when there is no complete block."""
+    lines = text.split("\n")
+    fences = [index for index, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
+        return None
+    return "\n".join(lines[fences[-2] + 1:fences[-1]])

@@ -20,10 +20,11 @@ import pytest
 
 from pytest_nemoeval import __version__
 from pytest_nemoeval.config import RunConfig
-from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_server, normalize_url
+from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
+from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, prompt_hash, request_key
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ RESPONSE = pytest.StashKey[Response]()
 PLANNED = pytest.StashKey[tuple[str, str]]()  # (request key, prompt hash)
 ITEM_PARAM = "nemoeval_item"
 OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
-EMBEDDED_SLOTS = 4
-SERVER_START_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,8 @@ class NemoEvalSession:
         self.items: list[pytest.Item] = []
         self.endpoint: Endpoint | None = None
         self.model: str | None = None
+        self.deployment: Deployment | None = None if self.workerinput else deployment_from(
+            run.section("deployment"), run.model, run.endpoint, run.parallelism)
         self.server: ServerProcess | None = None
         self.store: ResponseStore | None = None
         self.engine: EngineProcess | None = None
@@ -116,7 +117,8 @@ class NemoEvalSession:
             return self.prepared[suite.name]
         rows = Rows([])
         try:
-            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name))
+            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name),
+                                   self.run.benchmark(suite.name).get("data"))
         except DataError as exc:
             self.data_errors.append(f"{suite.name}: {exc}")
         except OSError as exc:
@@ -166,24 +168,28 @@ class NemoEvalSession:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line("nemoeval configuration: " + json.dumps(self.run.as_dict(), sort_keys=True))
+            if self.deployment is not None:  # the dry run of a deployment: what would start, not started
+                reporter.write_line("nemoeval server: " + json.dumps(self.deployment.summary(), sort_keys=True))
 
     # -- endpoint and generation ------------------------------------------------------------------
 
-    def start_embedded(self) -> ServerProcess:
+    def start_server(self) -> ServerProcess:
+        """The one server of the run (controller or only process): --deploy, or the embedded model."""
+        assert self.deployment is not None
         if self.server is None:
-            self.server = embedded_server(self.results_dir / "logs" / "server.log",
-                                          min(EMBEDDED_SLOTS, self.run.parallelism))
+            self.server = self.deployment.server(self.results_dir / "logs" / "server.log")
             atexit.register(self.server.stop)
-            self.server.start(SERVER_START_TIMEOUT)
+            self.server.start(self.deployment.timeout)
         return self.server
-
-    def endpoint_url(self) -> str:
-        return self.run.endpoint or self.start_embedded().base_url
 
     def connect(self) -> Endpoint:
         if self.endpoint is None:
+            if self.deployment is None:
+                url, model = self.run.endpoint, self.run.model
+            else:
+                url, model = self.start_server().base_url, self.deployment.served_name
             explicit_key_env = self.run.api_key_env != "OPENAI_API_KEY"
-            self.endpoint = connect(self.endpoint_url(), self.run.model, self.run.api_key_env, explicit_key_env)
+            self.endpoint = connect(url, model, self.run.api_key_env, explicit_key_env)
             self.model = self.endpoint.model
         return self.endpoint
 
@@ -246,6 +252,8 @@ class NemoEvalSession:
             max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
             progress_interval=0.0 if verbosity <= -2 else (30.0 if verbosity < 0 else 5.0))
         self.engine.start()
+        if self.server is not None:  # its death mid-run fails the remaining items with its log tail
+            self.server.watch(self.engine.close)
 
     def node_down(self, node: Any) -> None:
         """xdist controller: a worker stopped on bad input (data, names): report its one line as ours."""
@@ -423,13 +431,20 @@ class NemoEvalSession:
             "model": self.model,
             "endpoint": self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or ""),
             "config": self.run.as_dict(),
-            "provenance": provenance(__version__, self.collector.started),
+            "provenance": self.provenance(),
             "benchmarks": benchmarks,
             "gate": {"passed": not self.gate_failures, "failures": [failure.message for failure in self.gate_failures]},
         }
         self.results_path = self.collector.finish(document)
         if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def provenance(self) -> dict[str, Any]:
+        assert self.collector is not None
+        document = provenance(__version__, self.collector.started)
+        if self.deployment is not None and self.server is not None:
+            document["deployment"] = self.deployment.summary(self.server.port)
+        return document
 
     def summary_rows(self) -> list[str]:
         rows = []

@@ -64,7 +64,8 @@ class DataError(Exception):
     """Data that cannot be used; the message is one line naming the file/row and the fix."""
 
 
-def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...]) -> Rows:
+def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...],
+               keep: Callable[[dict[str, Any]], bool] | None = None) -> Rows:
     rows: list[bytes] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -79,7 +80,8 @@ def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...]) -> Rows
             if not isinstance(row, dict):
                 raise DataError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
             check_row(row, required, f"{path} line {number}")
-            rows.append(line.strip().encode())
+            if keep is None or keep(row):
+                rows.append(line.strip().encode())
     return Rows(rows)
 
 
@@ -105,20 +107,41 @@ class Suite:
     # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
     driver: Callable[..., Any] | None = None
     judge: bool = False
+    # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
+    data_files: dict[str, str] = field(default_factory=dict)
+    # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`
+    # may then be a function of them, and `keep(row, options)` selects rows (before --limit-samples)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
     # row -> a label put in the item id (`s00042-<label>-r0`), so that -k can select by it (e.g. a category)
     item_label: Callable[[dict[str, Any]], str] | None = None
 
-    def load_rows(self, data_dir: str | None, limit: int | None) -> Rows:
+    def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
+        for name, source in self.data_files.items():
+            if not data_dir:
+                raise DataError(f"needs --data-dir DIR holding {name}, {source}")
+            if not (Path(data_dir) / name).is_file():
+                raise DataError(f"--data-dir {data_dir} has no {name}: put there {source}")
+        options = dict(self.data_options)
+        for key, value in (overrides or {}).items():
+            if key not in options:
+                known = ", ".join(sorted(options)) or "none"
+                raise DataError(f"unknown data option '{key}' (known: {known})")
+            options[key] = value
+        source = self.data if hasattr(self.data, "load") else self.data(options)  # type: ignore[operator]
+        keep = None if self.keep is None else (lambda row: self.keep(row, options))  # type: ignore[misc]
         if data_dir:
             path = Path(data_dir) / f"{self.name}.jsonl"
             if not path.is_file():
                 raise DataError(f"--data-dir {data_dir}: no file {path} (one JSON object per line, "
-                                f"in the schema of {self.data.describe()})")
-            return read_jsonl(path, limit, self.required_fields)
-        rows = Rows.of(self.data.load(limit))
-        for index, row in enumerate(rows):
-            check_row(row, self.required_fields, f"{self.data.describe()} row {index}")
-        return rows
+                                f"in the schema of {source.describe()})")
+            return read_jsonl(path, limit, self.required_fields, keep)
+        loaded = source.load(None if keep else limit)
+        for index, row in enumerate(loaded):
+            check_row(row, self.required_fields, f"{source.describe()} row {index}")
+        if keep is not None:
+            loaded = [row for row in loaded if keep(row)][:limit]
+        return Rows.of(loaded)
 
     def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
         prompt = self.prompt(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_nemoeval import extract_choice_letter, last_boxed, split_reasoning
+from pytest_nemoeval import extract_choice_letter, last_boxed, last_code_block, split_reasoning
 
 
 @pytest.mark.parametrize("text, letter", [
@@ -46,3 +46,11 @@ def test_separate_reasoning_content_is_kept_but_not_scored():
     answer, trace, cut = split_reasoning("Answer: \\boxed{C}", "thinking about A")
     assert (answer, trace, cut) == ("Answer: \\boxed{C}", "thinking about A", False)
     assert split_reasoning(None, "ran out of tokens while thinking") == ("", "ran out of tokens while thinking", True)
+
+
+def test_code_is_the_last_fenced_block():
+    text = "First try:\n```python\nx = 1\n```\nBetter:\n```python\nx = 2\nprint(x)\n```\nThat's it."
+    assert last_code_block(text) == "x = 2\nprint(x)"
+    assert last_code_block("```\nplain fence\n```") == "plain fence"
+    assert last_code_block("```python\nnever closed") is None
+    assert last_code_block("no code at all") is None

@@ -14,9 +14,9 @@ RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[path.name for path in RECIPES])
 def test_recipe_resolves_and_collect_only_shows_it(bench, mock_server, recipe: Path):
-    for suite in (ROOT / "suites").glob("test_*.py"):  # beside MMLU-Pro, so the recipe's other names are known
-        shutil.copy(suite, bench.path / "suites")
     mock = mock_server()
+    for module in (ROOT / "suites").glob("test_*.py"):  # the recipe names every suite; only MMLU-Pro runs
+        shutil.copy(module, bench.path / "suites")
     result = bench.runpytest_subprocess("suites/test_mmlu_pro.py", "--recipe", str(recipe), "--endpoint", mock.url,
                                         "--data-dir", "data", "--collect-only", "-q")
     assert result.ret == 0, result.stderr.str()

