@@ -45,7 +45,7 @@ UNSUPPORTED = {
 CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
 
 
-def bfcl_eval() -> types.ModuleType:
+def require_bfcl_eval() -> None:
     """Import bfcl_eval's checkers, or stop with one line naming the extra (a DataError: found while loading)."""
     try:
         import bfcl_eval.constants.category_mapping  # noqa: F401
@@ -63,9 +63,6 @@ def bfcl_eval() -> types.ModuleType:
     except ImportError as exc:
         raise DataError(f"BFCL: bfcl-eval could not be imported ({exc}): {INSTALL}") from None
     ast_checker.MODEL_CONFIG_MAPPING = _OpenAIStyleConfigs()  # type: ignore[attr-defined]
-    import bfcl_eval
-
-    return bfcl_eval
 
 
 class _OpenAIStyleConfigs(dict):
@@ -85,7 +82,7 @@ class BfclData:
         return f"bfcl-eval's bfcl_eval/data ({self.version} categories)"
 
     def load(self, limit: int | None) -> list[dict[str, Any]]:
-        bfcl_eval()
+        require_bfcl_eval()
         from bfcl_eval.utils import load_dataset_entry, load_ground_truth_entry
 
         rows = []
@@ -112,7 +109,7 @@ def prompt(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 def tools_for(functions: list[dict[str, Any]], category: str) -> list[dict[str, Any]]:
     """Function docs as OpenAI tools: the language hints of inference, then the OpenAI handler's conversion."""
-    bfcl_eval()
+    require_bfcl_eval()
     from bfcl_eval.constants.enums import ModelStyle
     from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI
     from bfcl_eval.model_handler.utils import convert_to_tool
@@ -143,7 +140,7 @@ async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
 
 async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
     """bfcl-eval's BaseHandler.inference_multi_turn_FC with its OpenAI completions handler."""
-    bfcl_eval()
+    require_bfcl_eval()
     from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC, MAXIMUM_STEP_LIMIT
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import (execute_multi_turn_func_call,
                                                                          is_empty_execute_response)
@@ -218,7 +215,7 @@ def _forget_instances(name: str) -> None:
 def check(sample: dict[str, Any], result: Any) -> dict[str, Any]:
     """The official verdict on a model result (as `model_result` / the driver keeps it): {"valid", "error",
     "error_type", "decoded"}, following bfcl-eval's eval_runner for the entry's category."""
-    bfcl_eval()
+    require_bfcl_eval()
     category = sample["category"]
     if category in MULTI_TURN:
         return _check_multi_turn(sample, result)

@@ -20,7 +20,7 @@ MODEL = "official"  # bfcl-eval names its backend instances after the model
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
     """bfcl-eval's own per-entry grading (eval_runner) with its OpenAI function-calling handler."""
-    bfcl.bfcl_eval()
+    bfcl.require_bfcl_eval()
     from bfcl_eval.constants.enums import Language, ReturnFormat
     from bfcl_eval.eval_checker import eval_runner
     from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
