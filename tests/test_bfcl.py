@@ -272,3 +272,14 @@ def test_multi_turn_verdicts_agree_with_the_official_grader(entries, official):
                 compared, valid = compared + 1, valid + ours
                 agreed += ours == official(sample, result)
     assert agreed == compared and valid >= 15, (agreed, compared, valid)
+
+
+def test_data_dir_rows_in_the_packages_schema(bfcl_project, mock_server):
+    shutil.copytree(ROOT / "examples" / "data", bfcl_project.path / "data")
+    mock = mock_server("--answer", "Done.", "--tool-call", 'calculate_triangle_area={"base": 10, "height": 5}')
+    listed = bfcl_project.runpytest_subprocess("suites/test_bfcl_v4.py", "--endpoint", mock.url, "--data-dir", "data",
+                                               "--collect-only", "-q")
+    listed.stdout.fnmatch_lines([f"{len(bfcl.CATEGORIES['bfcl_v4'])} tests collected*"])  # one per category
+    result = bfcl_project.runpytest_subprocess("suites/test_bfcl_v4.py", "--endpoint", mock.url, "--data-dir", "data",
+                                               "-k", "simple_python or multi_turn_miss_func")
+    result.stdout.fnmatch_lines(["*1 correct, 1 incorrect*"])
