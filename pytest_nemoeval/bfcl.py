@@ -134,8 +134,12 @@ async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
         return {"content": "", "skipped": UNSUPPORTED[category]}
     if category in MULTI_TURN:
         return await _multi_turn(sample, chat)
-    reply = await chat(chat.messages, tools=tools_for(sample["function"], category))
+    reply = await chat(chat.messages, **_tools(tools_for(sample["function"], category)))
     return {**reply, "result": model_result(reply)}
+
+
+def _tools(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"tools": tools} if tools else {}  # as the OpenAI handler: no `tools` key for an empty list
 
 
 async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
@@ -168,7 +172,7 @@ async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
             steps: list[Any] = []
             count = 0
             while True:
-                reply = await chat(messages, tools=tools)
+                reply = await chat(messages, **_tools(tools))
                 result = model_result(reply)
                 steps.append(result)
                 calls = reply.get("tool_calls") or []

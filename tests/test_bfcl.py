@@ -283,3 +283,21 @@ def test_data_dir_rows_in_the_packages_schema(bfcl_project, mock_server):
     result = bfcl_project.runpytest_subprocess("suites/test_bfcl_v4.py", "--endpoint", mock.url, "--data-dir", "data",
                                                "-k", "simple_python or multi_turn_miss_func")
     result.stdout.fnmatch_lines(["*1 correct, 1 incorrect*"])
+
+
+def test_an_entry_without_functions_is_sent_without_tools(entries):
+    import asyncio
+
+    sent = []
+
+    class Chat:
+        messages = [{"role": "user", "content": "hi"}]
+
+        async def __call__(self, messages, **options):
+            sent.append(options)
+            return {"content": "no call"}
+
+    for entry_id in ("live_irrelevance_120-9-0", "irrelevance_0"):
+        body = asyncio.run(bfcl.converse(entries[entry_id], Chat()))
+        assert body["result"] == "no call"
+    assert "tools" not in sent[0] and sent[1]["tools"][0]["type"] == "function"
