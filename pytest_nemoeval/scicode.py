@@ -171,8 +171,12 @@ def step_prompt(problem: dict[str, Any], index: int, codes: list[str]) -> str:
                          dependencies=problem["required_dependencies"])
 
 
-def first_generated_step(problem: dict[str, Any]) -> int:
-    return next(index for index in range(len(problem["sub_steps"])) if (problem["problem_id"], index) not in PREFILLED)
+def first_prompt(problem: dict[str, Any]) -> str:
+    """The first request's prompt: the first step whose code the benchmark does not provide."""
+    codes: list[str] = []
+    while (problem["problem_id"], len(codes)) in PREFILLED:
+        codes.append(PREFILLED[problem["problem_id"], len(codes)])
+    return step_prompt(problem, len(codes), codes)
 
 
 def extract_code(text: str) -> tuple[str, bool]:

@@ -25,7 +25,7 @@ from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
-from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, prompt_hash, request_key
+from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, installed, prompt_hash, request_key
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine import EngineProcess, Lane
@@ -133,6 +133,7 @@ class NemoEvalSession:
             if self.data_errors:
                 raise pytest.UsageError(self.data_errors[0])
             self.check_benchmark_names()
+            self.check_requirements(session.items)
         except pytest.UsageError as exc:
             if self.workerinput is not None:  # the controller re-raises it: one line, exit status 4
                 self.config.workeroutput["nemoeval_usage_error"] = str(exc)  # type: ignore[attr-defined]
@@ -163,6 +164,14 @@ class NemoEvalSession:
         for name, where in named:
             if name not in known:
                 raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
+
+    def check_requirements(self, items: list[pytest.Item]) -> None:
+        """The packages a selected suite's scorer imports are installed (found, not imported: lazy)."""
+        selected = {ref.benchmark for ref in map(item_ref, items) if ref is not None}
+        for name in sorted(selected):
+            for module, requirement in self.prepared[name].suite.requires.items():
+                if not installed(module):
+                    raise pytest.UsageError(f"{name} needs the package {module}: pip install '{requirement}'")
 
     def show_configuration(self) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,8 @@ class Suite:
     # may then be a function of them, and `keep(row, options)` selects rows (before --limit-samples)
     data_options: dict[str, Any] = field(default_factory=dict)
     keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
+    # packages the scorer imports: {import name: what to pip install}, checked before anything is sent
+    requires: dict[str, str] = field(default_factory=dict)
     # row -> a label put in the item id (`s00042-<label>-r0`), so that -k can select by it (e.g. a category)
     item_label: Callable[[dict[str, Any]], str] | None = None
 
@@ -156,6 +159,13 @@ class Suite:
 
     def sample_id(self, row: dict[str, Any], index: int) -> Any:
         return row.get(self.id_field, index) if self.id_field else index
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # an import blocked with None in sys.modules, or a broken parent package
+        return False
 
 
 def build_payload(messages: Messages, model: str, generation: dict[str, Any], repeat: int) -> dict[str, Any]:

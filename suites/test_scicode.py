@@ -9,7 +9,6 @@ the model card's number) and `problem` (every step of the problem passed). Detai
 """
 
 import asyncio
-import importlib.util
 
 from pytest_nemoeval import HubDataset, Suite, split_reasoning
 from pytest_nemoeval import scicode
@@ -19,7 +18,7 @@ LIMITS = {"wall_seconds": 30.0, "cpu_seconds": 60, "memory_bytes": 4 * 2**30}
 
 
 def prompt(row):
-    return scicode.step_prompt(row, scicode.first_generated_step(row), [])
+    return scicode.first_prompt(row)
 
 
 async def run_tests(program):
@@ -35,8 +34,6 @@ async def solve_steps(sample, chat):
     from pytest_nemoeval import sandbox
     from pytest_nemoeval.engine import GenerationError
 
-    if importlib.util.find_spec("h5py") is None:  # every step would fail on its import: say why, once per item
-        raise ModuleNotFoundError("scicode runs its tests with h5py: pip install 'pytest-nemoeval[scicode]'")
     sandbox.configure(chat.settings)
     test_data = scicode.targets_path(chat.settings)
     system = [message for message in chat.messages if message["role"] == "system"]
@@ -91,6 +88,7 @@ suite = Suite(
     id_field="problem_id",
     driver=solve_steps,
     data_files={scicode.TEST_DATA: scicode.TEST_DATA_SOURCE},
+    requires={"h5py": "pytest-nemoeval[scicode]"},  # what every step's test program imports
 )
 
 
