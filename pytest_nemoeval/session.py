@@ -112,7 +112,7 @@ class NemoEvalSession:
         prepared = self.prepare(suite, module_file)
         refs = [ItemRef(suite.name, index, repeat)
                 for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
-        ids = [f"s{ref.sample_index:05d}-r{ref.repeat}" for ref in refs]
+        ids = [suite.item_id(prepared.rows, ref.sample_index, ref.repeat) for ref in refs]
         metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
         module = metafunc.definition.getparent(pytest.Module)
         if module is not None and module.get_closest_marker("nemoeval") is None:

@@ -131,6 +131,8 @@ class Suite:
     keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
     # packages the scorer imports: {import name: what to pip install}, checked before anything is sent
     requires: dict[str, str] = field(default_factory=dict)
+    # row -> a label put in the item id (`s00042-<label>-r0`), so that -k can select by it (e.g. a category)
+    item_label: Callable[[dict[str, Any]], str] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():
@@ -165,6 +167,10 @@ class Suite:
         if system_prompt:
             messages.insert(0, {"role": "system", "content": system_prompt})
         return messages
+
+    def item_id(self, rows: Sequence[dict[str, Any]], index: int, repeat: int) -> str:
+        label = f"-{self.item_label(rows[index])}" if self.item_label else ""  # rows parsed only if labelled
+        return f"s{index:05d}{label}-r{repeat}"
 
     def sample_id(self, row: dict[str, Any], index: int) -> Any:
         return row.get(self.id_field, index) if self.id_field else index
