@@ -5,11 +5,15 @@ server under -n 2 and Ctrl-C are in test_embedded.py; a real vLLM run in test_vl
 
 from __future__ import annotations
 
+import contextlib
+import json
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -181,4 +185,26 @@ def test_launcher_takes_the_servers_own_children_along_when_pytest_dies(run_proc
     assert len(run_processes.alive("time.sleep(300)")) == 4  # pytest, launcher, server, worker
     pytest_process.kill()
     pytest_process.wait()
+    assert run_processes.wait_gone() == []
+
+
+def test_embedded_server_stops_promptly_while_generating(tmp_path, run_processes):
+    server = deployment_from({}, None, None, 2).server(tmp_path / "server.log")
+    server.start(120)
+    body = json.dumps({"messages": [{"role": "user", "content": "Write a long story."}], "max_tokens": 2000})
+    request = urllib.request.Request(f"{server.base_url}/chat/completions", body.encode(),
+                                     {"Content-Type": "application/json"})
+
+    def generate() -> None:
+        with contextlib.suppress(OSError):  # the server goes away under it
+            urllib.request.urlopen(request, timeout=60)
+
+    threading.Thread(target=generate, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while "processing task" not in server.log_tail(20) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "processing task" in server.log_tail(20)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 5  # not the 10 s grace before SIGKILL
     assert run_processes.wait_gone() == []
