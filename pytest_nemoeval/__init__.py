@@ -1,6 +1,7 @@
 """pytest-nemoeval: LLM benchmarks as pytest tests."""
 
-from pytest_nemoeval.extraction import extract_choice_letter, last_boxed, last_code_block, split_reasoning
+from pytest_nemoeval.extraction import (VerdictError, extract_choice_letter, extract_math_answer, last_boxed,
+                                        last_code_block, math_equal, parse_judge_verdict, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import HubDataset, Suite
@@ -13,8 +14,12 @@ __all__ = [
     "SampleOutcome",
     "Suite",
     "Verdict",
+    "VerdictError",
     "extract_choice_letter",
+    "extract_math_answer",
     "last_boxed",
     "last_code_block",
+    "math_equal",
+    "parse_judge_verdict",
     "split_reasoning",
 ]

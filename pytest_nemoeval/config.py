@@ -60,6 +60,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _arguments(value: Any) -> list[str]:
+    """--deploy-arg values (or a recipe list): each split like a shell would, so '--x 1' is two arguments."""
+    import shlex
+
+    values = [value] if isinstance(value, str) else list(value)
+    return [token for text in values for token in shlex.split(str(text))]
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -77,12 +85,14 @@ class Option:
     convert: Callable[[Any], Any]
     metavar: str | None = None
     is_flag: bool = False
+    repeatable: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
     Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
            None, _text, "URL"),
-    Option("model", "--model", "served model name (default: first id of /v1/models)", None, _text, "NAME"),
+    Option("model", "--model", "served model name (default: first id of /v1/models); with --deploy vllm the "
+           "model to serve (hub id or checkpoint directory)", None, _text, "NAME"),
     Option("api_key_env", "--api-key-env", "environment variable holding the API key", "OPENAI_API_KEY", _text, "VAR"),
     Option("limit_samples", "--limit-samples", "use only the first N samples of each benchmark", None,
            _positive_int("--limit-samples"), "N"),
@@ -105,13 +115,29 @@ OPTIONS: tuple[Option, ...] = (
     Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
            "file-system isolation", False, _flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
-    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model",
+    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model (`embedded`: the embedded model)",
            "https://api.openai.com/v1", _text, "URL"),
     Option("judge.model", "--judge-model", "judge model name", "gpt-4o", _text, "NAME"),
     Option("judge.api_key_env", "--judge-api-key-env", "environment variable holding the judge's API key",
            "JUDGE_API_KEY", _text, "VAR"),
     Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
            _positive_int("--judge-parallelism"), "N"),
+    # a server the plugin starts itself (recipe section `deployment:`); --model is the model to serve
+    Option("deployment.backend", "--deploy", "start this server for the run: vllm (default without --endpoint: "
+           "the embedded CPU model)", None, _text, "BACKEND"),
+    Option("deployment.tensor_parallel_size", "--tensor-parallel-size", "vLLM tensor parallel size (default 1)",
+           None, _positive_int("--tensor-parallel-size"), "N"),
+    Option("deployment.data_parallel_size", "--data-parallel-size", "vLLM data parallel size (default 1)",
+           None, _positive_int("--data-parallel-size"), "N"),
+    Option("deployment.expert_parallel", "--expert-parallel", "vLLM expert parallelism over N GPUs: "
+           "--enable-expert-parallel with TP x DP = N (TP=1, DP=N unless given)", None,
+           _positive_int("--expert-parallel"), "N"),
+    Option("deployment.served_model_name", "--served-model-name", "name the deployed model is served as "
+           "(default: --model)", None, _text, "NAME"),
+    Option("deployment.timeout", "--deploy-timeout", "seconds to wait for the server to be ready "
+           "(default 1800 for vLLM, 180 for the embedded model)", None, _positive_float("--deploy-timeout"), "S"),
+    Option("deployment.args", "--deploy-arg", "argument passed verbatim to the server, e.g. "
+           "--deploy-arg='--max-model-len 32768'; repeatable", None, _arguments, "ARG", repeatable=True),
 )
 OPTION_BY_KEY = {option.key: option for option in OPTIONS}
 # sections of dotted options, e.g. judge: {endpoint, model, ...}
@@ -144,7 +170,11 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("nemoeval", "LLM benchmarks (pytest-nemoeval)")
     for option in OPTIONS:
         ini = _dest(option)
-        if option.is_flag:
+        if option.repeatable:
+            group.addoption(option.flag, action="append", default=None, dest=ini, metavar=option.metavar,
+                            help=f"{option.help} (ini: {ini}, one per line)")
+            parser.addini(ini, option.help, type="linelist", default=[])
+        elif option.is_flag:
             group.addoption(option.flag, action="store_true", default=None, dest=ini,
                             help=f"{option.help} (ini: {ini} = {str(not option.default).lower()})")
             parser.addini(ini, option.help, type="bool", default=None)

@@ -114,6 +114,7 @@ class GenerationEngine:
         self._secrets = tuple(key for key in (os.environ.get(lane.api_key_env) for lane in lanes) if key)
         self._progress = progress
         self._lanes: dict[str, _LaneState] = {}
+        self._fetching: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def run(self) -> None:
         ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
@@ -164,10 +165,11 @@ class GenerationEngine:
             while tasks:
                 await asyncio.wait(set(tasks))
         finally:
-            for task in tasks:
+            pending = [*tasks, *self._fetching.values()]
+            for task in pending:
                 task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
     async def _send(self, key: str, payload: dict[str, Any]) -> None:
         """A plain plan row: one request; the caller holds a slot of the model lane."""
@@ -199,10 +201,18 @@ class GenerationEngine:
             payload = {**payload, "model": state.lane.model}
         key = request_key(payload, repeat)
         body = self._store.get(key)
-        if body is None:
-            async with state.slots:
-                body = await self._attempts(state, payload)
-            self._store.put(key, body)
+        if body is not None:
+            return body
+        fetch = self._fetching.get(key)
+        if fetch is None:  # identical requests in flight at once (same judge prompt, ...) are sent once
+            fetch = self._fetching[key] = asyncio.ensure_future(self._fetch(state, key, payload))
+            fetch.add_done_callback(lambda _done: self._fetching.pop(key, None))
+        return await asyncio.shield(fetch)
+
+    async def _fetch(self, state: _LaneState, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+        async with state.slots:
+            body = await self._attempts(state, payload)
+        self._store.put(key, body)
         return body
 
     async def _attempts(self, state: _LaneState, payload: dict[str, Any]) -> dict[str, Any]:

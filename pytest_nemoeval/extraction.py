@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 # NeMo Skills eval/mcq (multichoice evaluator), after Artificial Analysis' "Answer: X" fallback.
 _ANSWER_LINE = re.compile(r"(?i)[\*\_]{0,2}Answer[\*\_]{0,2}\s*:[\s\*\_]{0,2}\s*([A-Z])(?![a-zA-Z0-9])")
 # A lone capital letter with no other lone capital letter after it (NeMo Skills' letter-in-box rule).
 _LAST_LONE_LETTER = re.compile(r"\b[A-Z]\b(?!.*\b[A-Z]\b)", re.DOTALL)
+# NeMo Skills math_grader.extract_answer's regex fallback (relaxed mode of eval_mcq): the last line only.
+_FINAL_ANSWER = re.compile(r"The final answer is (.+)$")
+_INTEGER = re.compile(r"[+-]?\d+")
+_PERCENT = re.compile(r"(\d+\.?\d*)(?:\\%|%)")
+_LITERAL = re.compile(r"[a-zA-Z ,]+|[0-9 ]+")
+_LATEX_ENV = re.compile(r"\$.*\$|\\\(.*\\\)|\\\[.*\\\]|\\boxed\{", re.DOTALL)
+_MCQ_LETTERS = "ABCDEFGHIJ"
 
 
 def split_reasoning(content: str | None, reasoning_content: str | None = None) -> tuple[str, str, bool]:
@@ -32,31 +41,30 @@ def split_reasoning(content: str | None, reasoning_content: str | None = None) -
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{…}` (or `\\fbox{…}`) with balanced braces, or None."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    open_brace = text.find("{", start)
-    if open_brace < 0:
-        return None
-    between = text[start:open_brace].removeprefix("\\boxed").removeprefix("\\fbox")
-    if between.strip():
+    """Content of the last `\\boxed{…}` with balanced braces, as written, or None (no box, a box that never
+    closes, or a last `\\boxed` not followed by `{`): NeMo Skills math_grader.search_boxed."""
+    start = text.rfind("\\boxed")
+    if start < 0 or not text.startswith("\\boxed{", start):
         return None
     depth = 0
-    for index in range(open_brace, len(text)):
+    for index in range(start + len("\\boxed"), len(text)):
         char = text[index]
         if char == "{":
             depth += 1
         elif char == "}":
             depth -= 1
             if depth == 0:
-                return text[open_brace + 1:index].strip()
+                return text[start + len("\\boxed{"):index]
     return None  # unbalanced: the box never closes
 
 
 def extract_choice_letter(text: str) -> str | None:
-    """Multiple-choice letter: last `\\boxed{X}`, else the last `Answer: X` line (NeMo Skills eval_mcq)."""
+    """Multiple-choice letter: last `\\boxed{X}` (else "The final answer is X" on the last line), else the
+    last `Answer: X` (NeMo Skills evaluator/mcq.py, relaxed mode)."""
     boxed = last_boxed(text)
+    if boxed is None:
+        found = _FINAL_ANSWER.findall(text)
+        boxed = found[-1] if found else None
     letter = None
     if boxed is not None:
         if len(boxed) == 1:
@@ -66,8 +74,97 @@ def extract_choice_letter(text: str) -> str | None:
             letter = lone[-1].strip() if lone else None
     if letter is None:
         found = _ANSWER_LINE.findall(text)
-        letter = found[-1].strip() if found else None
+        letter = found[-1].strip().upper() if found else None
     return letter
+
+
+def extract_math_answer(text: str) -> str | None:
+    """Final answer of a math solution: the last `\\boxed{…}` with balanced braces (NeMo Skills
+    math_grader.search_boxed), or None (no box, or a box that never closes)."""
+    return last_boxed(text)
+
+
+def _math_verify() -> Any:
+    try:
+        import latex2sympy2_extended
+        import math_verify
+    except ImportError:
+        raise ImportError("math answers are compared with math-verify, which is not installed: "
+                          "pip install 'pytest-nemoeval[math]'") from None
+    return math_verify, latex2sympy2_extended
+
+
+def _strip_percent_and_period(expression: str) -> str:
+    match = _PERCENT.fullmatch(expression)
+    if match:
+        expression = match.group(1)
+    return expression.rstrip(".\\")
+
+
+def math_equal(expected: Any, predicted: str | None) -> bool:
+    """Is `predicted` the same answer as `expected`? NeMo Skills math_grader.math_equal (MCQ letter,
+    then normalized literal, then math-verify's symbolic check), except that two integers compare as
+    numbers, so "016" equals 16 (the reference compares those as strings)."""
+    if predicted is None:
+        return False
+    expected, predicted = str(expected), str(predicted)
+    if re.fullmatch("|".join(_MCQ_LETTERS), expected.strip()):
+        math_verify, _ = _math_verify()
+        letters = [math_verify.StringExtractionConfig(strings=tuple(_MCQ_LETTERS))]
+        if math_verify.verify(math_verify.parse(expected, letters), math_verify.parse(predicted, letters)):
+            return True
+    expected, predicted = _strip_percent_and_period(expected), _strip_percent_and_period(predicted)
+    if _INTEGER.fullmatch(expected.strip()) and _INTEGER.fullmatch(predicted.strip()):
+        return int(expected) == int(predicted)
+    math_verify, latex = _math_verify()
+    normal_expected = latex.normalize_latex(expected, latex.NormalizationConfig)
+    normal_predicted = latex.normalize_latex(predicted, latex.NormalizationConfig)
+    same = normal_expected.replace(" ", "") == normal_predicted.replace(" ", "")
+    if same or (_LITERAL.fullmatch(normal_expected) and _LITERAL.fullmatch(normal_predicted)):
+        return same
+    # math-verify parses LaTeX inside a math environment
+    expected = expected if _LATEX_ENV.search(expected) else f"${expected}$"
+    predicted = predicted if _LATEX_ENV.search(predicted) else f"${predicted}$"
+    latex_only = [math_verify.LatexExtractionConfig()]
+    return bool(math_verify.verify(math_verify.parse(expected, latex_only), math_verify.parse(predicted, latex_only),
+                                   numeric_precision=15, timeout_seconds=10))
+
+
+class VerdictError(ValueError):
+    """A judge reply without a usable verdict: the item is an error, never a silent "incorrect"."""
+
+
+# labelled lines of the official HLE judge format ("correct: yes"); "judgement" is NeMo Skills' label
+_VERDICT_LINE = re.compile(r"(?im)^[\s*_#]*(extracted_final_answer|reasoning|correct|judgement|confidence)"
+                           r"[\s*_]*:[\s*_]*(.*?)[\s*_]*$")
+
+
+def parse_judge_verdict(content: str | None) -> dict[str, Any]:
+    """The HLE judge's structured verdict (hle_eval/run_judge_results.py, ExtractedAnswer): a dict with
+    extracted_final_answer, reasoning, correct (bool) and confidence (0-100), from the JSON object the
+    judge was asked for, or from the labelled lines of the prompt's format. Raises VerdictError."""
+    text, _, _ = split_reasoning(content)
+    fields: dict[str, Any] = {}
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        try:
+            found = json.loads(text[start:end + 1])
+        except ValueError:
+            found = None
+        if isinstance(found, dict):
+            fields = {key.lower(): value for key, value in found.items()}
+    if "correct" not in fields:
+        for label, value in _VERDICT_LINE.findall(text):
+            fields[{"judgement": "correct"}.get(label.lower(), label.lower())] = value
+    correct = str(fields.get("correct", "")).strip().lower()
+    if correct not in ("yes", "no"):
+        snippet = " ".join(text.split())[:120]
+        raise VerdictError(f"the judge's reply has no 'correct: yes/no' verdict: {snippet!r}")
+    confidence = re.search(r"\d+(?:\.\d+)?", str(fields.get("confidence", "100")))
+    extracted = fields.get("extracted_final_answer")
+    return {"extracted_final_answer": None if extracted in (None, "None") else str(extracted),
+            "reasoning": str(fields.get("reasoning", "")), "correct": correct == "yes",
+            "confidence": min(100.0, float(confidence.group())) if confidence else 100.0}
 
 
 def last_code_block(text: str) -> str | None:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import os
 import signal
 import sys
 import threading
 
 
-def die_with_parent() -> None:
-    """Linux: the kernel kills this process when its parent dies (also used by the engine process)."""
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Linux: the kernel sends this process `sig` when its parent dies (also used by the engine process)."""
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
+    os._exit(0)  # xllamacpp's teardown waits for running generations: nothing here needs saving
 
 
 if __name__ == "__main__":

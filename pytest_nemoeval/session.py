@@ -20,11 +20,13 @@ import pytest
 
 from pytest_nemoeval import __version__
 from pytest_nemoeval.config import RunConfig
-from pytest_nemoeval.endpoint import Endpoint, ServerProcess, connect, embedded_server, normalize_url
+from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
-from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, prompt_hash, request_key
+from pytest_nemoeval.selection import may_select
+from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
+from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, installed, prompt_hash, request_key
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine import EngineProcess, Lane
@@ -36,8 +38,7 @@ RESPONSE = pytest.StashKey[Response]()
 PLANNED = pytest.StashKey[tuple[str, str]]()  # (request key, prompt hash)
 ITEM_PARAM = "nemoeval_item"
 OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
-EMBEDDED_SLOTS = 4
-SERVER_START_TIMEOUT = 180.0
+EMBEDDED_JUDGE = "embedded"  # --judge-endpoint embedded: the embedded model is the judge too (smoke runs, tests)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class NemoEvalSession:
         self.items: list[pytest.Item] = []
         self.endpoint: Endpoint | None = None
         self.model: str | None = None
+        self.deployment: Deployment | None = None if self.workerinput else deployment_from(
+            run.section("deployment"), run.model, run.endpoint, run.parallelism)
         self.server: ServerProcess | None = None
         self.store: ResponseStore | None = None
         self.engine: EngineProcess | None = None
@@ -102,10 +105,14 @@ class NemoEvalSession:
                                     "fixtures but the module defines no `suite = Suite(...)`")
             metafunc.parametrize(ITEM_PARAM, [])
             return
-        prepared = self.prepare(suite, Path(str(metafunc.module.__file__)))
+        module_file = Path(str(metafunc.module.__file__))
+        if not may_select(self.config.option.keyword or "", module_file, metafunc.function.__name__):
+            metafunc.parametrize(ITEM_PARAM, [])  # -k leaves this suite out: its data is never loaded
+            return
+        prepared = self.prepare(suite, module_file)
         refs = [ItemRef(suite.name, index, repeat)
                 for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
-        ids = [f"s{ref.sample_index:05d}-r{ref.repeat}" for ref in refs]
+        ids = [suite.item_id(prepared.rows, ref.sample_index, ref.repeat) for ref in refs]
         metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
         module = metafunc.definition.getparent(pytest.Module)
         if module is not None and module.get_closest_marker("nemoeval") is None:
@@ -132,6 +139,7 @@ class NemoEvalSession:
             if self.data_errors:
                 raise pytest.UsageError(self.data_errors[0])
             self.check_benchmark_names()
+            self.check_requirements(session.items)
         except pytest.UsageError as exc:
             if self.workerinput is not None:  # the controller re-raises it: one line, exit status 4
                 self.config.workeroutput["nemoeval_usage_error"] = str(exc)  # type: ignore[attr-defined]
@@ -163,28 +171,40 @@ class NemoEvalSession:
             if name not in known:
                 raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
 
+    def check_requirements(self, items: list[pytest.Item]) -> None:
+        """The packages a selected suite's scorer imports are installed (found, not imported: lazy)."""
+        selected = {ref.benchmark for ref in map(item_ref, items) if ref is not None}
+        for name in sorted(selected):
+            for module, requirement in self.prepared[name].suite.requires.items():
+                if not installed(module):
+                    raise pytest.UsageError(f"{name} needs the package {module}: pip install '{requirement}'")
+
     def show_configuration(self) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line("nemoeval configuration: " + json.dumps(self.run.as_dict(), sort_keys=True))
+            if self.deployment is not None:  # the dry run of a deployment: what would start, not started
+                reporter.write_line("nemoeval server: " + json.dumps(self.deployment.summary(), sort_keys=True))
 
     # -- endpoint and generation ------------------------------------------------------------------
 
-    def start_embedded(self) -> ServerProcess:
+    def start_server(self) -> ServerProcess:
+        """The one server of the run (controller or only process): --deploy, or the embedded model."""
+        assert self.deployment is not None
         if self.server is None:
-            self.server = embedded_server(self.results_dir / "logs" / "server.log",
-                                          min(EMBEDDED_SLOTS, self.run.parallelism))
+            self.server = self.deployment.server(self.results_dir / "logs" / "server.log")
             atexit.register(self.server.stop)
-            self.server.start(SERVER_START_TIMEOUT)
+            self.server.start(self.deployment.timeout)
         return self.server
-
-    def endpoint_url(self) -> str:
-        return self.run.endpoint or self.start_embedded().base_url
 
     def connect(self) -> Endpoint:
         if self.endpoint is None:
+            if self.deployment is None:
+                url, model = self.run.endpoint, self.run.model
+            else:
+                url, model = self.start_server().base_url, self.deployment.served_name
             explicit_key_env = self.run.api_key_env != "OPENAI_API_KEY"
-            self.endpoint = connect(self.endpoint_url(), self.run.model, self.run.api_key_env, explicit_key_env)
+            self.endpoint = connect(url, model, self.run.api_key_env, explicit_key_env)
             self.model = self.endpoint.model
         return self.endpoint
 
@@ -221,6 +241,11 @@ class NemoEvalSession:
         if not judged:
             return
         judge = self.run.section("judge")
+        if judge["endpoint"] == EMBEDDED_JUDGE:  # the run's own server, started and checked for the model
+            if not self.is_worker and (self.deployment is None or self.deployment.backend != "embedded"):
+                raise pytest.UsageError("--judge-endpoint embedded grades with the embedded model: "
+                                        "drop --endpoint/--deploy, or give the judge's URL")
+            return
         if not os.environ.get(judge["api_key_env"]):
             raise pytest.UsageError(
                 f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
@@ -232,9 +257,11 @@ class NemoEvalSession:
 
         endpoint = self.connect()
         judge = self.run.section("judge")
+        judge_url, judge_model = normalize_url(judge["endpoint"]), judge["model"]
+        if judge["endpoint"] == EMBEDDED_JUDGE:
+            judge_url, judge_model = endpoint.base_url, endpoint.model
         return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
-                Lane("judge", normalize_url(judge["endpoint"]), judge["api_key_env"], judge["parallelism"],
-                     judge["model"])]
+                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model)]
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine import EngineProcess
@@ -247,6 +274,8 @@ class NemoEvalSession:
             max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
             progress_interval=0.0 if verbosity <= -2 else (30.0 if verbosity < 0 else 5.0))
         self.engine.start()
+        if self.server is not None:  # its death mid-run fails the remaining items with its log tail
+            self.server.watch(self.engine.close)
 
     def node_down(self, node: Any) -> None:
         """xdist controller: a worker stopped on bad input (data, names): report its one line as ours."""
@@ -424,13 +453,20 @@ class NemoEvalSession:
             "model": self.model,
             "endpoint": self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or ""),
             "config": self.run.as_dict(),
-            "provenance": provenance(__version__, self.collector.started),
+            "provenance": self.provenance(),
             "benchmarks": benchmarks,
             "gate": {"passed": not self.gate_failures, "failures": [failure.message for failure in self.gate_failures]},
         }
         self.results_path = self.collector.finish(document)
         if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def provenance(self) -> dict[str, Any]:
+        assert self.collector is not None
+        document = provenance(__version__, self.collector.started)
+        if self.deployment is not None and self.server is not None:
+            document["deployment"] = self.deployment.summary(self.server.port)
+        return document
 
     def summary_rows(self) -> list[str]:
         rows = []

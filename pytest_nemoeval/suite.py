@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,11 +34,25 @@ class HubDataset:
 
             dataset = datasets.load_dataset(self.path, self.name, split=self.split, revision=self.revision)
         except Exception as exc:  # datasets raises many types; the user needs one line either way
+            if _is_gated(exc):
+                raise DataError(f"{self.path} is a gated dataset on the HF hub: accept its terms at "
+                                f"https://huggingface.co/datasets/{self.path} and export HF_TOKEN "
+                                "(or use --data-dir)") from None
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
         if limit is not None:
             dataset = dataset.select(range(min(limit, len(dataset))))
         return dataset
+
+
+def _is_gated(exc: BaseException | None) -> bool:
+    """huggingface_hub's GatedRepoError, or the 401/403 that `datasets` turns it into, anywhere in the chain."""
+    while exc is not None:
+        text = str(exc).lower()
+        if type(exc).__name__ == "GatedRepoError" or re.search(r"gated|authenticat|\b40[13]\b", text):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class Rows(Sequence[dict[str, Any]]):
@@ -107,12 +123,23 @@ class Suite:
     # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
     driver: Callable[..., Any] | None = None
     judge: bool = False
+    # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
+    data_files: dict[str, str] = field(default_factory=dict)
     # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`
     # may then be a function of them, and `keep(row, options)` selects rows (before --limit-samples)
     data_options: dict[str, Any] = field(default_factory=dict)
     keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
+    # packages the scorer imports: {import name: what to pip install}, checked before anything is sent
+    requires: dict[str, str] = field(default_factory=dict)
+    # row -> a label put in the item id (`s00042-<label>-r0`), so that -k can select by it (e.g. a category)
+    item_label: Callable[[dict[str, Any]], str] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
+        for name, source in self.data_files.items():
+            if not data_dir:
+                raise DataError(f"needs --data-dir DIR holding {name}, {source}")
+            if not (Path(data_dir) / name).is_file():
+                raise DataError(f"--data-dir {data_dir} has no {name}: put there {source}")
         options = dict(self.data_options)
         for key, value in (overrides or {}).items():
             if key not in options:
@@ -141,8 +168,19 @@ class Suite:
             messages.insert(0, {"role": "system", "content": system_prompt})
         return messages
 
+    def item_id(self, rows: Sequence[dict[str, Any]], index: int, repeat: int) -> str:
+        label = f"-{self.item_label(rows[index])}" if self.item_label else ""  # rows parsed only if labelled
+        return f"s{index:05d}{label}-r{repeat}"
+
     def sample_id(self, row: dict[str, Any], index: int) -> Any:
         return row.get(self.id_field, index) if self.id_field else index
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # an import blocked with None in sys.modules, or a broken parent package
+        return False
 
 
 def build_payload(messages: Messages, model: str, generation: dict[str, Any], repeat: int) -> dict[str, Any]:

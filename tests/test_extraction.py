@@ -15,7 +15,7 @@ from pytest_nemoeval import extract_choice_letter, last_boxed, last_code_block, 
     ("\\boxed{B) Paris}", "B"),
     ("I think it's B.\n**Answer:** E", "E"),  # no box: "Answer: X" fallback
     ("Answer: B\nAnswer: C", "C"),
-    ("answer: g", "g"),  # reference regex is (?i): kept as written, so it never equals "G"
+    ("answer: g", "G"),  # the reference upper-cases the (?i) match
     ("The answer is Paris.", None),
     ("Answer: \\boxed{42} ... Answer: F", "F"),  # a box without a letter falls back
     ("\\boxed{B", None),  # unbalanced box, nothing else
@@ -26,7 +26,8 @@ def test_extract_choice_letter(text, letter):
 
 def test_last_boxed_balances_nested_braces():
     assert last_boxed("x \\boxed{\\frac{1}{2}} y") == "\\frac{1}{2}"
-    assert last_boxed("\\fbox{7}") == "7"
+    assert last_boxed("\\fbox{7}") is None  # the reference reads \\boxed only
+    assert last_boxed("\\boxed {7}") is None and last_boxed("\\boxed{ 7 }") == " 7 "
     assert last_boxed("no box") is None
 
 

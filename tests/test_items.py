@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import mmlu_answers, results
@@ -95,3 +97,17 @@ def test_x_cancels_in_flight_requests_promptly(bench, mock_server, xdist):
     result.stdout.fnmatch_lines(["*HTTP 400*", "*stopping after 1 failures*"])
     entry = results(bench)["benchmarks"]["mmlu_pro"]
     assert entry["errors"] >= 1 and entry["items"] == entry["errors"]  # nothing else had an answer yet
+
+
+def test_item_label_puts_a_row_field_in_the_id_for_k(bench, mock_server):
+    suite = bench.path / "suites" / "test_mmlu_pro.py"
+    suite.write_text(suite.read_text().replace('id_field="question_id",',
+                                               'id_field="question_id",\n    item_label=lambda row: row["category"],'))
+    mock = mock_server()
+    result = run(bench, mock, "--collect-only", "-q", "--limit-samples", "4")
+    categories = [json.loads(line)["category"] for line in
+                  (bench.path / "data" / "mmlu_pro.jsonl").read_text().splitlines()[:4]]
+    result.stdout.fnmatch_lines([f"*test_mmlu_pro[[]s0000{i}-{c}-r0[]]" for i, c in enumerate(categories)])
+    chosen = run(bench, mock, "--collect-only", "-q", "--limit-samples", "4", "-k", categories[0])
+    n = categories.count(categories[0])
+    chosen.stdout.fnmatch_lines([f"{n}/4 tests collected ({4 - n} deselected)*"])

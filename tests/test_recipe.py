@@ -14,6 +14,10 @@ RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[path.name for path in RECIPES])
 def test_recipe_resolves_and_collect_only_shows_it(bench, mock_server, recipe: Path):
+    for module in (ROOT / "suites").glob("test_*.py"):  # a recipe names every suite of the repo
+        shutil.copy(module, bench.path / "suites" / module.name)
+    for data in (ROOT / "examples" / "data").glob("*.jsonl"):
+        shutil.copy(data, bench.path / "data" / data.name)
     mock = mock_server()
     for module in (ROOT / "suites").glob("test_*.py"):  # the recipe names every suite; only MMLU-Pro runs
         shutil.copy(module, bench.path / "suites")
@@ -22,4 +26,5 @@ def test_recipe_resolves_and_collect_only_shows_it(bench, mock_server, recipe: P
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(['nemoeval configuration: *"parallelism": 512*'])
     result.stdout.fnmatch_lines(['*"thresholds": [[]"mmlu_pro.accuracy>=0.763"*'])
+    result.stdout.fnmatch_lines(['*"ifbench.prompt_loose>=0.695"*'])
     assert mock.chat_requests() == 0

@@ -1,0 +1,397 @@
+"""BFCL v3 / v4 (Berkeley Function Calling Leaderboard) on the official `bfcl-eval` package.
+
+Data: the package's own `bfcl_eval/data/` (prompts and possible answers, joined into one row per entry).
+Requests: the OpenAI `tools` API (function-calling mode: the server parses tool calls), tools built by the
+official `convert_to_tool` as bfcl-eval's OpenAI completions handler does; multi-turn conversations are driven
+turn by turn like its `inference_multi_turn_FC`, running the official function backends between steps.
+Grading: the official AST checker, relevance rule and multi-turn checker (bfcl_eval/eval_checker/eval_runner.py).
+Scores: per category, the leaderboard's groups and its overall score for each version (`overall_scores`).
+Every bfcl_eval import happens inside a function: `pytest --help` and other suites never load it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+import types
+import uuid
+from typing import Any
+
+import pytest
+
+from pytest_nemoeval.metrics import SampleOutcome, summarize
+from pytest_nemoeval.suite import DataError
+
+INSTALL = "pip install 'pytest-nemoeval[bfcl]' && pip install --no-deps bfcl-eval==2026.3.23"
+
+NON_LIVE = ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
+            "irrelevance"]
+LIVE = ["live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance",
+        "live_relevance"]
+MULTI_TURN = ["multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"]
+WEB_SEARCH = ["web_search_base", "web_search_no_snippet"]
+MEMORY = ["memory_kv", "memory_vector", "memory_rec_sum"]
+CATEGORIES = {"bfcl_v3": NON_LIVE + LIVE + MULTI_TURN, "bfcl_v4": NON_LIVE + LIVE + MULTI_TURN + WEB_SEARCH + MEMORY}
+
+# Why a category's items are skipped (they are still collected, so the skip and its reason show).
+UNSUPPORTED = {
+    **{name: "web search needs a search backend (bfcl-eval's SerpAPI WebSearchAPI); pytest-nemoeval configures "
+              "none, so this category is not run and the overall score leaves it out" for name in WEB_SEARCH},
+    **{name: "memory entries depend on prerequisite conversations run in order and on a memory backend "
+              "(faiss, sentence-transformers); not supported, so the overall score leaves it out" for name in MEMORY},
+}
+CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
+
+
+def require_bfcl_eval() -> None:
+    """Import bfcl_eval's checkers, or stop with one line naming the extra (a DataError: found while loading)."""
+    try:
+        import bfcl_eval.constants.category_mapping  # noqa: F401
+    except ImportError:
+        raise DataError(f"BFCL needs the bfcl-eval package: {INSTALL}") from None
+    # ast_checker reads one flag (underscore_to_dot) from MODEL_CONFIG_MAPPING, whose module imports every
+    # vendor SDK; OpenAI-style tools replace "." in names by "_", so the flag is True for every model here.
+    if "bfcl_eval.constants.model_config" not in sys.modules:
+        shim = types.ModuleType("bfcl_eval.constants.model_config")
+        shim.MODEL_CONFIG_MAPPING = _OpenAIStyleConfigs()  # type: ignore[attr-defined]
+        sys.modules["bfcl_eval.constants.model_config"] = shim
+    try:
+        from bfcl_eval.eval_checker.ast_eval import ast_checker
+        from bfcl_eval.model_handler import utils  # noqa: F401
+    except ImportError as exc:
+        raise DataError(f"BFCL: bfcl-eval could not be imported ({exc}): {INSTALL}") from None
+    ast_checker.MODEL_CONFIG_MAPPING = _OpenAIStyleConfigs()  # type: ignore[attr-defined]
+
+
+class _OpenAIStyleConfigs(dict):
+    def __missing__(self, model_name: str) -> Any:
+        return types.SimpleNamespace(underscore_to_dot=True)
+
+
+class BfclData:
+    """The entries that bfcl-eval ships, one row per entry: the prompt entry (function docs without the
+    language hints, as the checker needs them), its possible answer and its category. `limit` is per
+    category, so that a smoke run touches every category."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def describe(self) -> str:
+        return f"bfcl-eval's bfcl_eval/data ({self.version} categories)"
+
+    def load(self, limit: int | None) -> list[dict[str, Any]]:
+        require_bfcl_eval()
+        from bfcl_eval.utils import load_dataset_entry, load_ground_truth_entry
+
+        rows = []
+        for category in CATEGORIES[self.version]:
+            try:
+                entries = load_dataset_entry(category, include_prereq=False, include_language_specific_hint=False)
+                answers = ({} if category in UNSUPPORTED or "irrelevance" in category or category == "live_relevance"
+                           else {entry["id"]: entry["ground_truth"] for entry in load_ground_truth_entry(category)})
+            except (OSError, ValueError, KeyError) as exc:
+                raise DataError(f"{self.describe()}: cannot read {category}: {exc}") from None
+            for entry in entries[:limit]:
+                rows.append({**entry, "category": category, "ground_truth": answers.get(entry["id"])})
+        return rows
+
+
+def item_label(row: dict[str, Any]) -> str:
+    """The entry id in the item id (`test_bfcl_v4[s00042-multi_turn_base_3-r0]`), so -k selects categories."""
+    return re.sub(r"[^\w.-]", "_", str(row["id"]))
+
+
+def prompt(row: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(row["question"][0])
+
+
+def tools_for(functions: list[dict[str, Any]], category: str) -> list[dict[str, Any]]:
+    """Function docs as OpenAI tools: the language hints of inference, then the OpenAI handler's conversion."""
+    require_bfcl_eval()
+    from bfcl_eval.constants.enums import ModelStyle
+    from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI
+    from bfcl_eval.model_handler.utils import convert_to_tool
+    from bfcl_eval.utils import _func_doc_language_specific_pre_processing
+
+    hinted = _func_doc_language_specific_pre_processing(copy.deepcopy(functions), category)
+    return convert_to_tool(hinted, GORILLA_TO_OPENAPI, ModelStyle.OPENAI_COMPLETIONS)
+
+
+def model_result(reply: dict[str, Any]) -> list[dict[str, str]] | str:
+    """What bfcl-eval's OpenAI FC handler keeps of a reply: [{name: arguments JSON}, ...], else the text."""
+    calls = reply.get("tool_calls") or []
+    if calls:
+        return [{call["function"]["name"]: call["function"].get("arguments") or "{}"} for call in calls]
+    return reply.get("content") or ""
+
+
+async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
+    """The suites' driver: one request with the entry's tools; multi-turn entries run every turn."""
+    category = sample["category"]
+    if category in UNSUPPORTED:
+        return {"content": "", "skipped": UNSUPPORTED[category]}
+    if category in MULTI_TURN:
+        return await _multi_turn(sample, chat)
+    reply = await chat(chat.messages, **_tools(tools_for(sample["function"], category)))
+    return {**reply, "result": model_result(reply)}
+
+
+def _tools(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"tools": tools} if tools else {}  # as the OpenAI handler: no `tools` key for an empty list
+
+
+async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
+    """bfcl-eval's BaseHandler.inference_multi_turn_FC with its OpenAI completions handler."""
+    require_bfcl_eval()
+    from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC, MAXIMUM_STEP_LIMIT
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import (execute_multi_turn_func_call,
+                                                                         is_empty_execute_response)
+    from bfcl_eval.model_handler.utils import convert_to_function_call
+
+    functions = copy.deepcopy(sample["function"])
+    holdout = sample.get("missed_function") or {}
+    tools = tools_for(functions, sample["category"])
+    instance = _instance_name()
+    long_context = "long_context" in sample["category"]
+    messages: list[dict[str, Any]] = []
+    turns: list[list[Any]] = []
+    calls_made: list[dict[str, Any]] = []
+    force_quit = False
+    reply: dict[str, Any] = {}
+    try:
+        execute_multi_turn_func_call([], sample["initial_config"], sample["involved_classes"], instance,
+                                     sample["id"], long_context=long_context)
+        for turn_index, turn_messages in enumerate(sample["question"]):
+            if str(turn_index) in holdout:  # miss_func: the held-out docs arrive with a fixed user message
+                functions.extend(holdout[str(turn_index)])
+                tools = tools_for(functions, sample["category"])
+                turn_messages = [{"role": "user", "content": DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC}]
+            messages.extend(chat.messages if turn_index == 0 else turn_messages)  # the first: with any system prompt
+            steps: list[Any] = []
+            count = 0
+            while True:
+                reply = await chat(messages, **_tools(tools))
+                result = model_result(reply)
+                steps.append(result)
+                calls = reply.get("tool_calls") or []
+                messages.append({"role": "assistant", "content": reply.get("content"),
+                                 **({"tool_calls": calls} if calls else {})})
+                calls_made.extend(calls)
+                try:
+                    decoded = convert_to_function_call(result)
+                except Exception:  # the handler's rule: text or unparsable arguments end the turn
+                    break
+                if is_empty_execute_response(decoded):
+                    break
+                outputs, _ = execute_multi_turn_func_call(decoded, sample["initial_config"],
+                                                          sample["involved_classes"], instance, sample["id"],
+                                                          long_context=long_context)
+                for output, call in zip(outputs, calls):
+                    messages.append({"role": "tool", "content": output, "tool_call_id": call.get("id")})
+                count += 1
+                if count > MAXIMUM_STEP_LIMIT:
+                    force_quit = True
+                    break
+            turns.append(steps)
+            if force_quit:
+                break
+    finally:
+        _forget_instances(instance)
+    return {"content": reply.get("content") or "", "reasoning_content": reply.get("reasoning_content"),
+            "finish_reason": reply.get("finish_reason"), "tool_calls": calls_made, "result": turns,
+            "force_quit": force_quit}
+
+
+def _instance_name() -> str:
+    # the backends keep their state in module globals named after the model: one name per conversation
+    return f"{CHECKER_MODEL}_{uuid.uuid4().hex}"
+
+
+def _forget_instances(name: str) -> None:
+    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
+
+    for key in [key for key in vars(multi_turn_utils) if name in key]:
+        del vars(multi_turn_utils)[key]
+
+
+def check(sample: dict[str, Any], result: Any) -> dict[str, Any]:
+    """The official verdict on a model result (as `model_result` / the driver keeps it): {"valid", "error",
+    "error_type", "decoded"}, following bfcl-eval's eval_runner for the entry's category."""
+    require_bfcl_eval()
+    category = sample["category"]
+    if category in MULTI_TURN:
+        return _check_multi_turn(sample, result)
+    if "irrelevance" in category or category == "live_relevance":
+        return _check_relevance(category, result)
+    return _check_ast(sample, result)
+
+
+def _decode_ast(result: Any) -> list[dict[str, Any]]:
+    # bfcl-eval's OpenAICompletionsHandler.decode_ast in function-calling mode
+    decoded = []
+    for invoked in result:
+        name = list(invoked.keys())[0]
+        decoded.append({name: json.loads(invoked[name])})
+    return decoded
+
+
+def _check_relevance(category: str, result: Any) -> dict[str, Any]:
+    from bfcl_eval.utils import is_empty_output
+
+    try:
+        decoded: Any = _decode_ast(result)
+        called, error = not is_empty_output(decoded), None
+    except Exception as exc:
+        decoded, called, error = None, False, str(exc)
+    if "irrelevance" in category:
+        if called:
+            return _invalid("Valid syntax. Successfully decode AST when it should not.",
+                            "irrelevance_error:decoder_success", decoded)
+    elif not called:
+        return _invalid(f"Invalid syntax. Failed to decode AST when it should have. {error}",
+                        "relevance_error:decoder_failed", decoded)
+    return {"valid": True, "error": None, "error_type": None, "decoded": decoded}
+
+
+def _check_ast(sample: dict[str, Any], result: Any) -> dict[str, Any]:
+    from bfcl_eval.constants.enums import Language
+    from bfcl_eval.eval_checker.ast_eval.ast_checker import ast_checker
+    from bfcl_eval.utils import is_function_calling_format_output
+
+    category = sample["category"]
+    language = {"simple_java": Language.JAVA, "simple_javascript": Language.JAVASCRIPT}.get(category, Language.PYTHON)
+    try:
+        decoded = _decode_ast(result)
+    except Exception as exc:
+        return _invalid(f"Invalid syntax. Failed to decode AST. {exc}", "ast_decoder:decoder_failed", None)
+    if not is_function_calling_format_output(decoded):
+        return _invalid("Did not output in the specified format.", "ast_decoder:decoder_wrong_output_format", decoded)
+    verdict = ast_checker(copy.deepcopy(sample["function"]), decoded, sample["ground_truth"], language, category,
+                          CHECKER_MODEL)
+    if not verdict["valid"]:
+        return _invalid("; ".join(map(str, verdict["error"])), verdict["error_type"], decoded)
+    return {"valid": True, "error": None, "error_type": None, "decoded": decoded}
+
+
+def _check_multi_turn(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import is_empty_execute_response
+    from bfcl_eval.model_handler.utils import convert_to_function_call
+
+    truth = sample["ground_truth"]
+    if not isinstance(turns, list):
+        return _invalid("Model did not output a list of model responses.", "multi_turn:inference_error", None)
+    if len(turns) != len(truth):
+        return _invalid(f"Model was force-terminated during inference phase: {len(turns)} turns of {len(truth)}.",
+                        "multi_turn:force_terminated", None)
+    decoded: list[list[list[str]]] = []
+    for steps in turns:
+        kept = []
+        for step in steps:
+            try:
+                calls = convert_to_function_call(step)
+            except Exception:  # text and unparsable steps are ignored, as in eval_runner
+                continue
+            if not is_empty_execute_response(calls):
+                kept.append(calls)
+        decoded.append(kept)
+    name = _instance_name()
+    try:
+        verdict = multi_turn_checker(decoded, truth, copy.deepcopy(sample), sample["category"], name)
+    finally:
+        _forget_instances(name)
+    if not verdict["valid"]:
+        return _invalid(str(verdict.get("error_message")), verdict.get("error_type"), decoded)
+    return {"valid": True, "error": None, "error_type": None, "decoded": decoded}
+
+
+def _invalid(error: str, error_type: str | None, decoded: Any) -> dict[str, Any]:
+    return {"valid": False, "error": error[:1000], "error_type": error_type, "decoded": decoded}
+
+
+def score(sample: dict[str, Any], response: Any, verdict: Any) -> None:
+    """The suites' scorer: skip what cannot run, else record the official verdict and the calls made."""
+    category = sample["category"]
+    if response.body.get("skipped"):
+        pytest.skip(f"{category}: {response.body['skipped']}")
+    checked = check(sample, response.body.get("result"))
+    verdict(checked["valid"], answer=checked["decoded"], expected=sample.get("ground_truth"),
+            category=category, tool_calls=response.tool_calls, reason=checked["error"],
+            error_type=checked["error_type"], metric_inputs={"category": category})
+
+
+# -- scores ------------------------------------------------------------------------------------------
+
+Score = tuple[float, int]  # (accuracy, number of entries)
+
+
+def category_scores(outcomes: list[SampleOutcome]) -> dict[str, list[float]]:
+    """Per category, each sample's accuracy averaged over its repeats."""
+    scores: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        inputs = next((entry for entry in outcome.inputs if entry), None)
+        if inputs and outcome.correct:
+            scores.setdefault(inputs["category"], []).append(sum(outcome.correct) / len(outcome.correct))
+    return scores
+
+
+def _unweighted(parts: list[Score | None]) -> Score | None:
+    present = [part for part in parts if part is not None]
+    if not present:
+        return None
+    return sum(accuracy for accuracy, _ in present) / len(present), sum(count for _, count in present)
+
+
+def _weighted(parts: list[Score | None], weights: list[float] | None = None) -> Score | None:
+    present = [(part, weight) for part, weight in zip(parts, weights or [None] * len(parts)) if part is not None]
+    if not present:
+        return None
+    total = sum(weight if weight is not None else count for (_, count), weight in present)
+    value = sum(accuracy * (weight if weight is not None else count) for (accuracy, count), weight in present)
+    return value / total, sum(count for (_, count), _ in present)
+
+
+def overall_scores(version: str, categories: dict[str, Score]) -> dict[str, Score]:
+    """The leaderboard's groups and overall score. A group or category with no scored entries is left out
+    (and the weights of the rest renormalised), so the score covers exactly the categories that ran.
+
+    v3: BFCL v3 leaderboard as NeMo-Skills reproduces it (nemo_skills/dataset/bfcl_v3/bfcl_score.py):
+    unweighted mean of non-live (incl. irrelevance), live (entry-weighted, incl. (ir)relevance), multi-turn.
+    v4: bfcl-eval 2026.3.23 eval_runner_helper.generate_leaderboard_csv: weights 10/10/10/30/40 on non-live
+    AST, live AST (entry-weighted), irrelevance (non-live and live), multi-turn, agentic (web search, memory).
+    """
+    get = categories.get
+    simple = _unweighted([get(name) for name in ("simple_python", "simple_java", "simple_javascript")])
+    non_live_ast = [simple, get("multiple"), get("parallel"), get("parallel_multiple")]
+    live_ast = [get(name) for name in ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")]
+    groups: dict[str, Score | None] = {"simple_ast": simple, "multi_turn": _unweighted([get(n) for n in MULTI_TURN])}
+    if version == "bfcl_v3":
+        groups["non_live"] = _unweighted(non_live_ast + [get("irrelevance")])
+        groups["live"] = _weighted(live_ast + [get("live_irrelevance"), get("live_relevance")])
+        groups["overall"] = _unweighted([groups["non_live"], groups["live"], groups["multi_turn"]])
+    else:
+        groups["non_live"] = _unweighted(non_live_ast)
+        groups["live"] = _weighted(live_ast)
+        groups["total_irrelevance"] = _unweighted([get("irrelevance"), get("live_irrelevance")])
+        groups["web_search"] = _unweighted([get(name) for name in WEB_SEARCH])
+        groups["memory"] = _unweighted([get(name) for name in MEMORY])
+        groups["agentic"] = _unweighted([groups["web_search"], groups["memory"]])
+        groups["overall"] = _weighted([groups["non_live"], groups["live"], groups["total_irrelevance"],
+                                       groups["multi_turn"], groups["agentic"]], [10, 10, 10, 30, 40])
+    return {name: score for name, score in groups.items() if score is not None}
+
+
+@pytest.hookimpl
+def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    if benchmark not in CATEGORIES:
+        return {}
+    per_category = category_scores(outcomes)
+    metrics: dict[str, Any] = {name: summarize(values) for name, values in sorted(per_category.items())}
+    counted = {name: (sum(values) / len(values), len(values)) for name, values in per_category.items()}
+    for name, (value, entries) in overall_scores(benchmark, counted).items():
+        metrics[name] = {"value": value, "entries": entries}
+    if "overall" in metrics:
+        metrics["overall"]["covers"] = sorted(counted)
+    return metrics

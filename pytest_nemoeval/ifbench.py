@@ -1,0 +1,148 @@
+"""IFBench grading with the official instruction registry (`if-verifiable`), offline, and its four metrics.
+
+`if-verifiable` 0.1.2 carries allenai/IFBench's checkers as of 1a902f9-e44f1c7 (Nov-Dec 2025, around the model
+card's evaluation; NeMo Skills' image clones IFBench's head when built), guarded where upstream crashed.
+
+Verdicts follow IFBench's `evaluation_lib.py` (allenai/IFBench; NeMo Skills `eval_ifbench` runs it):
+strict checks the response as is, loose also tries it without its first and/or last line and without
+`*`; an empty response follows nothing. Metrics follow NeMo Skills `IFMetrics` (pass@1 averaged over repeats):
+prompt-level = all instructions followed, instruction-level = followed instructions / instructions.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import math
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_nemoeval.metrics import SampleOutcome, Z95, summarize
+
+BENCHMARK = "ifbench"
+# NLTK data the checkers use; none may be fetched at run time (if-verifiable downloads missing ones at import)
+NLTK_RESOURCES = ("punkt_tab", "stopwords", "averaged_perceptron_tagger_eng")
+# llama-index-core ships punkt_tab and stopwords; found without importing it
+PACKAGED_NLTK_DATA = ("llama_index.core", "_static/nltk_cache")
+
+
+class UngradableInstruction(Exception):
+    """An instruction that cannot be checked here: unknown to the registry, or its NLTK data is absent."""
+
+
+def _packaged_nltk_data() -> str | None:
+    """A private copy of the English NLTK data llama-index-core ships: NLTK refuses hard-linked data files,
+    and uv installs packages as hard links."""
+    package, relative = PACKAGED_NLTK_DATA
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        return None
+    roots = [Path(location) / relative for location in (spec.submodule_search_locations or [])] if spec else []
+    source = next((root for root in roots if root.is_dir()), None)
+    if source is None:
+        return None
+    target = Path(tempfile.mkdtemp(prefix="nemoeval-nltk-"))
+    atexit.register(shutil.rmtree, target, True)
+    for part in ("tokenizers/punkt_tab/english", "corpora/stopwords/english"):
+        if (source / part).exists():
+            copy = shutil.copytree if (source / part).is_dir() else shutil.copyfile
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            copy(source / part, target / part)
+    return str(target)
+
+
+def _refuse_download(name: str = "", *args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, Any]:
+    """The official IFBench instruction registry, imported once, with the packaged NLTK data on NLTK's path
+    and downloads refused."""
+    import nltk
+
+    packaged = _packaged_nltk_data()
+    if packaged:
+        nltk.data.path.append(packaged)
+    download, nltk.download = nltk.download, _refuse_download
+    try:
+        from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
+    finally:
+        nltk.download = download
+    return INSTRUCTION_DICT
+
+
+def _missing_nltk_resource(instruction_id: str, error: LookupError) -> UngradableInstruction:
+    name = next((name for name in NLTK_RESOURCES if name in str(error)), "an NLTK resource")
+    return UngradableInstruction(f"{instruction_id} needs NLTK's {name}, which no installed package provides; "
+                                 f"put it in an NLTK_DATA directory (python -m nltk.downloader -d DIR {name})")
+
+
+def _checker(instruction_id: str, kwargs: dict[str, Any] | None, prompt: str) -> Any:
+    instructions = registry()
+    if instruction_id not in instructions:
+        raise UngradableInstruction(f"unknown IFBench instruction {instruction_id!r} (not in if-verifiable's "
+                                    "registry)")
+    checker = instructions[instruction_id](instruction_id)
+    checker.build_description(**{key: value for key, value in (kwargs or {}).items() if value is not None})
+    arguments = checker.get_instruction_args()
+    if arguments and "prompt" in arguments:
+        checker.build_description(prompt=prompt)
+    return checker
+
+
+def loose_variants(response: str) -> list[str]:
+    """The response, without `*`, without its first and/or last line (IFBench's loose evaluation)."""
+    lines = response.split("\n")
+    trimmed = ["\n".join(lines[1:]).strip(), "\n".join(lines[:-1]).strip(), "\n".join(lines[1:-1]).strip()]
+    return [response, response.replace("*", ""), *trimmed, *(text.replace("*", "") for text in trimmed)]
+
+
+def follows(response: str, row: dict[str, Any]) -> tuple[list[bool], list[bool]]:
+    """Per instruction of the row: (strict, loose) verdicts of the official checkers."""
+    strict: list[bool] = []
+    loose: list[bool] = []
+    variants = loose_variants(response)
+    for index, instruction_id in enumerate(row["instruction_id_list"]):
+        checker = _checker(instruction_id, row["kwargs"][index], row["prompt"])
+        try:
+            strict.append(bool(response.strip() and checker.check_following(response)))
+            loose.append(any(text.strip() and checker.check_following(text) for text in variants))
+        except LookupError as error:
+            raise _missing_nltk_resource(instruction_id, error) from None
+    return strict, loose
+
+
+def _ratio(numerators: list[float], denominators: list[float]) -> dict[str, Any]:
+    """sum(y) / sum(x) over samples, with the linearized (cluster-by-sample) standard error."""
+    n, total = len(numerators), sum(denominators)
+    if n == 0 or total == 0:
+        return summarize([])
+    value = sum(numerators) / total
+    if n > 1:
+        residuals = [y - value * x for y, x in zip(numerators, denominators)]
+        stderr = math.sqrt(sum(r * r for r in residuals) / (n * (n - 1))) / (total / n)
+    else:
+        stderr = 0.0
+    return {"value": value, "stderr": stderr,
+            "ci95": [max(0.0, value - Z95 * stderr), min(1.0, value + Z95 * stderr)]}
+
+
+@pytest.hookimpl
+def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    if benchmark != BENCHMARK:
+        return {}
+    scored = [[inputs for inputs in outcome.inputs if inputs] for outcome in outcomes]
+    scored = [runs for runs in scored if runs]
+    metrics: dict[str, Any] = {}
+    for mode in ("strict", "loose"):
+        metrics[f"prompt_{mode}"] = summarize([sum(all(run[mode]) for run in runs) / len(runs) for runs in scored])
+        followed = [sum(sum(run[mode]) for run in runs) / len(runs) for runs in scored]
+        metrics[f"instruction_{mode}"] = _ratio(followed, [len(runs[0][mode]) for runs in scored])
+    return metrics

@@ -1,0 +1,29 @@
+"""BFCL v4: function calling through the OpenAI tools API, graded by the official bfcl-eval checkers.
+
+Data: bfcl-eval's bfcl_eval/data: the v3 categories plus web search and memory (agentic). One item per
+entry and repeat, its id naming the entry (`-k "bfcl_v4 and multi_turn"` selects categories).
+Web search (needs a search backend) and memory (needs ordered prerequisite conversations) are collected
+and skipped with their reason; the overall score says which categories it covers.
+Settings: NeMo Skills' published recipe (max new tokens 8192, server-side tool parsing).
+Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/bfcl.py), per category and per group.
+"""
+
+from pytest_nemoeval import Suite
+from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score
+
+suite = Suite(
+    name="bfcl_v4",
+    data=BfclData("bfcl_v4"),
+    required_fields=("id", "category", "question", "function"),
+    prompt=prompt,
+    generation={"max_new_tokens": 8192},
+    repeats=1,
+    primary_metric="overall",
+    id_field="id",
+    driver=converse,
+    item_label=item_label,
+)
+
+
+def test_bfcl_v4(sample, response, verdict):
+    score(sample, response, verdict)

@@ -1,0 +1,303 @@
+"""BFCL v3/v4: our verdicts against the official bfcl-eval grading path, the leaderboard scores, and runs
+of the suites against the mock server (scripted tool calls)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+
+from conftest import ROOT, results, samples
+
+pytest.importorskip("bfcl_eval", reason="needs bfcl-eval (pip install --no-deps bfcl-eval==2026.3.23)")
+from pytest_nemoeval import bfcl  # noqa: E402
+
+MODEL = "official"  # bfcl-eval names its backend instances after the model
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    """bfcl-eval's own per-entry grading (eval_runner) with its OpenAI function-calling handler."""
+    bfcl.require_bfcl_eval()
+    from bfcl_eval.constants.enums import Language, ReturnFormat
+    from bfcl_eval.eval_checker import eval_runner
+    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
+    from bfcl_eval.model_handler.api_inference.openai_completion import OpenAICompletionsHandler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", "unused")  # the handler builds a client it never uses here
+        handler = OpenAICompletionsHandler(model_name=MODEL, temperature=0, registry_name=MODEL, is_fc_model=True)
+
+    def grade(sample: dict, result) -> bool:
+        category, prompt = sample["category"], copy.deepcopy(sample)
+        if category in bfcl.MULTI_TURN:
+            try:
+                return eval_runner._evaluate_single_multi_turn_entry(
+                    handler, sample["id"], copy.deepcopy(result), sample["ground_truth"], prompt, MODEL,
+                    category)["valid"]
+            finally:  # its backends live on in module globals, reused by the next grading of the same entry
+                for key in [key for key in vars(multi_turn_utils) if key.startswith(MODEL)]:
+                    del vars(multi_turn_utils)[key]
+        if "irrelevance" in category or category == "live_relevance":
+            return eval_runner._evaluate_single_relevance_entry(
+                handler, sample["id"], copy.deepcopy(result), prompt, MODEL, category)["valid"]
+        language, form = {"simple_java": (Language.JAVA, ReturnFormat.JAVA),
+                          "simple_javascript": (Language.JAVASCRIPT, ReturnFormat.JAVASCRIPT)}.get(
+            category, (Language.PYTHON, ReturnFormat.PYTHON))
+        return eval_runner._evaluate_single_ast_entry(handler, sample["id"], copy.deepcopy(result),
+                                                      sample["ground_truth"], prompt, MODEL, category,
+                                                      language, form)["valid"]
+
+    return grade
+
+
+@pytest.fixture(scope="module")
+def entries():
+    rows = bfcl.BfclData("bfcl_v4").load(limit=None)
+    return {row["id"]: row for row in rows}
+
+
+def call(name: str, **arguments) -> dict:
+    """One tool call as the driver keeps it: {name: arguments JSON}."""
+    return {name: json.dumps(arguments)}
+
+
+def turns_from(sample: dict) -> list[list]:
+    """A multi-turn result that makes exactly the ground-truth calls, one step per turn."""
+    import ast
+
+    docs = sample["function"] + [doc for held in (sample.get("missed_function") or {}).values() for doc in held]
+    parameters = {doc["name"]: list(doc["parameters"]["properties"]) for doc in docs}
+    turns = []
+    for calls in sample["ground_truth"]:
+        step = []
+        for text in calls:
+            node = ast.parse(text, mode="eval").body
+            arguments = dict(zip(parameters[node.func.id], (ast.literal_eval(arg) for arg in node.args)))
+            arguments.update({kw.arg: ast.literal_eval(kw.value) for kw in node.keywords})
+            step.append({node.func.id: json.dumps(arguments)})
+        turns.append([step, "Done."] if step else ["Nothing to do."])
+    return turns
+
+
+HAND_MADE = [
+    ("simple_python_0", [call("calculate_triangle_area", base=10, height=5)], True),
+    ("simple_python_0", [call("calculate_triangle_area", base=10, height=5, unit="units")], True),
+    ("simple_python_0", [call("calculate_triangle_area", base="10", height=5)], False),  # wrong argument type
+    ("simple_python_0", [call("calculate_triangle_area", height=5)], False),  # missing required argument
+    ("simple_python_0", [call("calculate_triangle_area", base=10, height=5)] * 2, False),  # extra call
+    ("simple_python_0", [call("calculate_circle_area", base=10, height=5)], False),  # wrong function
+    ("simple_python_0", "The area is 25 square units.", False),  # text, no call
+    ("simple_python_0", [{"calculate_triangle_area": "{not json"}], False),  # unparsable arguments
+    ("simple_java_0", [call("GeometryPresentation_createPresentation", controller="mapController",
+                            parent="mapArea")], True),  # "." in names becomes "_" in OpenAI tools
+    ("simple_java_0", [call("GeometryPresentation_createPresentation", controller="mapController")], False),
+    ("irrelevance_0", "I cannot compute that with the functions I have.", True),  # irrelevance detection
+    ("irrelevance_0", [call("determine_body_mass_index", weight=70, height=1.75)], False),
+    ("live_relevance_0-0-0", "No call.", False),
+]
+
+
+@pytest.mark.parametrize("entry_id, result, expected", HAND_MADE,
+                         ids=[f"{case[0]}-{i}" for i, case in enumerate(HAND_MADE)])
+def test_hand_made_responses_get_the_official_verdict(entries, official, entry_id, result, expected):
+    sample = entries[entry_id]
+    ours = bfcl.check(sample, result)
+    assert ours["valid"] is expected, ours
+    assert official(sample, result) is expected
+    if not expected:
+        assert ours["error"] and ours["error_type"]  # the reason goes into the sample record
+
+
+def test_multi_turn_state_is_checked_like_the_official_checker(entries, official):
+    sample = entries["multi_turn_base_0"]
+    right = turns_from(sample)
+    assert bfcl.check(sample, right)["valid"] is official(sample, right) is True
+    wrong_state = copy.deepcopy(right)  # the last turn moves the wrong file: the file system differs
+    wrong_state[-1][0][1] = call("mv", source="final_report.pdf", destination="temp")
+    ours = bfcl.check(sample, wrong_state)
+    assert ours["valid"] is official(sample, wrong_state) is False
+    assert ours["error_type"].startswith("multi_turn:")
+    cut_short = right[:-1]  # force-terminated conversation
+    assert bfcl.check(sample, cut_short)["valid"] is official(sample, cut_short) is False
+    silent_turn = copy.deepcopy(right)
+    silent_turn[1] = ["I would grep it."]
+    assert bfcl.check(sample, silent_turn)["valid"] is official(sample, silent_turn) is False
+
+
+def variants(sample: dict) -> list:
+    """A call made from the first accepted value of every argument, then broken ways of making it."""
+    first = []
+    for expected in sample["ground_truth"]:
+        name, arguments = next(iter(expected.items()))
+        values = {key: options[0] for key, options in arguments.items() if options and options[0] != ""}
+        first.append((name.replace(".", "_"), values))
+    good = [{name: json.dumps(values)} for name, values in first]
+    dropped = [{name: json.dumps(dict(list(values.items())[1:]))} for name, values in first]
+    typed = [{name: json.dumps({key: str(value) for key, value in values.items()})} for name, values in first]
+    return [good, dropped, typed, good + good[:1], "no call", []]
+
+
+def test_verdicts_agree_with_the_official_grader_across_categories(entries, official):
+    compared = agreed = valid = 0
+    taken: dict[str, int] = {}
+    for sample in entries.values():
+        category = sample["category"]
+        taken[category] = taken.get(category, 0) + 1
+        if category in bfcl.UNSUPPORTED or category in bfcl.MULTI_TURN or taken[category] > 15:
+            continue
+        cases = variants(sample) if sample["ground_truth"] else [[call("f", x=1)], "no call", []]
+        for result in cases:
+            ours = bfcl.check(sample, result)["valid"]
+            compared, valid = compared + 1, valid + ours
+            agreed += ours == official(sample, result)
+    assert compared > 1000 and 200 < valid < compared - 200  # both verdicts are well represented
+    assert agreed / compared >= 0.995, f"{agreed}/{compared}"
+
+
+def test_overall_scores_follow_each_versions_weighting():
+    scores = {"simple_python": (1.0, 400), "simple_java": (0.5, 100), "simple_javascript": (0.0, 50),
+              "multiple": (1.0, 200), "parallel": (0.5, 200), "parallel_multiple": (0.5, 200),
+              "irrelevance": (1.0, 240), "live_simple": (1.0, 100), "live_multiple": (0.0, 300),
+              "live_irrelevance": (0.5, 800), "live_relevance": (1.0, 16),
+              "multi_turn_base": (0.5, 200), "multi_turn_miss_func": (0.0, 200)}
+    v3 = bfcl.overall_scores("bfcl_v3", scores)
+    assert v3["simple_ast"][0] == pytest.approx(0.5)
+    assert v3["non_live"][0] == pytest.approx((0.5 + 1.0 + 0.5 + 0.5 + 1.0) / 5)
+    assert v3["live"][0] == pytest.approx((100 + 400 + 16) / (100 + 300 + 800 + 16))
+    assert v3["multi_turn"][0] == pytest.approx(0.25)
+    assert v3["overall"][0] == pytest.approx((0.7 + 516 / 1216 + 0.25) / 3)
+    v4 = bfcl.overall_scores("bfcl_v4", scores)
+    assert v4["non_live"][0] == pytest.approx((0.5 + 1.0 + 0.5 + 0.5) / 4)
+    assert v4["live"][0] == pytest.approx(100 / 400)
+    assert v4["total_irrelevance"][0] == pytest.approx(0.75)
+    assert "agentic" not in v4  # no web search or memory scored: left out, the other weights renormalised
+    assert v4["overall"][0] == pytest.approx((10 * 0.625 + 10 * 0.25 + 10 * 0.75 + 30 * 0.25) / 60)
+    with_memory = bfcl.overall_scores("bfcl_v4", {**scores, "memory_kv": (1.0, 155)})
+    assert with_memory["overall"][0] == pytest.approx((10 * 0.625 + 10 * 0.25 + 10 * 0.75 + 30 * 0.25 + 40) / 100)
+
+
+@pytest.fixture
+def bfcl_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "suites").mkdir()
+    for version in ("v3", "v4"):
+        shutil.copy(ROOT / "suites" / f"test_bfcl_{version}.py", pytester.path / "suites")
+    return pytester
+
+
+def test_k_selects_categories_by_item_id(bfcl_project, mock_server):
+    mock = mock_server()
+    result = bfcl_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--collect-only", "-q",
+                                               "--limit-samples", "2", "-k", "bfcl_v4 and multi_turn")
+    result.stdout.fnmatch_lines(["suites/test_bfcl_v4.py::test_bfcl_v4[[]s*-multi_turn_base_0-r0[]]",
+                                 "suites/test_bfcl_v4.py::test_bfcl_v4[[]s*-multi_turn_long_context_1-r0[]]",
+                                 "8/78 tests collected (70 deselected)*"])
+    assert mock.chat_requests() == 0
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["n0", "n2"])
+def test_suite_runs_tool_calls_through_the_engine_and_records_them(bfcl_project, mock_server, xdist):
+    mock = mock_server("--answer", "Done.", "--tool-call", 'calculate_triangle_area={"base": 10, "height": 5}')
+    result = bfcl_project.runpytest_subprocess(
+        "suites/", "--endpoint", mock.url, "--limit-samples", "1", "-rs", *xdist,
+        "-k", "bfcl_v4 and not live and (simple_python or multi_turn_base or web_search_base or parallel_multiple)")
+    result.stdout.fnmatch_lines(["*web_search_base: web search needs a search backend*",
+                                 "*1 skipped*1 correct, 2 incorrect*"])
+    # single-turn: one request each; multi_turn_base_0 has 4 turns of (tool calls, then text): 8 requests
+    assert mock.chat_requests() == 2 + 4 * 2
+    rows = {row["sample_id"]: row for row in samples(bfcl_project, "bfcl_v4")}
+    assert set(rows) == {"simple_python_0", "parallel_multiple_0", "multi_turn_base_0"}
+    assert rows["simple_python_0"]["verdict"] == "correct"
+    assert rows["simple_python_0"]["tool_calls"][0]["function"]["name"] == "calculate_triangle_area"
+    assert rows["parallel_multiple_0"]["reason"] and rows["parallel_multiple_0"]["error_type"]
+    multi = rows["multi_turn_base_0"]
+    assert len(multi["tool_calls"]) == 4 and multi["error_type"].startswith("multi_turn:")
+    metrics = results(bfcl_project)["benchmarks"]["bfcl_v4"]["metrics"]
+    assert metrics["simple_python"]["value"] == 1.0 and metrics["multi_turn_base"]["value"] == 0.0
+    assert metrics["overall"]["covers"] == ["multi_turn_base", "parallel_multiple", "simple_python"]
+    # simple AST = 1 (only python ran) = non-live with parallel_multiple 0 -> 0.5; multi-turn 0; weights 10/30
+    assert metrics["overall"]["value"] == pytest.approx(10 * 0.5 / 40)
+
+
+def test_suites_run_on_the_embedded_model(bfcl_project):
+    """Tools reach llama.cpp's server (jinja chat template on); replies are graded whatever the tiny model says."""
+    result = bfcl_project.runpytest_subprocess(
+        "suites/", "--limit-samples", "1", "--set", "generation.max_new_tokens=4",
+        "-k", "(bfcl_v4 and simple_python) or (bfcl_v3 and multi_turn_base)")
+    assert result.ret == 0, result.stdout.str()
+    benchmarks = results(bfcl_project)["benchmarks"]
+    assert (benchmarks["bfcl_v4"]["items"], benchmarks["bfcl_v4"]["errors"]) == (1, 0)
+    assert (benchmarks["bfcl_v3"]["items"], benchmarks["bfcl_v3"]["errors"]) == (1, 0)
+    assert benchmarks["bfcl_v4"]["metrics"]["overall"]["covers"] == ["simple_python"]
+    multi = samples(bfcl_project, "bfcl_v3")[0]
+    assert multi["sample_id"] == "multi_turn_base_0" and multi["verdict"] in ("correct", "incorrect")
+    assert multi["reason"] or multi["verdict"] == "correct"
+
+
+def test_missing_bfcl_eval_is_one_line_naming_the_extra(bfcl_project, mock_server):
+    (bfcl_project.path / "conftest.py").write_text("import sys\nsys.modules['bfcl_eval'] = None  # not installed\n")
+    mock = mock_server()
+    result = bfcl_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--limit-samples", "1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: bfcl_v3: BFCL needs the bfcl-eval package: pip install 'pytest-nemoeval[bfcl]' "
+                                 "&& pip install --no-deps bfcl-eval==2026.3.23"])
+    assert mock.chat_requests() == 0 and not (bfcl_project.path / "results" / "results.json").exists()
+
+
+def test_other_suites_never_import_bfcl_eval(bfcl_project, mock_server):
+    """With --data-dir (rows in the package's schema, as in examples/data), only BFCL items need bfcl-eval."""
+    (bfcl_project.path / "conftest.py").write_text("import sys\nsys.modules['bfcl_eval'] = None  # not installed\n")
+    shutil.copy(ROOT / "suites" / "test_mmlu_pro.py", bfcl_project.path / "suites")
+    shutil.copytree(ROOT / "examples" / "data", bfcl_project.path / "data")
+    mock = mock_server()
+    result = bfcl_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data",
+                                               "--limit-samples", "2", "-k", "mmlu_pro")
+    assert result.ret == 0, result.stdout.str()
+    assert results(bfcl_project)["benchmarks"]["mmlu_pro"]["items"] == 2
+
+
+def test_multi_turn_verdicts_agree_with_the_official_grader(entries, official):
+    compared = agreed = valid = 0
+    for category in bfcl.MULTI_TURN:
+        for index in range(5):
+            sample = entries[f"{category}_{index}"]
+            right = turns_from(sample)
+            last_turn = next(i for i in reversed(range(len(right))) if isinstance(right[i][0], list))
+            early_stop = copy.deepcopy(right)
+            early_stop[last_turn] = ["I am done."]  # the last turn with calls makes none
+            for result in (right, early_stop, right[:-1]):
+                ours = bfcl.check(sample, result)["valid"]
+                compared, valid = compared + 1, valid + ours
+                agreed += ours == official(sample, result)
+    assert agreed == compared and valid >= 15, (agreed, compared, valid)
+
+
+def test_data_dir_rows_in_the_packages_schema(bfcl_project, mock_server):
+    shutil.copytree(ROOT / "examples" / "data", bfcl_project.path / "data")
+    mock = mock_server("--answer", "Done.", "--tool-call", 'calculate_triangle_area={"base": 10, "height": 5}')
+    listed = bfcl_project.runpytest_subprocess("suites/test_bfcl_v4.py", "--endpoint", mock.url, "--data-dir", "data",
+                                               "--collect-only", "-q")
+    listed.stdout.fnmatch_lines([f"{len(bfcl.CATEGORIES['bfcl_v4'])} tests collected*"])  # one per category
+    result = bfcl_project.runpytest_subprocess("suites/test_bfcl_v4.py", "--endpoint", mock.url, "--data-dir", "data",
+                                               "-k", "simple_python or multi_turn_miss_func")
+    result.stdout.fnmatch_lines(["*1 correct, 1 incorrect*"])
+
+
+def test_an_entry_without_functions_is_sent_without_tools(entries):
+    import asyncio
+
+    sent = []
+
+    class Chat:
+        messages = [{"role": "user", "content": "hi"}]
+
+        async def __call__(self, messages, **options):
+            sent.append(options)
+            return {"content": "no call"}
+
+    for entry_id in ("live_irrelevance_120-9-0", "irrelevance_0"):
+        body = asyncio.run(bfcl.converse(entries[entry_id], Chat()))
+        assert body["result"] == "no call"
+    assert "tools" not in sent[0] and sent[1]["tools"][0]["type"] == "function"
