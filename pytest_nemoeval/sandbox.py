@@ -4,8 +4,7 @@ Each run gets a fresh temporary directory (also its HOME and TMPDIR), an environ
 ours in it (no API keys, no proxies), resource limits (CPU seconds, address space, file size, processes),
 a wall-clock timeout after which its whole process group is killed, and stdout/stderr capped. Where
 unprivileged user namespaces are allowed (most Linux), it also gets no network, a read-only file tree
-except its directory, an empty home directory in place of the user's (unless Python lives there), and its
-own PID namespace, so nothing it starts outlives it (sandbox_init.py).
+except its directory, and its own PID namespace, so nothing it starts outlives it (sandbox_init.py).
 Elsewhere it runs without that isolation after one warning, or not at all with --sandbox-strict.
 At most --sandbox-workers runs at once: a driver calls `configure(chat.settings)` first.
 """
@@ -144,7 +143,7 @@ async def run_python(source: str, *, stdin: str = "", limits: Limits = Limits(),
 
 
 async def _run(workdir: str, stdin: str, limits: Limits, isolate: bool) -> ExecResult:
-    spec = {"isolate": isolate, "workdir": workdir, "hidden": _hidden(workdir), "limits": asdict(limits)}
+    spec = {"isolate": isolate, "workdir": workdir, "limits": asdict(limits)}
     env = {**BASE_ENV, "HOME": workdir, "TMPDIR": workdir}
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
@@ -177,15 +176,6 @@ async def _run(workdir: str, stdin: str, limits: Limits, isolate: bool) -> ExecR
     status = "timeout" if timed_out else "ok" if code == 0 else "error" if code is not None and code > 0 else "killed"
     return ExecResult(status, None if timed_out else code, stdout.decode("utf-8", "replace"),
                       stderr.decode("utf-8", "replace"), wall)
-
-
-def _hidden(workdir: str) -> list[str]:
-    """The user's home, unless the program needs what is in it (this Python, this package, its own dir)."""
-    home = os.path.realpath(os.path.expanduser("~"))
-    needed = [workdir, sys.prefix, sys.base_prefix, sys.executable, str(INIT)]
-    if home == "/" or not os.path.isdir(home) or any(os.path.realpath(p).startswith(home + os.sep) for p in needed):
-        return []
-    return [home]
 
 
 def _kill_group(pgid: int) -> None:

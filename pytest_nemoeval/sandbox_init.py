@@ -47,9 +47,8 @@ def set_readonly(path, recursive, readonly):
                        ctypes.sizeof(attr)), f"mount_setattr {path}")
 
 
-def isolate(workdir, hidden=()):
-    """New namespaces; the tree read-only but workdir, `hidden` dirs (the user's home: keys, tokens) empty.
-    The PID namespace applies to our children."""
+def isolate(workdir):
+    """New namespaces; the tree read-only but workdir. The PID namespace applies to our children."""
     uid, gid = os.getuid(), os.getgid()
     check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID), "unshare")
     write("/proc/self/setgroups", "deny")
@@ -57,8 +56,6 @@ def isolate(workdir, hidden=()):
     write("/proc/self/uid_map", f"{uid or 1000} {uid} 1")
     write("/proc/self/gid_map", f"{gid or 1000} {gid} 1")
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount private /")
-    for path in hidden:
-        check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k"), f"hide {path}")
     check(libc.mount(workdir.encode(), workdir.encode(), None, MS_BIND | MS_REC, None), "bind workdir")
     set_readonly("/", recursive=True, readonly=True)
     set_readonly(workdir, recursive=False, readonly=False)
@@ -101,7 +98,7 @@ def main():
     spec, command = json.loads(sys.argv[1]), sys.argv[2:]
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the engine died: so do we
     if spec["isolate"]:
-        isolate(spec["workdir"], spec["hidden"])
+        isolate(spec["workdir"])
         status_read, status_write = os.pipe()  # pid 1 reports the program's wait status
         init_pid = os.fork()  # pid 1 of the new namespace: when it exits, the kernel kills all it left behind
         if init_pid:

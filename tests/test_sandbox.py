@@ -101,18 +101,6 @@ for path in [{str(target)!r}, {home!r}, '/tmp/nemoeval-escaped.txt']:
 
 
 @isolated
-def test_the_users_home_is_hidden(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    (home / ".config").mkdir(parents=True)
-    (home / ".netrc").write_text("machine api.example.com password sk-secret-0123")
-    monkeypatch.setenv("HOME", str(home))
-    result = run(f"import os\nprint(os.listdir({str(home)!r}))\nprint(open({str(home / '.netrc')!r}).read())")
-    assert result.stdout.startswith("[]\n") and "FileNotFoundError" in result.stderr
-    assert "sk-secret" not in result.stdout + result.stderr
-    still_works()
-
-
-@isolated
 def test_no_socket_reaches_the_host():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
