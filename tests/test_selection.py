@@ -37,6 +37,8 @@ def test_a_selected_suite_without_data_is_one_line(two_suites):
     ("bfcl_v4 and multi_turn", {"bfcl_v4"}),  # multi_turn may be in an item id: unknown, so loaded
     ("r0", {"mmlu_pro", "bfcl_v4"}),
     ("mmlu_pro or bfcl", {"mmlu_pro", "bfcl_v4"}),
+    ("bfcl_v4 and not live", {"bfcl_v4"}),  # live may be in bfcl_v4's ids (live_simple), not in mmlu_pro's
+    ("not live", {"mmlu_pro", "bfcl_v4"}),
 ])
 def test_may_select(tmp_path: Path, keyword, selected):
     for name in ("mmlu_pro", "bfcl_v4"):
