@@ -1,7 +1,8 @@
 """ResponseStore: the run's requests and responses on disk (sqlite, WAL), shared by every process of a run.
 
-- plan: every selected item's request in item order, written once at collection finish (by the first
-  process to finish collecting); the engine streams it from here, so payloads are never all in memory.
+- plan: every selected item's request in item order (a driver row's sample stored once for all its
+  repeats), written once at collection finish (by the first process to finish collecting); the engine
+  streams it from here, so payloads are never all in memory.
 - responses: keyed by request key; with the cache on the file persists in the results directory, so a
   rerun after a crash or `kill -9` sends nothing that had finished. Each row commits on its own.
 - failures: per run, why a request has no response; the markers DEAD and STOPPED apply to every request.
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -21,7 +23,10 @@ CREATE TABLE IF NOT EXISTS failures (run TEXT NOT NULL, key TEXT NOT NULL, error
                                      PRIMARY KEY (run, key));
 CREATE TABLE IF NOT EXISTS plan (run TEXT NOT NULL, position INTEGER NOT NULL, key TEXT NOT NULL,
                                  prompt_hash TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (run, position));
+CREATE TABLE IF NOT EXISTS samples (run TEXT NOT NULL, ref TEXT NOT NULL, sample TEXT NOT NULL,
+                                    PRIMARY KEY (run, ref));
 """
+SAMPLE_REF = "$sample"  # a driver row's sample, stored once for all its repeats (see publish_plan)
 DEAD = "*dead"  # the endpoint is down: nothing more will be sent
 STOPPED = "*stopped"  # generation was cancelled (-x, --maxfail, Ctrl-C) or the engine failed
 PAGE = 256
@@ -54,10 +59,15 @@ class ResponseStore:
             if connection.execute("SELECT 1 FROM plan WHERE run = ? LIMIT 1", (self.run_id,)).fetchone():
                 connection.execute("ROLLBACK")
                 return False
-            connection.executemany(
-                "INSERT INTO plan (run, position, key, prompt_hash, payload) VALUES (?, ?, ?, ?, ?)",
-                ((self.run_id, position, key, digest, json.dumps(payload, ensure_ascii=False))
-                 for position, (key, digest, payload) in enumerate(requests)))
+            for position, (key, digest, payload) in enumerate(requests):
+                if "driver" in payload:  # its row may be large (LiveCodeBench's tests): once, not once per repeat
+                    text = json.dumps(payload["sample"], ensure_ascii=False, sort_keys=True)
+                    ref = hashlib.sha256(text.encode()).hexdigest()
+                    connection.execute("INSERT OR IGNORE INTO samples (run, ref, sample) VALUES (?, ?, ?)",
+                                       (self.run_id, ref, text))
+                    payload = {**payload, "sample": {SAMPLE_REF: ref}}
+                connection.execute("INSERT INTO plan (run, position, key, prompt_hash, payload) VALUES (?, ?, ?, ?, ?)",
+                                   (self.run_id, position, key, digest, json.dumps(payload, ensure_ascii=False)))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -78,15 +88,29 @@ class ResponseStore:
     def iter_plan(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """(position, key, payload) in order, read a page at a time (no statement stays open across yields)."""
         position = 0
+        last: tuple[str, dict[str, Any]] | None = None  # the repeats of a sample are consecutive
         while True:
             rows = self._connect().execute(
                 "SELECT position, key, payload FROM plan WHERE run = ? AND position >= ? ORDER BY position LIMIT ?",
                 (self.run_id, position, PAGE)).fetchall()
             for row in rows:
-                yield row[0], row[1], json.loads(row[2])
+                payload = json.loads(row[2])
+                ref = payload["sample"].get(SAMPLE_REF) if "driver" in payload else None
+                if ref is not None:
+                    if last is None or last[0] != ref:
+                        last = (ref, self._sample(ref))
+                    payload["sample"] = last[1]
+                yield row[0], row[1], payload
             if len(rows) < PAGE:
                 return
             position = rows[-1][0] + 1
+
+    def _sample(self, ref: str) -> dict[str, Any]:
+        row = self._connect().execute("SELECT sample FROM samples WHERE run = ? AND ref = ?",
+                                      (self.run_id, ref)).fetchone()
+        if row is None:
+            raise LookupError(f"the plan names a sample {ref[:12]} that the store does not hold")
+        return json.loads(row[0])
 
     # -- responses and failures -----------------------------------------------------------------------
 
@@ -116,6 +140,7 @@ class ResponseStore:
         """Drop this run's plan and failures; responses stay (they are the cache)."""
         connection = self._connect()
         connection.execute("DELETE FROM plan WHERE run = ?", (self.run_id,))
+        connection.execute("DELETE FROM samples WHERE run = ?", (self.run_id,))
         connection.execute("DELETE FROM failures WHERE run = ?", (self.run_id,))
 
     def close(self) -> None:
