@@ -135,6 +135,14 @@ def test_x_stops_the_server(bench, run_processes):
     assert run_processes.wait_gone() == []
 
 
+def test_a_failed_gate_stops_the_server(bench, run_processes):
+    result = bench.runpytest_subprocess(*SMOKE, "--threshold", "mmlu_pro.accuracy>=1.0",
+                                        "--set", "generation.max_new_tokens=8")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines(["GATE FAILED: mmlu_pro.accuracy = *required >= 1*"])
+    assert run_processes.wait_gone() == []
+
+
 def test_server_dies_with_a_killed_pytest(bench, run_processes):
     process = subprocess.Popen([sys.executable, "-m", "pytest", *SMOKE, "--set", "generation.max_new_tokens=64"],
                                cwd=bench.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
