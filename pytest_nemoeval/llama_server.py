@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
 import signal
 import sys
 import threading
@@ -50,10 +49,10 @@ def main(argv: list[str] | None = None) -> None:
     params.chat_template = CHAT_TEMPLATE.read_text()
     server = xllamacpp.Server(params)  # serves from its own threads
     print(f"serving {args.alias} at {server.listening_address}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    os._exit(0)  # xllamacpp's teardown waits for running generations: nothing here needs saving
+    # SIGTERM ends the process at once, in the kernel: a Python handler waits for the GIL (a busy generation
+    # can hold it for seconds) and xllamacpp's teardown waits for running generations; nothing needs saving
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Event().wait()
 
 
 if __name__ == "__main__":
