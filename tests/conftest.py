@@ -13,6 +13,15 @@ from typing import Callable, Iterator
 import pytest
 
 pytest_plugins = ["pytester"]
+TEST_TIMEOUT = 300  # a hung test fails after this many seconds instead of hanging CI
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # here, not in the ini file: benchmark items in suites/ wait as long as generation takes
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 ROOT = Path(__file__).resolve().parent.parent
 MMLU_DATA = ROOT / "examples" / "data" / "mmlu_pro.jsonl"
