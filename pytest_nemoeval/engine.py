@@ -27,8 +27,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable
 
+from pytest_nemoeval import sandbox
 from pytest_nemoeval.drivers import Chat, DriverRow, run_driver
 from pytest_nemoeval.progress import Progress
 from pytest_nemoeval.store import DEAD, STOPPED, ResponseStore
@@ -117,6 +118,7 @@ class GenerationEngine:
         self._fetching: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def run(self) -> None:
+        sandbox.configure(self._settings)  # --sandbox-workers: this process runs the code suites' programs
         ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
         self._lanes = {lane.name: _LaneState(lane, os.environ.get(lane.api_key_env) or "", self._timeout)
                        for lane in self._lane_specs}
@@ -153,13 +155,15 @@ class GenerationEngine:
                 if self._store.has(key):
                     self._finish(key, None, cached=True)
                     continue
-                if "driver" in payload:
+                if "driver" in payload:  # its requests take slots of their lanes themselves (request())
+                    row = DriverRow.of(payload)
                     await drivers.acquire()
-                    task = asyncio.create_task(self._drive(key, DriverRow.of(payload)))
+                    chat = Chat(row, self._settings, self.request)
+                    task = asyncio.create_task(self._answer(key, run_driver(row, chat)))
                     task.add_done_callback(lambda t: (tasks.discard(t), drivers.release()))
                 else:
                     await model.slots.acquire()
-                    task = asyncio.create_task(self._send(key, payload))
+                    task = asyncio.create_task(self._answer(key, self._attempts(model, payload)))
                     task.add_done_callback(lambda t: (tasks.discard(t), model.slots.release()))
                 tasks.add(task)
             while tasks:
@@ -171,21 +175,10 @@ class GenerationEngine:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _send(self, key: str, payload: dict[str, Any]) -> None:
-        """A plain plan row: one request; the caller holds a slot of the model lane."""
+    async def _answer(self, key: str, response: Awaitable[dict[str, Any]]) -> None:
+        """Store a plan row's response, or its one-line failure."""
         try:
-            body = await self._attempts(self._lanes["model"], payload)
-        except GenerationError as exc:
-            self._finish(key, self._redact(str(exc)))
-        else:
-            self._store.put(key, body)
-            self._finish(key, None)
-
-    async def _drive(self, key: str, row: DriverRow) -> None:
-        """A plan row of a suite with a driver: run it; its return value is the item's response."""
-        chat = Chat(row, self._settings, self.request)
-        try:
-            body = await run_driver(row, chat)
+            body = await response
         except GenerationError as exc:
             self._finish(key, self._redact(str(exc)))
         else:

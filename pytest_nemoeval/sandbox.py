@@ -6,7 +6,7 @@ a wall-clock timeout after which its whole process group is killed, and stdout/s
 unprivileged user namespaces are allowed (most Linux), it also gets no network, a read-only file tree
 except its directory, and its own PID namespace, so nothing it starts outlives it (sandbox_init.py).
 Elsewhere it runs without that isolation after one warning, or not at all with --sandbox-strict.
-At most --sandbox-workers runs at once: a driver calls `configure(chat.settings)` first.
+At most --sandbox-workers runs at once: the engine process calls `configure(settings)` when it starts.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 
 
 def configure(settings: dict[str, Any] | int) -> None:
-    """Size the concurrency bound from the run settings (`sandbox_workers`, `sandbox_strict`) or a number.
-    Drivers call it for every item: the bound is only rebuilt when the number changes."""
+    """Size the concurrency bound from the run settings (`sandbox_workers`, `sandbox_strict`) or a number;
+    the bound is rebuilt only when the number changes."""
     if isinstance(settings, int):
         workers = settings
     else:

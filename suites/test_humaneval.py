@@ -60,7 +60,6 @@ class HumanEvalPackage:
 
 
 async def generate_and_run(sample, chat):
-    sandbox.configure(chat.settings)
     reply = await chat(chat.messages)
     text, _, _ = split_reasoning(reply.get("content"), reply.get("reasoning_content"))
     code = last_code_block(text)

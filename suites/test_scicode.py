@@ -31,10 +31,8 @@ async def run_tests(program):
 
 async def solve_steps(sample, chat):
     """Generate the steps in order through `chat`; each step's tests run while the next step is generated."""
-    from pytest_nemoeval import sandbox
     from pytest_nemoeval.engine import GenerationError
 
-    sandbox.configure(chat.settings)
     test_data = scicode.targets_path(chat.settings)
     system = [message for message in chat.messages if message["role"] == "system"]
     codes, steps, runs, replies = [], [], [], []
