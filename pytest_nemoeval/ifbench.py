@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
-import math
 import shutil
 import tempfile
 from functools import lru_cache
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pytest_nemoeval.metrics import SampleOutcome, Z95, summarize
+from pytest_nemoeval.metrics import SampleOutcome, ratio_summary, summarize
 
 BENCHMARK = "ifbench"
 # NLTK data the checkers use; none may be fetched at run time (if-verifiable downloads missing ones at import)
@@ -112,26 +111,12 @@ def follows(response: str, row: dict[str, Any]) -> tuple[list[bool], list[bool]]
     for index, instruction_id in enumerate(row["instruction_id_list"]):
         checker = _checker(instruction_id, row["kwargs"][index], row["prompt"])
         try:
-            strict.append(bool(response.strip() and checker.check_following(response)))
-            loose.append(any(text.strip() and checker.check_following(text) for text in variants))
+            followed = bool(response.strip() and checker.check_following(response))  # variants[0] is the response
+            strict.append(followed)
+            loose.append(followed or any(text.strip() and checker.check_following(text) for text in variants[1:]))
         except LookupError as error:
             raise _missing_nltk_resource(instruction_id, error) from None
     return strict, loose
-
-
-def _ratio(numerators: list[float], denominators: list[float]) -> dict[str, Any]:
-    """sum(y) / sum(x) over samples, with the linearized (cluster-by-sample) standard error."""
-    n, total = len(numerators), sum(denominators)
-    if n == 0 or total == 0:
-        return summarize([])
-    value = sum(numerators) / total
-    if n > 1:
-        residuals = [y - value * x for y, x in zip(numerators, denominators)]
-        stderr = math.sqrt(sum(r * r for r in residuals) / (n * (n - 1))) / (total / n)
-    else:
-        stderr = 0.0
-    return {"value": value, "stderr": stderr,
-            "ci95": [max(0.0, value - Z95 * stderr), min(1.0, value + Z95 * stderr)]}
 
 
 @pytest.hookimpl
@@ -144,5 +129,5 @@ def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repea
     for mode in ("strict", "loose"):
         metrics[f"prompt_{mode}"] = summarize([sum(all(run[mode]) for run in runs) / len(runs) for runs in scored])
         followed = [sum(sum(run[mode]) for run in runs) / len(runs) for runs in scored]
-        metrics[f"instruction_{mode}"] = _ratio(followed, [len(runs[0][mode]) for runs in scored])
+        metrics[f"instruction_{mode}"] = ratio_summary(followed, [len(runs[0][mode]) for runs in scored])
     return metrics

@@ -36,8 +36,27 @@ def summarize(values: list[float]) -> dict[str, Any]:
         stderr = math.sqrt(variance / n)
     else:
         stderr = 0.0
-    low, high = max(0.0, mean - Z95 * stderr), min(1.0, mean + Z95 * stderr)
-    return {"value": mean, "stderr": stderr, "ci95": [low, high]}
+    return _interval(mean, stderr)
+
+
+def ratio_summary(numerators: list[float], denominators: list[float]) -> dict[str, Any]:
+    """sum(y) / sum(x) over samples (e.g. instructions followed / instructions), with the linearized
+    standard error of a ratio estimator, clustered by sample."""
+    n, total = len(numerators), sum(denominators)
+    if n == 0 or total == 0:
+        return summarize([])
+    value = sum(numerators) / total
+    if n > 1:
+        residuals = sum((y - value * x) ** 2 for y, x in zip(numerators, denominators))
+        stderr = math.sqrt(n / (n - 1) * residuals) / total
+    else:
+        stderr = 0.0
+    return _interval(value, stderr)
+
+
+def _interval(value: float, stderr: float) -> dict[str, Any]:
+    return {"value": value, "stderr": stderr,
+            "ci95": [max(0.0, value - Z95 * stderr), min(1.0, value + Z95 * stderr)]}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

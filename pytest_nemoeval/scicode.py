@@ -8,13 +8,14 @@ Light on purpose: the plugin registers this module for its metric hook; the harn
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_nemoeval.metrics import Z95, SampleOutcome, summarize
+from pytest_nemoeval.metrics import SampleOutcome, ratio_summary, summarize
 
 TEST_DATA = "test_data.h5"
 # where the reference harness gets it (scicode-bench/SciCode eval/scripts/README.md; NeMo Skills'
@@ -24,6 +25,11 @@ TEST_DATA_SOURCE = ("the numeric targets of SciCode's tests: `pip install gdown 
                     "https://drive.google.com/drive/folders/1W5GZW6_bdiDAiipuFMqdUhvUaHIj6-pR; rows: "
                     "problems_test.jsonl of SciCode1/SciCode saved as DIR/scicode.jsonl")
 HARNESS = Path(__file__).with_name("scicode_harness.py")
+
+
+@functools.cache
+def _harness_source() -> str:  # placed in every step's program: read once
+    return HARNESS.read_text()
 
 # NeMo Skills eval/scicode/default.yaml (the official background_comment_template.txt). The published task
 # fills it with each step's background too (SciCodeGenerationConfig.with_background defaults to True and
@@ -201,7 +207,7 @@ def step_program(solution_code: str, step: dict[str, Any], test_data: Path) -> s
     tests = ["\n".join(line for line in case.split("\n") if not _SCICODE_IMPORT.match(line))
              for case in step["test_cases"]]
     compat = NUMPY_COMPAT + (SCIPY_COMPAT if _SCIPY_REMOVED.search(solution_code + "".join(tests)) else "")
-    parts = [compat, solution_code, f"\nH5PY_FILE = {str(test_data)!r}\n", HARNESS.read_text(),
+    parts = [compat, solution_code, f"\nH5PY_FILE = {str(test_data)!r}\n", _harness_source(),
              f"targets = process_hdf5_to_tuple({step['step_number']!r}, {len(tests)})\n"]
     for index, case in enumerate(tests):
         parts.append(f"target = targets[{index}]\n\n" + "".join(line + "\n" for line in case.split("\n")))
@@ -221,14 +227,7 @@ def _ratio(outcomes: list[SampleOutcome], key: str) -> dict[str, Any]:
     each problem as a cluster (ratio estimator)."""
     clusters = [(sum(i[key] for i in o.inputs if i), sum(i["steps"] for i in o.inputs if i)) for o in outcomes]
     clusters = [(passed, total) for passed, total in clusters if total]
-    total = sum(t for _, t in clusters)
-    if not total:
-        return summarize([])
-    value = sum(p for p, _ in clusters) / total
-    n = len(clusters)
-    residuals = sum((p - value * t) ** 2 for p, t in clusters)
-    stderr = (n / (n - 1) * residuals) ** 0.5 / total if n > 1 else 0.0
-    return {"value": value, "stderr": stderr, "ci95": [max(0.0, value - Z95 * stderr), min(1.0, value + Z95 * stderr)]}
+    return ratio_summary([passed for passed, _ in clusters], [total for _, total in clusters])
 
 
 @pytest.hookimpl
