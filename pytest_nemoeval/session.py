@@ -139,19 +139,20 @@ class NemoEvalSession:
             if self.data_errors:
                 raise pytest.UsageError(self.data_errors[0])
             self.check_benchmark_names()
-            self.check_requirements(session.items)
+            self.items = [item for item in session.items if item_ref(item) is not None]
+            selected = sorted({item_ref(item).benchmark for item in self.items})  # type: ignore[union-attr]
+            self.check_requirements(selected)
         except pytest.UsageError as exc:
             if self.workerinput is not None:  # the controller re-raises it: one line, exit status 4
                 self.config.workeroutput["nemoeval_usage_error"] = str(exc)  # type: ignore[attr-defined]
             raise
-        self.items = [item for item in session.items if item_ref(item) is not None]
         for position, item in enumerate(self.items):
             item.stash[POSITION] = position
         if self.config.option.collectonly:
             self.show_configuration()
             return
         if self.items:
-            self.check_judge()
+            self.check_judge(selected)
             self.start_generation()
 
     def known_benchmarks(self) -> set[str]:
@@ -171,10 +172,9 @@ class NemoEvalSession:
             if name not in known:
                 raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
 
-    def check_requirements(self, items: list[pytest.Item]) -> None:
+    def check_requirements(self, selected: list[str]) -> None:
         """The packages a selected suite's scorer imports are installed (found, not imported: lazy)."""
-        selected = {ref.benchmark for ref in map(item_ref, items) if ref is not None}
-        for name in sorted(selected):
+        for name in selected:
             for module, requirement in self.prepared[name].suite.requires.items():
                 if not installed(module):
                     raise pytest.UsageError(f"{name} needs the package {module}: pip install '{requirement}'")
@@ -234,10 +234,9 @@ class NemoEvalSession:
         if not self.is_worker:
             self.start_engine()
 
-    def check_judge(self) -> None:
+    def check_judge(self, selected: list[str]) -> None:
         """A selected suite graded by a judge: its endpoint, model and key must work before anything is sent."""
-        judged = sorted({item_ref(item).benchmark for item in self.items  # type: ignore[union-attr]
-                         if self.prepared[item_ref(item).benchmark].suite.judge})  # type: ignore[union-attr]
+        judged = [name for name in selected if self.prepared[name].suite.judge]
         if not judged:
             return
         judge = self.run.section("judge")
@@ -465,7 +464,7 @@ class NemoEvalSession:
         assert self.collector is not None
         document = provenance(__version__, self.collector.started)
         if self.deployment is not None and self.server is not None:
-            document["deployment"] = self.deployment.summary(self.server.port)
+            document["deployment"] = self.deployment.summary(self.server.command)
         return document
 
     def summary_rows(self) -> list[str]:

@@ -50,10 +50,12 @@ class Deployment:
         port = free_port()
         return ServerProcess(backend.LABEL, backend.command(self, port), port, log_path)
 
-    def summary(self, port: int = 8000) -> dict[str, Any]:
-        """For --collect-only and results.json: backend, model, the exact command line, ready timeout."""
+    def summary(self, command: list[str] | None = None) -> dict[str, Any]:
+        """For --collect-only and results.json: backend, model, the exact command line (the started server's,
+        else the one it would run, on port 8000), ready timeout."""
         backend = self.module()
-        return {"backend": self.backend, "model": self.model, "command": shlex.join(backend.command(self, port)),
+        command = command if command is not None else backend.command(self, 8000)
+        return {"backend": self.backend, "model": self.model, "command": shlex.join(command),
                 "timeout": self.timeout, **backend.provenance(self)}
 
 
