@@ -29,11 +29,10 @@ def calibration_error(confidence: list[float], correct: list[bool], bin_size: in
     total = len(conf)
     if total < bin_size:
         return float(abs(conf.mean() - hit.mean()))
-    edges = [[i * bin_size, (i + 1) * bin_size] for i in range(total // bin_size)]
-    edges[-1][1] = total
     squared = 0.0
-    for start, end in edges[:-1]:
-        squared += (end - start) / total * float(conf[start:end].mean() - hit[start:end].mean()) ** 2
+    for start in range(0, (total // bin_size - 1) * bin_size, bin_size):  # the official loop skips the last bin
+        end = start + bin_size
+        squared += bin_size / total * float(conf[start:end].mean() - hit[start:end].mean()) ** 2
     return squared ** 0.5
 
 

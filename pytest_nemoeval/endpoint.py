@@ -17,10 +17,6 @@ class Endpoint:
     model: str
     api_key: str | None = field(default=None, repr=False)
 
-    @property
-    def chat_url(self) -> str:
-        return f"{self.base_url}/chat/completions"
-
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 

@@ -78,10 +78,9 @@ def extract_choice_letter(text: str) -> str | None:
     return letter
 
 
-def extract_math_answer(text: str) -> str | None:
-    """Final answer of a math solution: the last `\\boxed{…}` with balanced braces (NeMo Skills
-    math_grader.search_boxed), or None (no box, or a box that never closes)."""
-    return last_boxed(text)
+# The final answer of a math solution is the last `\boxed{…}` with balanced braces (NeMo Skills
+# math_grader.search_boxed), or None (no box, or a box that never closes).
+extract_math_answer = last_boxed
 
 
 def _math_verify() -> Any:

@@ -9,7 +9,7 @@ import pytest
 from pytest_nemoeval import config as run_config
 from pytest_nemoeval import bfcl, calibration, hookspecs, ifbench, metrics, scicode
 from pytest_nemoeval.scoring import Response, Verdict
-from pytest_nemoeval.session import ITEM_PARAM, VERDICT, ItemRef, NemoEvalSession, item_ref
+from pytest_nemoeval.session import ITEM_PARAM, VERDICT, ItemRef, NemoEvalSession
 
 _KEY = pytest.StashKey[NemoEvalSession]()
 
