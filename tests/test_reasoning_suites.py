@@ -135,10 +135,17 @@ def test_embedded_judge_needs_the_embedded_model(reasoning, mock_server):
 
 
 def test_hle_on_the_embedded_model_judged_by_itself(reasoning):
+    # A 1024-token context per slot bounds a judge reply that loops (a 135M judge sometimes does) to seconds.
     result = reasoning.runpytest_subprocess("suites/test_hle.py", "--judge-endpoint", "embedded", "--data-dir", "data",
-                                            "--limit-samples", "1", "--set", "generation.max_new_tokens=16")
+                                            "--limit-samples", "1", "--set", "generation.max_new_tokens=16",
+                                            "--deploy-arg=--ctx-per-slot 1024")
     entry = results(reasoning)["benchmarks"]["hle"]
-    assert (entry["items"], entry["errors"]) == (1, 0), result.stdout.str()
+    assert entry["items"] == 1, result.stdout.str()
+    if entry["errors"]:  # the tiny judge answered in the schema but never closed it: an error, never "incorrect"
+        result.stdout.fnmatch_lines(["*VerdictError: the judge's reply has no 'correct: yes/no' verdict: "
+                                     "'{*extracted_final_answer*"])
+        assert entry["metrics"]["accuracy"]["value"] == 0.0
+        return
     row = samples(reasoning, "hle")[0]
     verdict = json.loads(row["judge"])  # the embedded judge answered in the official structured format
     assert verdict["correct"] in ("yes", "no") and row["correct"] is (verdict["correct"] == "yes")
