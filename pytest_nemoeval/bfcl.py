@@ -4,19 +4,24 @@ Data: the package's own `bfcl_eval/data/` (prompts and possible answers, joined 
 Requests: the OpenAI `tools` API (function-calling mode: the server parses tool calls), tools built by the
 official `convert_to_tool` as bfcl-eval's OpenAI completions handler does; multi-turn conversations are driven
 turn by turn like its `inference_multi_turn_FC`, running the official function backends between steps.
-Grading: the official AST checker, relevance rule and multi-turn checker (bfcl_eval/eval_checker/eval_runner.py).
+Memory (v4): each scenario's prerequisite conversations run once per (category, repeat), in order, before its
+questions; the backend's snapshots go to <results-dir>/bfcl_memory/ (bfcl-eval's memory_api_metaclass).
+Grading: the official AST checker, relevance rule, multi-turn checker and agentic answer check
+(bfcl_eval/eval_checker/eval_runner.py).
 Scores: per category, the leaderboard's groups and its overall score for each version (`overall_scores`).
 Every bfcl_eval import happens inside a function: `pytest --help` and other suites never load it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
 import sys
 import types
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +30,7 @@ from pytest_nemoeval.metrics import SampleOutcome, summarize
 from pytest_nemoeval.suite import DataError
 
 INSTALL = "pip install 'pytest-nemoeval[bfcl]' && pip install --no-deps bfcl-eval==2026.3.23"
+VECTOR_INSTALL = "pip install sentence-transformers faiss-cpu"
 
 NON_LIVE = ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
             "irrelevance"]
@@ -39,8 +45,9 @@ CATEGORIES = {"bfcl_v3": NON_LIVE + LIVE + MULTI_TURN, "bfcl_v4": NON_LIVE + LIV
 UNSUPPORTED = {
     **{name: "web search needs a search backend (bfcl-eval's SerpAPI WebSearchAPI); pytest-nemoeval configures "
               "none, so this category is not run and the overall score leaves it out" for name in WEB_SEARCH},
-    **{name: "memory entries depend on prerequisite conversations run in order and on a memory backend "
-              "(faiss, sentence-transformers); not supported, so the overall score leaves it out" for name in MEMORY},
+    "memory_vector": "the vector memory backend embeds with sentence-transformers' all-MiniLM-L6-v2, which it "
+                     "downloads from the Hugging Face hub when bfcl-eval imports it; runs stay offline, so this "
+                     "category is not run and the overall score leaves it out",
 }
 CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
 
@@ -90,12 +97,18 @@ class BfclData:
             try:
                 entries = load_dataset_entry(category, include_prereq=False, include_language_specific_hint=False)
                 answers = ({} if category in UNSUPPORTED or "irrelevance" in category or category == "live_relevance"
-                           else {entry["id"]: entry["ground_truth"] for entry in load_ground_truth_entry(category)})
+                           else {_truth_id(entry["id"], category): entry["ground_truth"]
+                                 for entry in load_ground_truth_entry(category)})
             except (OSError, ValueError, KeyError) as exc:
                 raise DataError(f"{self.describe()}: cannot read {category}: {exc}") from None
             for entry in entries[:limit]:
                 rows.append({**entry, "category": category, "ground_truth": answers.get(entry["id"])})
         return rows
+
+
+def _truth_id(entry_id: str, category: str) -> str:
+    # memory questions are renamed per backend (memory_0-... -> memory_kv_0-...); their answers are not
+    return entry_id.replace("memory", category, 1) if category in MEMORY else entry_id
 
 
 def item_label(row: dict[str, Any]) -> str:
@@ -134,6 +147,8 @@ async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
         return {"content": "", "skipped": UNSUPPORTED[category]}
     if category in MULTI_TURN:
         return await _multi_turn(sample, chat)
+    if category in MEMORY:
+        return await _memory_question(sample, chat)
     reply = await chat(chat.messages, **_tools(tools_for(sample["function"], category)))
     return {**reply, "result": model_result(reply)}
 
@@ -142,33 +157,47 @@ def _tools(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return {"tools": tools} if tools else {}  # as the OpenAI handler: no `tools` key for an empty list
 
 
-async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
-    """bfcl-eval's BaseHandler.inference_multi_turn_FC with its OpenAI completions handler."""
+async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None = None) -> dict[str, Any]:
+    """bfcl-eval's BaseHandler.inference_multi_turn_FC with its OpenAI completions handler. A memory entry
+    (`memory_dir` given) loads its backend's snapshot, gets the memory system prompt, and a prerequisite
+    conversation flushes the backend's memory at its end."""
     require_bfcl_eval()
     from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC, MAXIMUM_STEP_LIMIT
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import (execute_multi_turn_func_call,
                                                                          is_empty_execute_response)
-    from bfcl_eval.model_handler.utils import convert_to_function_call
+    from bfcl_eval.model_handler.utils import add_memory_instruction_system_prompt, convert_to_function_call
+    from bfcl_eval.utils import extract_test_category_from_id, is_memory_prereq
 
     functions = copy.deepcopy(sample["function"])
     holdout = sample.get("missed_function") or {}
     tools = tools_for(functions, sample["category"])
     instance = _instance_name()
     long_context = "long_context" in sample["category"]
+    initial_config = sample.get("initial_config") or {}
+    # the first turn: the item's own prompt (any system prompt included), or a prerequisite's first turn
+    question = [chat.messages if sample is chat.sample else list(sample["question"][0]), *sample["question"][1:]]
+    if memory_dir is not None:
+        initial_config = {sample["involved_classes"][0]: {
+            "model_result_dir": memory_dir, "scenario": sample["scenario"], "test_id": sample["id"],
+            "test_category": extract_test_category_from_id(sample["id"])}}
     messages: list[dict[str, Any]] = []
     turns: list[list[Any]] = []
     calls_made: list[dict[str, Any]] = []
     force_quit = False
     reply: dict[str, Any] = {}
     try:
-        execute_multi_turn_func_call([], sample["initial_config"], sample["involved_classes"], instance,
-                                     sample["id"], long_context=long_context)
-        for turn_index, turn_messages in enumerate(sample["question"]):
+        _, instances = execute_multi_turn_func_call([], initial_config, sample["involved_classes"], instance,
+                                                    sample["id"], long_context=long_context)
+        if memory_dir is not None:
+            question = add_memory_instruction_system_prompt(
+                copy.deepcopy(question), extract_test_category_from_id(sample["id"]), sample["scenario"],
+                next(iter(instances.values())))
+        for turn_index, turn_messages in enumerate(question):
             if str(turn_index) in holdout:  # miss_func: the held-out docs arrive with a fixed user message
                 functions.extend(holdout[str(turn_index)])
                 tools = tools_for(functions, sample["category"])
                 turn_messages = [{"role": "user", "content": DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC}]
-            messages.extend(chat.messages if turn_index == 0 else turn_messages)  # the first: with any system prompt
+            messages.extend(turn_messages)
             steps: list[Any] = []
             count = 0
             while True:
@@ -185,9 +214,8 @@ async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
                     break
                 if is_empty_execute_response(decoded):
                     break
-                outputs, _ = execute_multi_turn_func_call(decoded, sample["initial_config"],
-                                                          sample["involved_classes"], instance, sample["id"],
-                                                          long_context=long_context)
+                outputs, _ = execute_multi_turn_func_call(decoded, initial_config, sample["involved_classes"],
+                                                          instance, sample["id"], long_context=long_context)
                 for output, call in zip(outputs, calls):
                     messages.append({"role": "tool", "content": output, "tool_call_id": call.get("id")})
                 count += 1
@@ -197,12 +225,50 @@ async def _multi_turn(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
             turns.append(steps)
             if force_quit:
                 break
+        if memory_dir is not None and is_memory_prereq(sample["id"]):
+            next(iter(instances.values()))._flush_memory_to_local_file()
     finally:
         _forget_instances(instance)
     return {"content": reply.get("content") or "", "reasoning_content": reply.get("reasoning_content"),
             "finish_reason": reply.get("finish_reason"), "tool_calls": calls_made, "result": turns,
             "force_quit": force_quit}
 
+
+# -- memory (v4) ---------------------------------------------------------------------------------------
+# The engine process runs every driver: one chain of prerequisite conversations per (snapshot directory,
+# scenario), started by the first question that needs it and awaited by the others.
+_memory_chains: dict[tuple[str, str], asyncio.Future[None]] = {}
+_prerequisites: dict[str, list[dict[str, Any]]] = {}
+
+
+async def _memory_question(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
+    from pytest_nemoeval.engine import GenerationError
+
+    memory_dir = (Path(chat.settings.get("results_dir") or "results") / "bfcl_memory" / sample["category"]
+                  / f"r{chat.repeat}").resolve()
+    key = (str(memory_dir), sample["scenario"])
+    chain = _memory_chains.get(key)
+    if chain is None:
+        chain = _memory_chains[key] = asyncio.ensure_future(_memory_prerequisites(sample, chat, memory_dir))
+    try:
+        await asyncio.shield(chain)
+    except GenerationError as exc:
+        raise GenerationError(f"{sample['category']} {sample['scenario']}: a prerequisite conversation failed, "
+                              f"so its questions cannot run: {exc}") from None
+    return await _multi_turn(sample, chat, memory_dir)
+
+
+async def _memory_prerequisites(sample: dict[str, Any], chat: Any, memory_dir: Path) -> None:
+    """The scenario's prerequisite conversations, in order, each starting from the previous one's memory."""
+    category = sample["category"]
+    if category not in _prerequisites:
+        from bfcl_eval.utils import is_memory_prereq, load_dataset_entry
+
+        _prerequisites[category] = [entry for entry in load_dataset_entry(category, include_language_specific_hint=False)
+                                    if is_memory_prereq(entry["id"])]
+    for entry in _prerequisites[category]:
+        if entry["scenario"] == sample["scenario"]:
+            await _multi_turn({**entry, "category": category}, chat, memory_dir)
 
 def _instance_name() -> str:
     # the backends keep their state in module globals named after the model: one name per conversation
@@ -223,6 +289,8 @@ def check(sample: dict[str, Any], result: Any) -> dict[str, Any]:
     category = sample["category"]
     if category in MULTI_TURN:
         return _check_multi_turn(sample, result)
+    if category in MEMORY:
+        return _check_agentic(sample, result)
     if "irrelevance" in category or category == "live_relevance":
         return _check_relevance(category, result)
     return _check_ast(sample, result)
@@ -304,6 +372,35 @@ def _check_multi_turn(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
         _forget_instances(name)
     if not verdict["valid"]:
         return _invalid(str(verdict.get("error_message")), verdict.get("error_type"), decoded)
+    return {"valid": True, "error": None, "error_type": None, "decoded": decoded}
+
+
+def _check_agentic(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
+    """eval_runner._evaluate_single_agentic_entry: the last step that is not a call must contain an answer."""
+    from bfcl_eval.eval_checker.agentic_eval.agentic_checker import agentic_checker
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import is_empty_execute_response
+    from bfcl_eval.model_handler.utils import convert_to_function_call
+
+    if not isinstance(turns, list) or len(turns) != 1:
+        return _invalid("Error during inference phase. Model did not output a list of model responses.",
+                        "agentic:inference_error", None)
+    decoded, last_text = [], None
+    for step in turns[0]:
+        try:
+            calls = convert_to_function_call(step)
+        except Exception:
+            last_text = step
+            continue
+        if is_empty_execute_response(calls):
+            last_text = step
+            continue
+        decoded.append(calls)
+    if not last_text:
+        return _invalid("Cannot find the last chat message that is not a function call.",
+                        "agentic:no_last_message", decoded)
+    verdict = agentic_checker(last_text, sample["ground_truth"])
+    if not verdict["valid"]:
+        return _invalid(verdict["error_message"], verdict["error_type"], decoded)
     return {"valid": True, "error": None, "error_type": None, "decoded": decoded}
 
 

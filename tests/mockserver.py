@@ -6,7 +6,8 @@ Prints `PORT <n>` when listening. The first requests get the faults in order (`4
 Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
-is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for.
+is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for,
+`{system}` by the system message (what a driver put in the prompt).
 `--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
 in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
 `--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
@@ -75,8 +76,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         users = [message.get("content") or "" for message in payload.get("messages") or [] if message.get("role") == "user"]
         turns = len(users)
         reply = next((text for substring, text in answers or [] if users and substring in users[-1]), answer)
+        system = next((message.get("content") or "" for message in payload.get("messages") or []
+                       if message.get("role") == "system"), "")
         content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
-                   .replace("{model}", str(payload.get("model"))))
+                   .replace("{model}", str(payload.get("model"))).replace("{system}", system))
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
         if tool_calls and payload.get("tools") and messages[-1].get("role") != "tool":

@@ -32,6 +32,9 @@ def official(tmp_path_factory):
 
     def grade(sample: dict, result) -> bool:
         category, prompt = sample["category"], copy.deepcopy(sample)
+        if category in bfcl.MEMORY:
+            return eval_runner._evaluate_single_agentic_entry(
+                handler, sample["id"], copy.deepcopy(result), sample["ground_truth"], prompt, MODEL, category)["valid"]
         if category in bfcl.MULTI_TURN:
             try:
                 return eval_runner._evaluate_single_multi_turn_entry(
@@ -127,6 +130,26 @@ def test_multi_turn_state_is_checked_like_the_official_checker(entries, official
     assert bfcl.check(sample, silent_turn)["valid"] is official(sample, silent_turn) is False
 
 
+MEMORY_HAND_MADE = [  # the first question of the customer scenario: "What is my first name?" (Michael)
+    ([["Your first name is Michael."]], True),
+    ([[[call("core_memory_retrieve", key="first_name")], "It is michael!"]], True),  # calls, then the answer
+    ([["Your first name is Michaela."]], False),  # a whole word is needed
+    ([["I do not know your name."]], False),
+    ([[[call("core_memory_retrieve", key="first_name")]]], False),  # no final message
+    ([["Michael"], ["Michael"]], False),  # an agentic entry has one turn
+]
+
+
+@pytest.mark.parametrize("category", ["memory_kv", "memory_rec_sum"])
+@pytest.mark.parametrize("result, expected", MEMORY_HAND_MADE, ids=[str(i) for i in range(len(MEMORY_HAND_MADE))])
+def test_memory_answers_get_the_official_verdict(entries, official, category, result, expected):
+    sample = entries[f"{category}_0-customer-0"]
+    ours = bfcl.check(sample, result)
+    assert ours["valid"] is official(sample, result) is expected, ours
+    if not expected:
+        assert ours["error"] and ours["error_type"].startswith("agentic:")
+
+
 def variants(sample: dict) -> list:
     """A call made from the first accepted value of every argument, then broken ways of making it."""
     first = []
@@ -140,6 +163,13 @@ def variants(sample: dict) -> list:
     return [good, dropped, typed, good + good[:1], "no call", []]
 
 
+def memory_variants(sample: dict) -> list:
+    """An answer in the last message (after a call or not), an answer in a call only, no answer."""
+    answer, lookup = sample["ground_truth"][0], [call("core_memory_retrieve", key="fact")]
+    return [[[f"I remember: {answer}."]], [[lookup, f"It is {answer}"]], [[lookup]], [["I don't remember."]],
+            [[f"{answer}x"]]]
+
+
 def test_verdicts_agree_with_the_official_grader_across_categories(entries, official):
     compared = agreed = valid = 0
     taken: dict[str, int] = {}
@@ -148,7 +178,10 @@ def test_verdicts_agree_with_the_official_grader_across_categories(entries, offi
         taken[category] = taken.get(category, 0) + 1
         if category in bfcl.UNSUPPORTED or category in bfcl.MULTI_TURN or taken[category] > 15:
             continue
-        cases = variants(sample) if sample["ground_truth"] else [[call("f", x=1)], "no call", []]
+        if category in bfcl.MEMORY:
+            cases = memory_variants(sample)
+        else:
+            cases = variants(sample) if sample["ground_truth"] else [[call("f", x=1)], "no call", []]
         for result in cases:
             ours = bfcl.check(sample, result)["valid"]
             compared, valid = compared + 1, valid + ours
@@ -219,6 +252,52 @@ def test_suite_runs_tool_calls_through_the_engine_and_records_them(bfcl_project,
     assert metrics["overall"]["covers"] == ["multi_turn_base", "parallel_multiple", "simple_python"]
     # simple AST = 1 (only python ran) = non-live with parallel_multiple 0 -> 0.5; multi-turn 0; weights 10/30
     assert metrics["overall"]["value"] == pytest.approx(10 * 0.5 / 40)
+
+
+def customer_turns() -> int:
+    """User turns of the customer scenario's prerequisite conversations (each one item-less request chain)."""
+    from bfcl_eval.utils import load_dataset_entry
+
+    return sum(len(entry["question"]) for entry in load_dataset_entry("memory_kv", include_language_specific_hint=False)
+               if "prereq" in entry["id"] and entry["scenario"] == "customer")
+
+
+MEMORY_RUN = ("suites/test_bfcl_v4.py", "--limit-samples", "1", "-k", "memory", "-rs")
+REMEMBER = ("--tool-call", 'core_memory_add={"key": "first_name", "value": "Michael"}',  # memory_kv's tool
+            "--tool-call", 'memory_append={"text": "First name: Michael"}')  # memory_rec_sum's tool
+
+
+def test_memory_questions_see_what_their_prerequisite_conversations_stored(bfcl_project, mock_server):
+    # The mock answers with the system prompt: the memory backend's content, so an answer holds "Michael" only
+    # if the scenario's prerequisite conversations ran first and stored it (each turn: a call, then text).
+    mock = mock_server("--answer", "{system}", *REMEMBER)
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*memory_vector: the vector memory backend embeds with sentence-transformers*",
+                                 "*1 skipped*2 correct*"])
+    assert mock.chat_requests() == 2 * 2 * (customer_turns() + 1)  # two backends, prerequisites and question
+    snapshots = bfcl_project.path / "results" / "bfcl_memory"
+    kv = json.loads((snapshots / "memory_kv/r0/agentic/memory/kv/memory_snapshot/customer_final.json").read_text())
+    assert kv["core_memory"] == {"first_name": "Michael"}  # a second add of the same key is refused
+    metrics = results(bfcl_project)["benchmarks"]["bfcl_v4"]["metrics"]
+    assert (metrics["memory_kv"]["value"], metrics["memory_rec_sum"]["value"], metrics["memory"]["value"]) == (1, 1, 1)
+    assert metrics["overall"]["covers"] == ["memory_kv", "memory_rec_sum"]
+
+
+def test_memory_questions_without_stored_memory_are_wrong(bfcl_project, mock_server):
+    mock = mock_server("--answer", "{system}")  # no tool calls: nothing is stored
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*1 skipped*2 incorrect*"])
+    assert mock.chat_requests() == 2 * (customer_turns() + 1)
+    rows = samples(bfcl_project, "bfcl_v4")
+    assert {row["error_type"] for row in rows} == {"agentic:answer_not_found"}
+
+
+def test_a_failed_prerequisite_conversation_fails_its_questions(bfcl_project, mock_server):
+    mock = mock_server("--answer", "{system}", "--die-after", "30", *REMEMBER)
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--endpoint", mock.url, "--max-retries", "0")
+    result.stdout.fnmatch_lines(["memory_kv customer: a prerequisite conversation failed, so its questions cannot "
+                                 "run: *", "*2 errors*"])
+    assert results(bfcl_project)["benchmarks"]["bfcl_v4"]["errors"] == 2
 
 
 def test_suites_run_on_the_embedded_model(bfcl_project):
