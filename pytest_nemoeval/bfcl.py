@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import re
 import sys
@@ -52,6 +53,7 @@ UNSUPPORTED = {
 CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
 
 
+@functools.cache
 def require_bfcl_eval() -> None:
     """Import bfcl_eval's checkers, or stop with one line naming the extra (a DataError: found while loading)."""
     try:

@@ -9,10 +9,12 @@ re-written in RUNNER), lcb_runner/evaluation/compute_code_generation_metrics.py 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import pickle
 import zlib
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Sequence
 
@@ -83,17 +85,27 @@ def decode_tests(field: str) -> list[dict[str, Any]]:
     return json.loads(text)
 
 
-def evaluation_spec(row: dict[str, Any]) -> dict[str, Any]:
-    """What RUNNER reads: every test's input and output (public first), the LeetCode method name if any."""
-    tests = decode_tests(row["public_test_cases"]) + decode_tests(row["private_test_cases"])
-    metadata = json.loads(row.get("metadata") or "{}")
-    return {"inputs": [test["input"] for test in tests], "outputs": [test["output"] for test in tests],
-            "fn_name": metadata.get("func_name"), "timeout": TEST_TIMEOUT}
+@dataclass(frozen=True)
+class Tests:
+    """A problem's tests as RUNNER reads them (tests.json), their number and the time limit for all of them."""
+
+    file: bytes
+    count: int
+    seconds: float
 
 
-def problem_seconds(spec: dict[str, Any]) -> float:
-    """compute_code_generation_metrics.check_correctness's limit for the whole problem."""
-    return (spec["timeout"] + 1) * len(spec["inputs"]) + 5
+def problem_tests(row: dict[str, Any]) -> Tests:
+    """The problem's tests, decoded once for all its repeats (private tests are megabytes of pickled text)."""
+    return _tests(row["public_test_cases"], row["private_test_cases"], row.get("metadata") or "{}", TEST_TIMEOUT)
+
+
+@functools.lru_cache(maxsize=16)
+def _tests(public: str, private: str, metadata: str, timeout: float) -> Tests:
+    tests = decode_tests(public) + decode_tests(private)
+    spec = {"inputs": [test["input"] for test in tests], "outputs": [test["output"] for test in tests],
+            "fn_name": json.loads(metadata).get("func_name"), "timeout": timeout}
+    # compute_code_generation_metrics.check_correctness's limit for the whole problem
+    return Tests(json.dumps(spec).encode(), len(tests), (timeout + 1) * len(tests) + 5)
 
 
 # The grading harness, run in the sandbox with solution.py and tests.json beside it. It follows

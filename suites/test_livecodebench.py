@@ -10,11 +10,10 @@ test; pytest_nemoeval/livecodebench.py), run in the sandbox inside the driver. 8
 average, pass@k unbiased.
 """
 
-import json
+import asyncio
 
 from pytest_nemoeval import Suite, last_code_block, sandbox, split_reasoning
-from pytest_nemoeval.livecodebench import (RUNNER, LiveCodeBenchFiles, evaluation_spec, in_window, parse_report,
-                                           problem_seconds)
+from pytest_nemoeval.livecodebench import RUNNER, LiveCodeBenchFiles, in_window, parse_report, problem_tests
 
 WITH_STARTER = ("You will use the following starter code to write the solution to the problem and enclose your "
                 "code within delimiters.")
@@ -38,16 +37,15 @@ async def generate_and_run(sample, chat):
     code = last_code_block(text)
     if code is None:
         return {**reply, "code": None, "execution": None}
-    spec = evaluation_spec(sample)
+    tests = await asyncio.to_thread(problem_tests, sample)  # decoding must not hold up the other items' requests
     result = await sandbox.run_python(
-        RUNNER, files={"solution.py": code.encode(), "tests.json": json.dumps(spec).encode()},
-        limits=sandbox.Limits(wall_seconds=problem_seconds(spec), cpu_seconds=int(problem_seconds(spec)),
-                              memory_bytes=4 * 2**30))
-    graded = parse_report(result.stdout) or {"results": [-1] * len(spec["inputs"]), "message": result.status}
+        RUNNER, files={"solution.py": code.encode(), "tests.json": tests.file},
+        limits=sandbox.Limits(wall_seconds=tests.seconds, cpu_seconds=int(tests.seconds), memory_bytes=4 * 2**30))
+    graded = parse_report(result.stdout) or {"results": [-1] * tests.count, "message": result.status}
     passed = bool(graded["results"]) and all(outcome is True for outcome in graded["results"])
     return {**reply, "code": code, "execution": {"passed": passed, "message": graded["message"],
                                                  "tests_run": len(graded["results"]),
-                                                 "tests": len(spec["inputs"])}}
+                                                 "tests": tests.count}}
 
 
 suite = Suite(

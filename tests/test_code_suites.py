@@ -15,6 +15,7 @@ import zlib
 import pytest
 
 from conftest import ROOT, results, samples
+from pytest_nemoeval import livecodebench
 from pytest_nemoeval.livecodebench import LiveCodeBenchFiles, decode_tests, in_window
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import DataError
@@ -143,6 +144,14 @@ def test_livecodebench_grading(row, reply, correct, message, monkeypatch):
 def test_livecodebench_stops_at_the_first_failing_test(monkeypatch):
     body = asyncio.run(LCB.generate_and_run(SUM_STDIN, ScriptedChat(fenced("print(3)"))))
     assert body["execution"]["tests_run"] == 2 and body["execution"]["tests"] == 3  # passes 1, fails 2, never runs 3
+
+
+def test_a_problems_tests_are_decoded_once_for_all_its_repeats(monkeypatch):
+    decoded = []
+    monkeypatch.setattr(livecodebench, "decode_tests", lambda field: decoded.append(field) or decode_tests(field))
+    row = lcb_row("once", [{"input": "1\n", "output": "1\n", "testtype": "stdin"}], [])
+    first, again = livecodebench.problem_tests(row), livecodebench.problem_tests(json.loads(json.dumps(row)))  # a repeat
+    assert first is again and first.count == 1 and len(decoded) == 2  # public and private, once
 
 
 def test_private_tests_decode_only_plain_strings(tmp_path):
