@@ -6,6 +6,7 @@ official `convert_to_tool` as bfcl-eval's OpenAI completions handler does; multi
 turn by turn like its `inference_multi_turn_FC`, running the official function backends between steps.
 Memory (v4): each scenario's prerequisite conversations run once per (category, repeat), in order, before its
 questions; the backend's snapshots go to <results-dir>/bfcl_memory/ (bfcl-eval's memory_api_metaclass).
+Web search (v4) runs on bfcl-eval's SerpAPI backend when SERPAPI_API_KEY is set. Backends run in threads.
 Grading: the official AST checker, relevance rule, multi-turn checker and agentic answer check
 (bfcl_eval/eval_checker/eval_runner.py).
 Scores: per category, the leaderboard's groups and its overall score for each version (`overall_scores`).
@@ -17,11 +18,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import importlib
+import inspect
 import json
+import os
 import re
 import sys
 import types
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +47,21 @@ WEB_SEARCH = ["web_search_base", "web_search_no_snippet"]
 MEMORY = ["memory_kv", "memory_vector", "memory_rec_sum"]
 CATEGORIES = {"bfcl_v3": NON_LIVE + LIVE + MULTI_TURN, "bfcl_v4": NON_LIVE + LIVE + MULTI_TURN + WEB_SEARCH + MEMORY}
 
-# Why a category's items are skipped (they are still collected, so the skip and its reason show).
-UNSUPPORTED = {
-    **{name: "web search needs a search backend (bfcl-eval's SerpAPI WebSearchAPI); pytest-nemoeval configures "
-              "none, so this category is not run and the overall score leaves it out" for name in WEB_SEARCH},
-    "memory_vector": "the vector memory backend embeds with sentence-transformers' all-MiniLM-L6-v2, which it "
-                     "downloads from the Hugging Face hub when bfcl-eval imports it; runs stay offline, so this "
-                     "category is not run and the overall score leaves it out",
-}
+SEARCH_KEY_ENV = "SERPAPI_API_KEY"  # bfcl-eval's WebSearchAPI: DuckDuckGo results through SerpAPI
+VECTOR_SKIP = ("the vector memory backend embeds with sentence-transformers' all-MiniLM-L6-v2, which it downloads "
+               "from the Hugging Face hub when bfcl-eval imports it; runs stay offline, so this category is not "
+               "run and the overall score leaves it out")
+
+
+def skip_reason(category: str) -> str | None:
+    """Why a category's items are skipped (they are still collected, so the skip and its reason show)."""
+    if category in WEB_SEARCH and not os.environ.get(SEARCH_KEY_ENV):
+        return (f"web search needs a search backend: export {SEARCH_KEY_ENV} (bfcl-eval's WebSearchAPI searches "
+                "through SerpAPI and fetches pages from the internet); without it this category is not run and "
+                "the overall score leaves it out")
+    return VECTOR_SKIP if category == "memory_vector" else None
+
+
 CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
 
 
@@ -98,7 +110,7 @@ class BfclData:
         for category in CATEGORIES[self.version]:
             try:
                 entries = load_dataset_entry(category, include_prereq=False, include_language_specific_hint=False)
-                answers = ({} if category in UNSUPPORTED or "irrelevance" in category or category == "live_relevance"
+                answers = ({} if category == "memory_vector" or "irrelevance" in category or category == "live_relevance"
                            else {_truth_id(entry["id"], category): entry["ground_truth"]
                                  for entry in load_ground_truth_entry(category)})
             except (OSError, ValueError, KeyError) as exc:
@@ -109,8 +121,12 @@ class BfclData:
 
 
 def _truth_id(entry_id: str, category: str) -> str:
-    # memory questions are renamed per backend (memory_0-... -> memory_kv_0-...); their answers are not
-    return entry_id.replace("memory", category, 1) if category in MEMORY else entry_id
+    # agentic entries are renamed per category (memory_0-... -> memory_kv_0-..., web_search_0 ->
+    # web_search_base_0), their answers are not
+    for family in ("memory", "web_search"):
+        if category.startswith(family):
+            return entry_id.replace(family, category, 1)
+    return entry_id
 
 
 def item_label(row: dict[str, Any]) -> str:
@@ -145,9 +161,10 @@ def model_result(reply: dict[str, Any]) -> list[dict[str, str]] | str:
 async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
     """The suites' driver: one request with the entry's tools; multi-turn entries run every turn."""
     category = sample["category"]
-    if category in UNSUPPORTED:
-        return {"content": "", "skipped": UNSUPPORTED[category]}
-    if category in MULTI_TURN:
+    reason = skip_reason(category)
+    if reason:
+        return {"content": "", "skipped": reason}
+    if category in MULTI_TURN or category in WEB_SEARCH:
         return await _multi_turn(sample, chat)
     if category in MEMORY:
         return await _memory_question(sample, chat)
@@ -167,7 +184,7 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC, MAXIMUM_STEP_LIMIT
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import (execute_multi_turn_func_call,
                                                                          is_empty_execute_response)
-    from bfcl_eval.model_handler.utils import add_memory_instruction_system_prompt, convert_to_function_call
+    from bfcl_eval.model_handler.utils import add_memory_instruction_system_prompt
     from bfcl_eval.utils import extract_test_category_from_id, is_memory_prereq
 
     functions = copy.deepcopy(sample["function"])
@@ -176,6 +193,8 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     instance = _instance_name()
     long_context = "long_context" in sample["category"]
     initial_config = sample.get("initial_config") or {}
+    if sample["category"] in WEB_SEARCH:  # utils.populate_initial_settings_for_web_search_test_cases
+        initial_config = {"WebSearchAPI": {"show_snippet": "no_snippet" not in sample["category"]}}
     # the first turn: the item's own prompt (any system prompt included), or a prerequisite's first turn
     question = [chat.messages if sample is chat.sample else list(sample["question"][0]), *sample["question"][1:]]
     if memory_dir is not None:
@@ -187,9 +206,15 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     calls_made: list[dict[str, Any]] = []
     force_quit = False
     reply: dict[str, Any] = {}
+    async def execute(calls: list[str]) -> tuple[list[str], dict[str, Any]]:
+        # in threads: web search blocks on the internet, and no backend may hold up the other items
+        outputs, instances = await asyncio.get_running_loop().run_in_executor(_BACKENDS, functools.partial(
+            execute_multi_turn_func_call, calls, initial_config, sample["involved_classes"], instance, sample["id"],
+            long_context=long_context))
+        return [_without_secrets(output) for output in outputs], instances
+
     try:
-        _, instances = execute_multi_turn_func_call([], initial_config, sample["involved_classes"], instance,
-                                                    sample["id"], long_context=long_context)
+        _, instances = await execute([])
         if memory_dir is not None:
             question = add_memory_instruction_system_prompt(
                 copy.deepcopy(question), extract_test_category_from_id(sample["id"]), sample["scenario"],
@@ -211,13 +236,12 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
                                  **({"tool_calls": calls} if calls else {})})
                 calls_made.extend(calls)
                 try:
-                    decoded = convert_to_function_call(result)
+                    decoded = to_calls(result, sample["involved_classes"])
                 except Exception:  # the handler's rule: text or unparsable arguments end the turn
                     break
                 if is_empty_execute_response(decoded):
                     break
-                outputs, _ = execute_multi_turn_func_call(decoded, initial_config, sample["involved_classes"],
-                                                          instance, sample["id"], long_context=long_context)
+                outputs, _ = await execute(decoded)
                 for output, call in zip(outputs, calls):
                     messages.append({"role": "tool", "content": output, "tool_call_id": call.get("id")})
                 count += 1
@@ -272,6 +296,54 @@ async def _memory_prerequisites(sample: dict[str, Any], chat: Any, memory_dir: P
         if entry["scenario"] == sample["scenario"]:
             await _multi_turn({**entry, "category": category}, chat, memory_dir)
 
+REFUSED = "refused_call_to_an_unknown_function"
+
+
+def to_calls(step: Any, involved_classes: list[str]) -> list[str]:
+    """bfcl-eval's convert_to_function_call: the call texts its backends `eval` in this process. A call whose
+    function is not a method of the entry's backends, or whose argument names are not identifiers, would be
+    evaluated as any Python (`open(file=...)`, injected code): it becomes a call to a function that does not
+    exist, which fails as upstream's call to an unknown function does, with nothing run."""
+    from bfcl_eval.model_handler.utils import convert_to_function_call
+
+    allowed = _methods(tuple(involved_classes))
+    if isinstance(step, list):
+        step = [{(name if _safe_call(name, arguments, allowed) else REFUSED): arguments
+                 for name, arguments in call.items()} if isinstance(call, dict) else call for call in step]
+    return convert_to_function_call(step)
+
+
+def _safe_call(name: str, arguments: Any, allowed: frozenset[str]) -> bool:
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        return True  # not run: unparsable arguments end the turn (convert_to_function_call raises)
+    if not isinstance(parsed, dict):
+        return True  # likewise
+    return name in allowed and all(isinstance(key, str) and key.isidentifier() for key in parsed)
+
+
+@functools.cache
+def _methods(involved_classes: tuple[str, ...]) -> frozenset[str]:
+    from bfcl_eval.constants.executable_backend_config import CLASS_FILE_PATH_MAPPING
+
+    names: set[str] = set()
+    for class_name in involved_classes:
+        backend = getattr(importlib.import_module(CLASS_FILE_PATH_MAPPING[class_name]), class_name)
+        names.update(name for name, _ in inspect.getmembers(backend, inspect.isfunction) if not name.startswith("_"))
+    return frozenset(names)
+
+
+_BACKENDS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="bfcl-backend")
+
+
+def _without_secrets(output: Any) -> Any:
+    """A backend's output goes to the model and the records: never with the search key in it (an error from
+    SerpAPI's client quotes the request URL, api_key included)."""
+    key = os.environ.get(SEARCH_KEY_ENV)
+    return output.replace(key, "***") if key and isinstance(output, str) else output
+
+
 def _instance_name() -> str:
     # the backends keep their state in module globals named after the model: one name per conversation
     return f"{CHECKER_MODEL}_{uuid.uuid4().hex}"
@@ -291,7 +363,7 @@ def check(sample: dict[str, Any], result: Any) -> dict[str, Any]:
     category = sample["category"]
     if category in MULTI_TURN:
         return _check_multi_turn(sample, result)
-    if category in MEMORY:
+    if category in MEMORY or category in WEB_SEARCH:
         return _check_agentic(sample, result)
     if "irrelevance" in category or category == "live_relevance":
         return _check_relevance(category, result)
@@ -348,7 +420,6 @@ def _check_ast(sample: dict[str, Any], result: Any) -> dict[str, Any]:
 def _check_multi_turn(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import is_empty_execute_response
-    from bfcl_eval.model_handler.utils import convert_to_function_call
 
     truth = sample["ground_truth"]
     if not isinstance(turns, list):
@@ -361,7 +432,7 @@ def _check_multi_turn(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
         kept = []
         for step in steps:
             try:
-                calls = convert_to_function_call(step)
+                calls = to_calls(step, sample["involved_classes"])
             except Exception:  # text and unparsable steps are ignored, as in eval_runner
                 continue
             if not is_empty_execute_response(calls):
@@ -389,7 +460,7 @@ def _check_agentic(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
     decoded, last_text = [], None
     for step in turns[0]:
         try:
-            calls = convert_to_function_call(step)
+            calls = convert_to_function_call(step)  # decoded only, never run
         except Exception:
             last_text = step
             continue

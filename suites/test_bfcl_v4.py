@@ -3,9 +3,9 @@
 Data: bfcl-eval's bfcl_eval/data: the v3 categories plus web search and memory (agentic). One item per
 entry and repeat, its id naming the entry (`-k "bfcl_v4 and multi_turn"` selects categories).
 Memory (key-value and recursive summary backends): each scenario's prerequisite conversations run first, in
-order, and its questions start from the memory they left. Web search (needs a search backend) and vector
-memory (needs an embedding model from the hub) are collected and skipped with their reason; the overall
-score says which categories it covers.
+order, and its questions start from the memory they left. Web search runs with SERPAPI_API_KEY set (the
+official backend, on the internet). Vector memory (needs an embedding model from the hub), and web search
+without a key, are collected and skipped with their reason; the overall score says which categories it covers.
 Settings: NeMo Skills' published recipe (max new tokens 8192, server-side tool parsing).
 Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/bfcl.py), per category and per group.
 """

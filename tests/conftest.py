@@ -38,8 +38,11 @@ class MockServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def chat_requests(self) -> int:
+        return self.stats()["chat_requests"]
+
+    def stats(self) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as response:
-            return json.loads(response.read())["chat_requests"]
+            return json.loads(response.read())
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -7,12 +7,14 @@ Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (4
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for,
-`{system}` by the system message (what a driver put in the prompt).
+`{system}` by the system message (what a driver put in the prompt), `{tool}` by the last tool result.
+`--search-snippet TEXT` also serves SerpAPI's GET /search (the one result's snippet is TEXT); with
+`--search-key KEY` a request with another api_key gets SerpAPI's 401.
 `--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
 in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
 `--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
 last message is a tool result (then the reply text): one step of calls per user turn.
-GET /stats returns {"chat_requests": n}. `--die-after N` exits at request N+1 (a dead endpoint).
+GET /stats returns {"chat_requests": n, "search_requests": m}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from aiohttp import web
 
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
               die_after: int | None = None, answers: list[list[str]] | None = None,
-              tool_calls: list[tuple[str, str]] | None = None) -> web.Application:
-    state = {"chat_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
+              tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
+              search_key: str | None = None) -> web.Application:
+    state = {"chat_requests": 0, "search_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
         if require_key and request.headers.get("Authorization") != f"Bearer {require_key}":
@@ -41,7 +44,14 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         return web.json_response({"status": "ok"})
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"chat_requests": state["chat_requests"]})
+        return web.json_response({"chat_requests": state["chat_requests"], "search_requests": state["search_requests"]})
+
+    async def search(request: web.Request) -> web.Response:
+        state["search_requests"] += 1
+        if search_key and request.query.get("api_key") != search_key:
+            return web.json_response({"error": "Invalid API key."}, status=401)
+        return web.json_response({"organic_results": [
+            {"title": "Result", "link": f"http://{request.host}/page", "snippet": search_snippet}]})
 
     async def chat(request: web.Request) -> web.StreamResponse:
         state["chat_requests"] += 1
@@ -78,8 +88,11 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         reply = next((text for substring, text in answers or [] if users and substring in users[-1]), answer)
         system = next((message.get("content") or "" for message in payload.get("messages") or []
                        if message.get("role") == "system"), "")
+        tool = next((message.get("content") or "" for message in reversed(payload.get("messages") or [])
+                     if message.get("role") == "tool"), "")
         content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
-                   .replace("{model}", str(payload.get("model"))).replace("{system}", system))
+                   .replace("{model}", str(payload.get("model"))).replace("{system}", system)
+                   .replace("{tool}", tool))
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
         if tool_calls and payload.get("tools") and messages[-1].get("role") != "tool":
@@ -95,6 +108,8 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
     app = web.Application()
     app.add_routes([web.get("/v1/models", models), web.get("/health", health), web.get("/stats", stats),
                     web.post("/v1/chat/completions", chat)])
+    if search_snippet is not None:
+        app.add_routes([web.get("/search", search)])
     return app
 
 
@@ -106,7 +121,8 @@ def parse_fault(text: str) -> tuple[str, int]:
 async def serve(args: argparse.Namespace) -> None:
     answers = json.loads(Path(args.answers).read_text()) if args.answers else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
-                    args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call])
+                    args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
+                    args.search_snippet, args.search_key)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -125,6 +141,8 @@ def main() -> None:
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--require-key", default=None)
     parser.add_argument("--tool-call", action="append", default=[], help="NAME=JSON arguments (repeatable)")
+    parser.add_argument("--search-snippet", default=None, help="serve SerpAPI's /search with this snippet")
+    parser.add_argument("--search-key", default=None, help="the api_key /search accepts")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:

@@ -32,7 +32,7 @@ def official(tmp_path_factory):
 
     def grade(sample: dict, result) -> bool:
         category, prompt = sample["category"], copy.deepcopy(sample)
-        if category in bfcl.MEMORY:
+        if category in bfcl.MEMORY or category in bfcl.WEB_SEARCH:
             return eval_runner._evaluate_single_agentic_entry(
                 handler, sample["id"], copy.deepcopy(result), sample["ground_truth"], prompt, MODEL, category)["valid"]
         if category in bfcl.MULTI_TURN:
@@ -163,7 +163,7 @@ def variants(sample: dict) -> list:
     return [good, dropped, typed, good + good[:1], "no call", []]
 
 
-def memory_variants(sample: dict) -> list:
+def agentic_variants(sample: dict) -> list:
     """An answer in the last message (after a call or not), an answer in a call only, no answer."""
     answer, lookup = sample["ground_truth"][0], [call("core_memory_retrieve", key="fact")]
     return [[[f"I remember: {answer}."]], [[lookup, f"It is {answer}"]], [[lookup]], [["I don't remember."]],
@@ -176,10 +176,10 @@ def test_verdicts_agree_with_the_official_grader_across_categories(entries, offi
     for sample in entries.values():
         category = sample["category"]
         taken[category] = taken.get(category, 0) + 1
-        if category in bfcl.UNSUPPORTED or category in bfcl.MULTI_TURN or taken[category] > 15:
+        if category == "memory_vector" or category in bfcl.MULTI_TURN or taken[category] > 15:
             continue
-        if category in bfcl.MEMORY:
-            cases = memory_variants(sample)
+        if category in bfcl.MEMORY or category in bfcl.WEB_SEARCH:
+            cases = agentic_variants(sample)
         else:
             cases = variants(sample) if sample["ground_truth"] else [[call("f", x=1)], "no call", []]
         for result in cases:
@@ -298,6 +298,95 @@ def test_a_failed_prerequisite_conversation_fails_its_questions(bfcl_project, mo
     result.stdout.fnmatch_lines(["memory_kv customer: a prerequisite conversation failed, so its questions cannot "
                                  "run: *", "*2 errors*"])
     assert results(bfcl_project)["benchmarks"]["bfcl_v4"]["errors"] == 2
+
+
+SERP_KEY = "serp-secret-789"
+# SerpAPI is on the internet: the runs' processes (pytest and its engine) send its searches to the mock
+SERPAPI_REDIRECT = ("import os\nif os.environ.get('TEST_SERPAPI_URL'):\n    import serpapi\n"
+                    "    serpapi.SerpApiClient.BACKEND = os.environ['TEST_SERPAPI_URL']\n")
+
+
+@pytest.fixture
+def search_project(bfcl_project, monkeypatch):
+    (bfcl_project.path / "site").mkdir()
+    (bfcl_project.path / "site" / "sitecustomize.py").write_text(SERPAPI_REDIRECT)
+    monkeypatch.setenv("PYTHONPATH", str(bfcl_project.path / "site"))
+    monkeypatch.setenv("SERPAPI_API_KEY", SERP_KEY)
+    return bfcl_project
+
+
+SEARCH_RUN = ("suites/test_bfcl_v4.py", "--limit-samples", "1", "-k", "web_search", "-rs")
+SEARCH_CALL = ("--tool-call", 'search_engine_query={"keywords": "most expensive tea producer richest"}')
+
+
+def test_web_search_runs_with_a_search_key(search_project, mock_server, monkeypatch):
+    # one search, then the model answers with what it found: the snippet names the answer, which
+    # web_search_no_snippet's results leave out
+    mock = mock_server("--answer", "{tool}", *SEARCH_CALL, "--search-key", SERP_KEY,
+                       "--search-snippet", "Zhang Yiming, of China (home of Da Hong Pao), tops the list.")
+    monkeypatch.setenv("TEST_SERPAPI_URL", mock.url)
+    result = search_project.runpytest_subprocess(*SEARCH_RUN, "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*1 correct, 1 incorrect*"])
+    # the two categories' first requests are the same request (same question and tools): sent once
+    assert mock.stats()["search_requests"] == 2 and mock.chat_requests() == 3
+    metrics = results(search_project)["benchmarks"]["bfcl_v4"]["metrics"]
+    assert (metrics["web_search_base"]["value"], metrics["web_search_no_snippet"]["value"]) == (1.0, 0.0)
+    assert metrics["web_search"]["value"] == 0.5 and metrics["overall"]["covers"] == bfcl.WEB_SEARCH
+
+
+def test_web_search_without_a_key_is_skipped_with_the_reason(search_project, mock_server, monkeypatch):
+    monkeypatch.delenv("SERPAPI_API_KEY")
+    mock = mock_server()
+    result = search_project.runpytest_subprocess(*SEARCH_RUN, "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*web_search_base: web search needs a search backend: export SERPAPI_API_KEY*",
+                                 "*2 skipped*"])
+    assert mock.chat_requests() == 0
+
+
+def test_the_search_key_never_reaches_the_model_or_the_records(search_project, mock_server, monkeypatch):
+    # SerpAPI unreachable: its client's error quotes the request URL, api_key included, and bfcl-eval's
+    # backend hands that error to the model as the tool result
+    mock = mock_server("--answer", "{tool}", *SEARCH_CALL)
+    monkeypatch.setenv("TEST_SERPAPI_URL", "http://127.0.0.1:9")
+    result = search_project.runpytest_subprocess(*SEARCH_RUN, "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*2 incorrect*"])
+    stored = b"".join(path.read_bytes() for path in (search_project.path / "results").rglob("*") if path.is_file())
+    assert SERP_KEY.encode() not in stored and SERP_KEY not in result.stdout.str() + result.stderr.str()
+    assert b"api_key=***" in stored  # the model saw the error, without the key
+
+
+def test_calls_that_are_not_backend_methods_are_never_run(entries, official, tmp_path):
+    """bfcl-eval evals the call text: `open(file=..., mode="w")` or an injected argument name would run as
+    Python in the engine process. Such calls fail like a call to an unknown function, and run nothing."""
+    import asyncio
+
+    sample = entries["multi_turn_base_0"]
+    target = tmp_path / "pwned"
+    hostile = [{"open": json.dumps({"file": str(target), "mode": "w"})},
+               {"ls": json.dumps({f"a=open({str(target)!r}, 'w'),b": 1})}]
+    assert bfcl.to_calls(hostile, sample["involved_classes"])[0].startswith(f"{bfcl.REFUSED}(file=")
+    sent = []
+
+    class Chat:
+        messages = sample["question"][0]
+        repeat = 0
+
+        async def __call__(self, messages, **options):
+            sent.append(copy.deepcopy(messages))
+            steps = sum(1 for message in messages if message["role"] == "assistant")
+            if steps == 0:
+                return {"content": None, "tool_calls": [
+                    {"id": f"c{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+                    for i, call in enumerate(hostile) for name, arguments in call.items()]}
+            return {"content": "Done."}
+
+    chat = Chat()
+    chat.sample = sample
+    asyncio.run(bfcl.converse(sample, chat))
+    outputs = [message["content"] for message in sent[1] if message["role"] == "tool"]
+    assert len(outputs) == 2 and all(output.startswith("Error during execution: name 'refused_call") for output in outputs)
+    assert bfcl.check(sample, [[hostile, "Done."]])["valid"] is False
+    assert not target.exists()
 
 
 def test_suites_run_on_the_embedded_model(bfcl_project):
