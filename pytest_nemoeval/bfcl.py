@@ -9,34 +9,25 @@ questions; the backend's snapshots go to <results-dir>/bfcl_memory/ (bfcl-eval's
 Web search (v4) runs on bfcl-eval's SerpAPI backend when SERPAPI_API_KEY is set. Backends run in threads.
 Grading: the official AST checker, relevance rule, multi-turn checker and agentic answer check
 (bfcl_eval/eval_checker/eval_runner.py).
-Scores: per category, the leaderboard's groups and its overall score for each version (`overall_scores`).
-Every bfcl_eval import happens inside a function: `pytest --help` and other suites never load it.
+Scores: pytest_nemoeval/bfcl_scores.py. The package itself: pytest_nemoeval/bfcl_official.py (every bfcl_eval
+import happens inside a function: `pytest --help` and other suites never load it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import functools
-import importlib
-import inspect
 import json
 import os
 import re
-import sys
-import types
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_nemoeval.metrics import SampleOutcome, summarize
+from pytest_nemoeval.bfcl_official import (CHECKER_MODEL, SEARCH_KEY_ENV, forget_instances, instance_name, model_result,
+                                           require_bfcl_eval, run_calls, to_calls, tools_for)
 from pytest_nemoeval.suite import DataError
-
-INSTALL = "pip install 'pytest-nemoeval[bfcl]' && pip install --no-deps bfcl-eval==2026.3.23"
-VECTOR_INSTALL = "pip install sentence-transformers faiss-cpu"
 
 NON_LIVE = ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
             "irrelevance"]
@@ -47,7 +38,6 @@ WEB_SEARCH = ["web_search_base", "web_search_no_snippet"]
 MEMORY = ["memory_kv", "memory_vector", "memory_rec_sum"]
 CATEGORIES = {"bfcl_v3": NON_LIVE + LIVE + MULTI_TURN, "bfcl_v4": NON_LIVE + LIVE + MULTI_TURN + WEB_SEARCH + MEMORY}
 
-SEARCH_KEY_ENV = "SERPAPI_API_KEY"  # bfcl-eval's WebSearchAPI: DuckDuckGo results through SerpAPI
 VECTOR_SKIP = ("the vector memory backend embeds with sentence-transformers' all-MiniLM-L6-v2, which it downloads "
                "from the Hugging Face hub when bfcl-eval imports it; runs stay offline, so this category is not "
                "run and the overall score leaves it out")
@@ -60,35 +50,6 @@ def skip_reason(category: str) -> str | None:
                 "through SerpAPI and fetches pages from the internet); without it this category is not run and "
                 "the overall score leaves it out")
     return VECTOR_SKIP if category == "memory_vector" else None
-
-
-CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
-
-
-@functools.cache
-def require_bfcl_eval() -> None:
-    """Import bfcl_eval's checkers, or stop with one line naming the extra (a DataError: found while loading)."""
-    try:
-        import bfcl_eval.constants.category_mapping  # noqa: F401
-    except ImportError:
-        raise DataError(f"BFCL needs the bfcl-eval package: {INSTALL}") from None
-    # ast_checker reads one flag (underscore_to_dot) from MODEL_CONFIG_MAPPING, whose module imports every
-    # vendor SDK; OpenAI-style tools replace "." in names by "_", so the flag is True for every model here.
-    if "bfcl_eval.constants.model_config" not in sys.modules:
-        shim = types.ModuleType("bfcl_eval.constants.model_config")
-        shim.MODEL_CONFIG_MAPPING = _OpenAIStyleConfigs()  # type: ignore[attr-defined]
-        sys.modules["bfcl_eval.constants.model_config"] = shim
-    try:
-        from bfcl_eval.eval_checker.ast_eval import ast_checker
-        from bfcl_eval.model_handler import utils  # noqa: F401
-    except ImportError as exc:
-        raise DataError(f"BFCL: bfcl-eval could not be imported ({exc}): {INSTALL}") from None
-    ast_checker.MODEL_CONFIG_MAPPING = _OpenAIStyleConfigs()  # type: ignore[attr-defined]
-
-
-class _OpenAIStyleConfigs(dict):
-    def __missing__(self, model_name: str) -> Any:
-        return types.SimpleNamespace(underscore_to_dot=True)
 
 
 class BfclData:
@@ -138,26 +99,6 @@ def prompt(row: dict[str, Any]) -> list[dict[str, Any]]:
     return list(row["question"][0])
 
 
-def tools_for(functions: list[dict[str, Any]], category: str) -> list[dict[str, Any]]:
-    """Function docs as OpenAI tools: the language hints of inference, then the OpenAI handler's conversion."""
-    require_bfcl_eval()
-    from bfcl_eval.constants.enums import ModelStyle
-    from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI
-    from bfcl_eval.model_handler.utils import convert_to_tool
-    from bfcl_eval.utils import _func_doc_language_specific_pre_processing
-
-    hinted = _func_doc_language_specific_pre_processing(copy.deepcopy(functions), category)
-    return convert_to_tool(hinted, GORILLA_TO_OPENAPI, ModelStyle.OPENAI_COMPLETIONS)
-
-
-def model_result(reply: dict[str, Any]) -> list[dict[str, str]] | str:
-    """What bfcl-eval's OpenAI FC handler keeps of a reply: [{name: arguments JSON}, ...], else the text."""
-    calls = reply.get("tool_calls") or []
-    if calls:
-        return [{call["function"]["name"]: call["function"].get("arguments") or "{}"} for call in calls]
-    return reply.get("content") or ""
-
-
 async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
     """The suites' driver: one request with the entry's tools; multi-turn entries run every turn."""
     category = sample["category"]
@@ -182,15 +123,14 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     conversation flushes the backend's memory at its end."""
     require_bfcl_eval()
     from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC, MAXIMUM_STEP_LIMIT
-    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import (execute_multi_turn_func_call,
-                                                                         is_empty_execute_response)
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import is_empty_execute_response
     from bfcl_eval.model_handler.utils import add_memory_instruction_system_prompt
     from bfcl_eval.utils import extract_test_category_from_id, is_memory_prereq
 
     functions = copy.deepcopy(sample["function"])
     holdout = sample.get("missed_function") or {}
     tools = tools_for(functions, sample["category"])
-    instance = _instance_name()
+    instance = instance_name()
     long_context = "long_context" in sample["category"]
     initial_config = sample.get("initial_config") or {}
     if sample["category"] in WEB_SEARCH:  # utils.populate_initial_settings_for_web_search_test_cases
@@ -206,12 +146,8 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     calls_made: list[dict[str, Any]] = []
     force_quit = False
     reply: dict[str, Any] = {}
-    async def execute(calls: list[str]) -> tuple[list[str], dict[str, Any]]:
-        # in threads: web search blocks on the internet, and no backend may hold up the other items
-        outputs, instances = await asyncio.get_running_loop().run_in_executor(_BACKENDS, functools.partial(
-            execute_multi_turn_func_call, calls, initial_config, sample["involved_classes"], instance, sample["id"],
-            long_context=long_context))
-        return [_without_secrets(output) for output in outputs], instances
+    def execute(calls: list[str]) -> Any:
+        return run_calls(calls, initial_config, sample["involved_classes"], instance, sample["id"], long_context)
 
     try:
         _, instances = await execute([])
@@ -254,7 +190,7 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
         if memory_dir is not None and is_memory_prereq(sample["id"]):
             next(iter(instances.values()))._flush_memory_to_local_file()
     finally:
-        _forget_instances(instance)
+        forget_instances(instance)
     return {"content": reply.get("content") or "", "reasoning_content": reply.get("reasoning_content"),
             "finish_reason": reply.get("finish_reason"), "tool_calls": calls_made, "result": turns,
             "force_quit": force_quit}
@@ -295,66 +231,6 @@ async def _memory_prerequisites(sample: dict[str, Any], chat: Any, memory_dir: P
     for entry in _prerequisites[category]:
         if entry["scenario"] == sample["scenario"]:
             await _multi_turn({**entry, "category": category}, chat, memory_dir)
-
-REFUSED = "refused_call_to_an_unknown_function"
-
-
-def to_calls(step: Any, involved_classes: list[str]) -> list[str]:
-    """bfcl-eval's convert_to_function_call: the call texts its backends `eval` in this process. A call whose
-    function is not a method of the entry's backends, or whose argument names are not identifiers, would be
-    evaluated as any Python (`open(file=...)`, injected code): it becomes a call to a function that does not
-    exist, which fails as upstream's call to an unknown function does, with nothing run."""
-    from bfcl_eval.model_handler.utils import convert_to_function_call
-
-    allowed = _methods(tuple(involved_classes))
-    if isinstance(step, list):
-        step = [{(name if _safe_call(name, arguments, allowed) else REFUSED): arguments
-                 for name, arguments in call.items()} if isinstance(call, dict) else call for call in step]
-    return convert_to_function_call(step)
-
-
-def _safe_call(name: str, arguments: Any, allowed: frozenset[str]) -> bool:
-    try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except ValueError:
-        return True  # not run: unparsable arguments end the turn (convert_to_function_call raises)
-    if not isinstance(parsed, dict):
-        return True  # likewise
-    return name in allowed and all(isinstance(key, str) and key.isidentifier() for key in parsed)
-
-
-@functools.cache
-def _methods(involved_classes: tuple[str, ...]) -> frozenset[str]:
-    from bfcl_eval.constants.executable_backend_config import CLASS_FILE_PATH_MAPPING
-
-    names: set[str] = set()
-    for class_name in involved_classes:
-        backend = getattr(importlib.import_module(CLASS_FILE_PATH_MAPPING[class_name]), class_name)
-        names.update(name for name, _ in inspect.getmembers(backend, inspect.isfunction) if not name.startswith("_"))
-    return frozenset(names)
-
-
-_BACKENDS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="bfcl-backend")
-
-
-def _without_secrets(output: Any) -> Any:
-    """A backend's output goes to the model and the records: never with the search key in it (an error from
-    SerpAPI's client quotes the request URL, api_key included)."""
-    key = os.environ.get(SEARCH_KEY_ENV)
-    return output.replace(key, "***") if key and isinstance(output, str) else output
-
-
-def _instance_name() -> str:
-    # the backends keep their state in module globals named after the model: one name per conversation
-    return f"{CHECKER_MODEL}_{uuid.uuid4().hex}"
-
-
-def _forget_instances(name: str) -> None:
-    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
-
-    for key in [key for key in vars(multi_turn_utils) if name in key]:
-        del vars(multi_turn_utils)[key]
-
 
 def check(sample: dict[str, Any], result: Any) -> dict[str, Any]:
     """The official verdict on a model result (as `model_result` / the driver keeps it): {"valid", "error",
@@ -438,11 +314,11 @@ def _check_multi_turn(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
             if not is_empty_execute_response(calls):
                 kept.append(calls)
         decoded.append(kept)
-    name = _instance_name()
+    name = instance_name()
     try:
         verdict = multi_turn_checker(decoded, truth, copy.deepcopy(sample), sample["category"], name)
     finally:
-        _forget_instances(name)
+        forget_instances(name)
     if not verdict["valid"]:
         return _invalid(str(verdict.get("error_message")), verdict.get("error_type"), decoded)
     return {"valid": True, "error": None, "error_type": None, "decoded": decoded}
@@ -490,78 +366,3 @@ def score(sample: dict[str, Any], response: Any, verdict: Any) -> None:
     verdict(checked["valid"], answer=checked["decoded"], expected=sample.get("ground_truth"),
             category=category, tool_calls=response.tool_calls, reason=checked["error"],
             error_type=checked["error_type"], metric_inputs={"category": category})
-
-
-# -- scores ------------------------------------------------------------------------------------------
-
-Score = tuple[float, int]  # (accuracy, number of entries)
-
-
-def category_scores(outcomes: list[SampleOutcome]) -> dict[str, list[float]]:
-    """Per category, each sample's accuracy averaged over its repeats."""
-    scores: dict[str, list[float]] = {}
-    for outcome in outcomes:
-        inputs = next((entry for entry in outcome.inputs if entry), None)
-        if inputs and outcome.correct:
-            scores.setdefault(inputs["category"], []).append(sum(outcome.correct) / len(outcome.correct))
-    return scores
-
-
-def _unweighted(parts: list[Score | None]) -> Score | None:
-    present = [part for part in parts if part is not None]
-    if not present:
-        return None
-    return sum(accuracy for accuracy, _ in present) / len(present), sum(count for _, count in present)
-
-
-def _weighted(parts: list[Score | None], weights: list[float] | None = None) -> Score | None:
-    present = [(part, weight) for part, weight in zip(parts, weights or [None] * len(parts)) if part is not None]
-    if not present:
-        return None
-    total = sum(weight if weight is not None else count for (_, count), weight in present)
-    value = sum(accuracy * (weight if weight is not None else count) for (accuracy, count), weight in present)
-    return value / total, sum(count for (_, count), _ in present)
-
-
-def overall_scores(version: str, categories: dict[str, Score]) -> dict[str, Score]:
-    """The leaderboard's groups and overall score. A group or category with no scored entries is left out
-    (and the weights of the rest renormalised), so the score covers exactly the categories that ran.
-
-    v3: BFCL v3 leaderboard as NeMo-Skills reproduces it (nemo_skills/dataset/bfcl_v3/bfcl_score.py):
-    unweighted mean of non-live (incl. irrelevance), live (entry-weighted, incl. (ir)relevance), multi-turn.
-    v4: bfcl-eval 2026.3.23 eval_runner_helper.generate_leaderboard_csv: weights 10/10/10/30/40 on non-live
-    AST, live AST (entry-weighted), irrelevance (non-live and live), multi-turn, agentic (web search, memory).
-    """
-    get = categories.get
-    simple = _unweighted([get(name) for name in ("simple_python", "simple_java", "simple_javascript")])
-    non_live_ast = [simple, get("multiple"), get("parallel"), get("parallel_multiple")]
-    live_ast = [get(name) for name in ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")]
-    groups: dict[str, Score | None] = {"simple_ast": simple, "multi_turn": _unweighted([get(n) for n in MULTI_TURN])}
-    if version == "bfcl_v3":
-        groups["non_live"] = _unweighted(non_live_ast + [get("irrelevance")])
-        groups["live"] = _weighted(live_ast + [get("live_irrelevance"), get("live_relevance")])
-        groups["overall"] = _unweighted([groups["non_live"], groups["live"], groups["multi_turn"]])
-    else:
-        groups["non_live"] = _unweighted(non_live_ast)
-        groups["live"] = _weighted(live_ast)
-        groups["total_irrelevance"] = _unweighted([get("irrelevance"), get("live_irrelevance")])
-        groups["web_search"] = _unweighted([get(name) for name in WEB_SEARCH])
-        groups["memory"] = _unweighted([get(name) for name in MEMORY])
-        groups["agentic"] = _unweighted([groups["web_search"], groups["memory"]])
-        groups["overall"] = _weighted([groups["non_live"], groups["live"], groups["total_irrelevance"],
-                                       groups["multi_turn"], groups["agentic"]], [10, 10, 10, 30, 40])
-    return {name: score for name, score in groups.items() if score is not None}
-
-
-@pytest.hookimpl
-def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    if benchmark not in CATEGORIES:
-        return {}
-    per_category = category_scores(outcomes)
-    metrics: dict[str, Any] = {name: summarize(values) for name, values in sorted(per_category.items())}
-    counted = {name: (sum(values) / len(values), len(values)) for name, values in per_category.items()}
-    for name, (value, entries) in overall_scores(benchmark, counted).items():
-        metrics[name] = {"value": value, "entries": entries}
-    if "overall" in metrics:
-        metrics["overall"]["covers"] = sorted(counted)
-    return metrics

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, results, samples
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval (pip install --no-deps bfcl-eval==2026.3.23)")
-from pytest_nemoeval import bfcl  # noqa: E402
+from pytest_nemoeval import bfcl, bfcl_official, bfcl_scores  # noqa: E402
 
 MODEL = "official"  # bfcl-eval names its backend instances after the model
 
@@ -20,7 +20,7 @@ MODEL = "official"  # bfcl-eval names its backend instances after the model
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
     """bfcl-eval's own per-entry grading (eval_runner) with its OpenAI function-calling handler."""
-    bfcl.require_bfcl_eval()
+    bfcl_official.require_bfcl_eval()
     from bfcl_eval.constants.enums import Language, ReturnFormat
     from bfcl_eval.eval_checker import eval_runner
     from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
@@ -196,19 +196,19 @@ def test_overall_scores_follow_each_versions_weighting():
               "irrelevance": (1.0, 240), "live_simple": (1.0, 100), "live_multiple": (0.0, 300),
               "live_irrelevance": (0.5, 800), "live_relevance": (1.0, 16),
               "multi_turn_base": (0.5, 200), "multi_turn_miss_func": (0.0, 200)}
-    v3 = bfcl.overall_scores("bfcl_v3", scores)
+    v3 = bfcl_scores.overall_scores("bfcl_v3", scores)
     assert v3["simple_ast"][0] == pytest.approx(0.5)
     assert v3["non_live"][0] == pytest.approx((0.5 + 1.0 + 0.5 + 0.5 + 1.0) / 5)
     assert v3["live"][0] == pytest.approx((100 + 400 + 16) / (100 + 300 + 800 + 16))
     assert v3["multi_turn"][0] == pytest.approx(0.25)
     assert v3["overall"][0] == pytest.approx((0.7 + 516 / 1216 + 0.25) / 3)
-    v4 = bfcl.overall_scores("bfcl_v4", scores)
+    v4 = bfcl_scores.overall_scores("bfcl_v4", scores)
     assert v4["non_live"][0] == pytest.approx((0.5 + 1.0 + 0.5 + 0.5) / 4)
     assert v4["live"][0] == pytest.approx(100 / 400)
     assert v4["total_irrelevance"][0] == pytest.approx(0.75)
     assert "agentic" not in v4  # no web search or memory scored: left out, the other weights renormalised
     assert v4["overall"][0] == pytest.approx((10 * 0.625 + 10 * 0.25 + 10 * 0.75 + 30 * 0.25) / 60)
-    with_memory = bfcl.overall_scores("bfcl_v4", {**scores, "memory_kv": (1.0, 155)})
+    with_memory = bfcl_scores.overall_scores("bfcl_v4", {**scores, "memory_kv": (1.0, 155)})
     assert with_memory["overall"][0] == pytest.approx((10 * 0.625 + 10 * 0.25 + 10 * 0.75 + 30 * 0.25 + 40) / 100)
 
 
@@ -364,7 +364,7 @@ def test_calls_that_are_not_backend_methods_are_never_run(entries, official, tmp
     target = tmp_path / "pwned"
     hostile = [{"open": json.dumps({"file": str(target), "mode": "w"})},
                {"ls": json.dumps({f"a=open({str(target)!r}, 'w'),b": 1})}]
-    assert bfcl.to_calls(hostile, sample["involved_classes"])[0].startswith(f"{bfcl.REFUSED}(file=")
+    assert bfcl_official.to_calls(hostile, sample["involved_classes"])[0].startswith(f"{bfcl_official.REFUSED}(file=")
     sent = []
 
     class Chat:

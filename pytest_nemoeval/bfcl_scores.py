@@ -1,0 +1,82 @@
+"""BFCL scores: per category, the leaderboard's groups and its overall score for each version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_nemoeval.bfcl import CATEGORIES, MEMORY, MULTI_TURN, WEB_SEARCH
+from pytest_nemoeval.metrics import SampleOutcome, summarize
+
+Score = tuple[float, int]  # (accuracy, number of entries)
+
+
+def category_scores(outcomes: list[SampleOutcome]) -> dict[str, list[float]]:
+    """Per category, each sample's accuracy averaged over its repeats."""
+    scores: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        inputs = next((entry for entry in outcome.inputs if entry), None)
+        if inputs and outcome.correct:
+            scores.setdefault(inputs["category"], []).append(sum(outcome.correct) / len(outcome.correct))
+    return scores
+
+
+def _unweighted(parts: list[Score | None]) -> Score | None:
+    present = [part for part in parts if part is not None]
+    if not present:
+        return None
+    return sum(accuracy for accuracy, _ in present) / len(present), sum(count for _, count in present)
+
+
+def _weighted(parts: list[Score | None], weights: list[float] | None = None) -> Score | None:
+    present = [(part, weight) for part, weight in zip(parts, weights or [None] * len(parts)) if part is not None]
+    if not present:
+        return None
+    total = sum(weight if weight is not None else count for (_, count), weight in present)
+    value = sum(accuracy * (weight if weight is not None else count) for (accuracy, count), weight in present)
+    return value / total, sum(count for (_, count), _ in present)
+
+
+def overall_scores(version: str, categories: dict[str, Score]) -> dict[str, Score]:
+    """The leaderboard's groups and overall score. A group or category with no scored entries is left out
+    (and the weights of the rest renormalised), so the score covers exactly the categories that ran.
+
+    v3: BFCL v3 leaderboard as NeMo-Skills reproduces it (nemo_skills/dataset/bfcl_v3/bfcl_score.py):
+    unweighted mean of non-live (incl. irrelevance), live (entry-weighted, incl. (ir)relevance), multi-turn.
+    v4: bfcl-eval 2026.3.23 eval_runner_helper.generate_leaderboard_csv: weights 10/10/10/30/40 on non-live
+    AST, live AST (entry-weighted), irrelevance (non-live and live), multi-turn, agentic (web search, memory).
+    """
+    get = categories.get
+    simple = _unweighted([get(name) for name in ("simple_python", "simple_java", "simple_javascript")])
+    non_live_ast = [simple, get("multiple"), get("parallel"), get("parallel_multiple")]
+    live_ast = [get(name) for name in ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")]
+    groups: dict[str, Score | None] = {"simple_ast": simple, "multi_turn": _unweighted([get(n) for n in MULTI_TURN])}
+    if version == "bfcl_v3":
+        groups["non_live"] = _unweighted(non_live_ast + [get("irrelevance")])
+        groups["live"] = _weighted(live_ast + [get("live_irrelevance"), get("live_relevance")])
+        groups["overall"] = _unweighted([groups["non_live"], groups["live"], groups["multi_turn"]])
+    else:
+        groups["non_live"] = _unweighted(non_live_ast)
+        groups["live"] = _weighted(live_ast)
+        groups["total_irrelevance"] = _unweighted([get("irrelevance"), get("live_irrelevance")])
+        groups["web_search"] = _unweighted([get(name) for name in WEB_SEARCH])
+        groups["memory"] = _unweighted([get(name) for name in MEMORY])
+        groups["agentic"] = _unweighted([groups["web_search"], groups["memory"]])
+        groups["overall"] = _weighted([groups["non_live"], groups["live"], groups["total_irrelevance"],
+                                       groups["multi_turn"], groups["agentic"]], [10, 10, 10, 30, 40])
+    return {name: score for name, score in groups.items() if score is not None}
+
+
+@pytest.hookimpl
+def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    if benchmark not in CATEGORIES:
+        return {}
+    per_category = category_scores(outcomes)
+    metrics: dict[str, Any] = {name: summarize(values) for name, values in sorted(per_category.items())}
+    counted = {name: (sum(values) / len(values), len(values)) for name, values in per_category.items()}
+    for name, (value, entries) in overall_scores(benchmark, counted).items():
+        metrics[name] = {"value": value, "entries": entries}
+    if "overall" in metrics:
+        metrics["overall"]["covers"] = sorted(counted)
+    return metrics
