@@ -136,10 +136,11 @@ def test_x_stops_the_server(bench, run_processes):
 
 
 def test_a_failed_gate_stops_the_server(bench, run_processes):
-    result = bench.runpytest_subprocess(*SMOKE, "--threshold", "mmlu_pro.accuracy>=1.0",
-                                        "--set", "generation.max_new_tokens=8")
+    # one of the two always fails, whatever the model answers
+    result = bench.runpytest_subprocess(*SMOKE, "--threshold", "mmlu_pro.accuracy>=1.0", "--threshold",
+                                        "mmlu_pro.accuracy<=0.0", "--set", "generation.max_new_tokens=8")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
-    result.stdout.fnmatch_lines(["GATE FAILED: mmlu_pro.accuracy = *required >= 1*"])
+    result.stdout.fnmatch_lines(["GATE FAILED: mmlu_pro.accuracy = *"])
     assert run_processes.wait_gone() == []
 
 
@@ -199,7 +200,8 @@ def test_launcher_takes_the_servers_own_children_along_when_pytest_dies(run_proc
 def test_embedded_server_stops_promptly_while_generating(tmp_path, run_processes):
     server = deployment_from({}, None, None, 2).server(tmp_path / "server.log")
     server.start(120)
-    body = json.dumps({"messages": [{"role": "user", "content": "Write a long story."}], "max_tokens": 2000})
+    body = json.dumps({"messages": [{"role": "user", "content": "Write a long story."}], "max_tokens": 2000,
+                       "ignore_eos": True})  # still generating when stopped
     request = urllib.request.Request(f"{server.base_url}/chat/completions", body.encode(),
                                      {"Content-Type": "application/json"})
 

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, results, samples
+from pytest_nemoeval import parse_judge_verdict
 from pytest_nemoeval.suite import DataError, HubDataset
 
 SUITES = ("gpqa", "aime25", "hmmt_feb25", "hle")
@@ -135,18 +136,20 @@ def test_embedded_judge_needs_the_embedded_model(reasoning, mock_server):
 
 
 def test_hle_on_the_embedded_model_judged_by_itself(reasoning):
-    # A 1024-token context per slot bounds a judge reply that loops (a 135M judge sometimes does) to seconds.
+    # A 640-token context per slot (the judge prompt is ~370) bounds a judge reply that never closes its JSON
+    # (a 135M judge sometimes loops) to ~270 tokens.
     result = reasoning.runpytest_subprocess("suites/test_hle.py", "--judge-endpoint", "embedded", "--data-dir", "data",
                                             "--limit-samples", "1", "--set", "generation.max_new_tokens=16",
-                                            "--deploy-arg=--ctx-per-slot 1024")
+                                            "--deploy-arg=--ctx-per-slot 640")
     entry = results(reasoning)["benchmarks"]["hle"]
     assert entry["items"] == 1, result.stdout.str()
-    if entry["errors"]:  # the tiny judge answered in the schema but never closed it: an error, never "incorrect"
-        result.stdout.fnmatch_lines(["*VerdictError: the judge's reply has no 'correct: yes/no' verdict: "
-                                     "'{*extracted_final_answer*"])
+    if entry["errors"]:  # the tiny judge gave no verdict: an error, never "incorrect"
+        result.stdout.fnmatch_lines(["*VerdictError: the judge's reply has no 'correct: yes/no' verdict*"])
         assert entry["metrics"]["accuracy"]["value"] == 0.0
         return
     row = samples(reasoning, "hle")[0]
-    verdict = json.loads(row["judge"])  # the embedded judge answered in the official structured format
-    assert verdict["correct"] in ("yes", "no") and row["correct"] is (verdict["correct"] == "yes")
+    if row["judge"] is None:  # the model's answer was empty: nothing to judge, recorded as wrong
+        assert row["correct"] is False
+        return
+    assert parse_judge_verdict(row["judge"])["correct"] is row["correct"]  # the embedded judge's own verdict
     assert 0.0 <= entry["metrics"]["calibration_error"]["value"] <= 1.0
