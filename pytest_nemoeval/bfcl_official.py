@@ -134,5 +134,6 @@ def instance_name() -> str:
 def forget_instances(name: str) -> None:
     from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
 
-    for key in [key for key in vars(multi_turn_utils) if name in key]:
+    # list() copies the keys at once: backend threads add instances of other conversations meanwhile
+    for key in [key for key in list(vars(multi_turn_utils)) if name in key]:
         del vars(multi_turn_utils)[key]
