@@ -23,10 +23,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 
-from pytest_nemoeval.bfcl_official import (CHECKER_MODEL, SEARCH_KEY_ENV, forget_instances, instance_name, model_result,
-                                           require_bfcl_eval, run_calls, to_calls, tools_for)
+from pytest_nemoeval.bfcl_official import (CHECKER_MODEL, SEARCH_KEY_ENV, backend_methods, forget_instances,
+                                           instance_name, model_result, require_bfcl_eval, run_calls, to_calls,
+                                           tools_for)
 from pytest_nemoeval.suite import DataError
 
 NON_LIVE = ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
@@ -43,13 +43,15 @@ VECTOR_SKIP = ("the vector memory backend embeds with sentence-transformers' all
                "run and the overall score leaves it out")
 
 
-def skip_reason(category: str) -> str | None:
-    """Why a category's items are skipped (they are still collected, so the skip and its reason show)."""
+def skip(row: dict[str, Any]) -> str | None:
+    """The suites' `Suite(skip=...)`: why an entry's category cannot run here (its items are still collected,
+    so the skip and its reason show), decided when the run starts."""
+    category = row["category"]
     if category in WEB_SEARCH and not os.environ.get(SEARCH_KEY_ENV):
-        return (f"web search needs a search backend: export {SEARCH_KEY_ENV} (bfcl-eval's WebSearchAPI searches "
-                "through SerpAPI and fetches pages from the internet); without it this category is not run and "
-                "the overall score leaves it out")
-    return VECTOR_SKIP if category == "memory_vector" else None
+        return (f"{category}: web search needs a search backend: export {SEARCH_KEY_ENV} (bfcl-eval's "
+                "WebSearchAPI searches through SerpAPI and fetches pages from the internet); without it this "
+                "category is not run and the overall score leaves it out")
+    return f"{category}: {VECTOR_SKIP}" if category == "memory_vector" else None
 
 
 class BfclData:
@@ -102,9 +104,6 @@ def prompt(row: dict[str, Any]) -> list[dict[str, Any]]:
 async def converse(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
     """The suites' driver: one request with the entry's tools; multi-turn entries run every turn."""
     category = sample["category"]
-    reason = skip_reason(category)
-    if reason:
-        return {"content": "", "skipped": reason}
     if category in MULTI_TURN or category in WEB_SEARCH:
         return await _multi_turn(sample, chat)
     if category in MEMORY:
@@ -147,10 +146,13 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     force_quit = False
     reply: dict[str, Any] = {}
     def execute(calls: list[str]) -> Any:
-        return run_calls(calls, initial_config, sample["involved_classes"], instance, sample["id"], long_context)
+        return run_calls(calls, initial_config, sample["involved_classes"], instance, sample["id"], long_context,
+                         timeout)
 
+    timeout = float(chat.settings.get("request_timeout") or 600)
     try:
         _, instances = await execute([])
+        allowed = backend_methods(tuple(sample["involved_classes"]))
         if memory_dir is not None:
             question = add_memory_instruction_system_prompt(
                 copy.deepcopy(question), extract_test_category_from_id(sample["id"]), sample["scenario"],
@@ -172,7 +174,7 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
                                  **({"tool_calls": calls} if calls else {})})
                 calls_made.extend(calls)
                 try:
-                    decoded = to_calls(result, sample["involved_classes"])
+                    decoded = to_calls(result, allowed)
                 except Exception:  # the handler's rule: text or unparsable arguments end the turn
                     break
                 if is_empty_execute_response(decoded):
@@ -199,7 +201,7 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
 # -- memory (v4) ---------------------------------------------------------------------------------------
 # The engine process runs every driver: one chain of prerequisite conversations per (snapshot directory,
 # scenario), started by the first question that needs it and awaited by the others.
-_memory_chains: dict[tuple[str, str], asyncio.Future[None]] = {}
+_memory_chains: dict[tuple[str, str], asyncio.Future[list[str]]] = {}
 _prerequisites: dict[str, list[dict[str, Any]]] = {}
 
 
@@ -212,25 +214,38 @@ async def _memory_question(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
     chain = _memory_chains.get(key)
     if chain is None:
         chain = _memory_chains[key] = asyncio.ensure_future(_memory_prerequisites(sample, chat, memory_dir))
+        chain.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unawaited
     try:
-        await asyncio.shield(chain)
+        failed = await asyncio.shield(chain)
     except GenerationError as exc:
-        raise GenerationError(f"{sample['category']} {sample['scenario']}: a prerequisite conversation failed, "
-                              f"so its questions cannot run: {exc}") from None
-    return await _multi_turn(sample, chat, memory_dir)
+        raise GenerationError(f"{sample['category']} {sample['scenario']}: the endpoint failed during a prerequisite "
+                              f"conversation, so its questions cannot run: {exc}") from None
+    return {**await _multi_turn(sample, chat, memory_dir), "failed_prerequisites": failed}
 
 
-async def _memory_prerequisites(sample: dict[str, Any], chat: Any, memory_dir: Path) -> None:
-    """The scenario's prerequisite conversations, in order, each starting from the previous one's memory."""
+async def _memory_prerequisites(sample: dict[str, Any], chat: Any, memory_dir: Path) -> list[str]:
+    """The scenario's prerequisite conversations, in order, each starting from the memory the last finished
+    one left. As in bfcl-eval, one that fails (e.g. its context overflows) is left out and the chain goes on;
+    returns those failures. A dead endpoint stops the chain (EndpointDown)."""
+    from pytest_nemoeval.engine import EndpointDown, GenerationError
+
     category = sample["category"]
     if category not in _prerequisites:
         from bfcl_eval.utils import is_memory_prereq, load_dataset_entry
 
         _prerequisites[category] = [entry for entry in load_dataset_entry(category, include_language_specific_hint=False)
                                     if is_memory_prereq(entry["id"])]
+    failed = []
     for entry in _prerequisites[category]:
         if entry["scenario"] == sample["scenario"]:
-            await _multi_turn({**entry, "category": category}, chat, memory_dir)
+            try:
+                await _multi_turn({**entry, "category": category}, chat, memory_dir)
+            except EndpointDown:
+                raise
+            except GenerationError as exc:
+                failed.append(f"{entry['id']}: {exc}")
+    return failed
+
 
 def check(sample: dict[str, Any], result: Any) -> dict[str, Any]:
     """The official verdict on a model result (as `model_result` / the driver keeps it): {"valid", "error",
@@ -303,12 +318,13 @@ def _check_multi_turn(sample: dict[str, Any], turns: Any) -> dict[str, Any]:
     if len(turns) != len(truth):
         return _invalid(f"Model was force-terminated during inference phase: {len(turns)} turns of {len(truth)}.",
                         "multi_turn:force_terminated", None)
+    allowed = backend_methods(tuple(sample["involved_classes"]))  # outside the try: a failure here is an error
     decoded: list[list[list[str]]] = []
     for steps in turns:
         kept = []
         for step in steps:
             try:
-                calls = to_calls(step, sample["involved_classes"])
+                calls = to_calls(step, allowed)
             except Exception:  # text and unparsable steps are ignored, as in eval_runner
                 continue
             if not is_empty_execute_response(calls):
@@ -358,11 +374,11 @@ def _invalid(error: str, error_type: str | None, decoded: Any) -> dict[str, Any]
 
 
 def score(sample: dict[str, Any], response: Any, verdict: Any) -> None:
-    """The suites' scorer: skip what cannot run, else record the official verdict and the calls made."""
+    """The suites' scorer: record the official verdict and the calls made (for a memory question, also the
+    prerequisite conversations that failed and were left out)."""
     category = sample["category"]
-    if response.body.get("skipped"):
-        pytest.skip(f"{category}: {response.body['skipped']}")
     checked = check(sample, response.body.get("result"))
+    extra = {"failed_prerequisites": response.body["failed_prerequisites"]} if category in MEMORY else {}
     verdict(checked["valid"], answer=checked["decoded"], expected=sample.get("ground_truth"),
             category=category, tool_calls=response.tool_calls, reason=checked["error"],
-            error_type=checked["error_type"], metric_inputs={"category": category})
+            error_type=checked["error_type"], metric_inputs={"category": category}, **extra)

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import types
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,6 +25,7 @@ CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names
 SEARCH_KEY_ENV = "SERPAPI_API_KEY"  # bfcl-eval's WebSearchAPI: DuckDuckGo results through SerpAPI
 REFUSED = "refused_call_to_an_unknown_function"
 _BACKENDS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="bfcl-backend")
+_SEARCH = ThreadPoolExecutor(max_workers=64, thread_name_prefix="bfcl-search")
 
 
 @functools.cache
@@ -72,32 +74,35 @@ def model_result(reply: dict[str, Any]) -> list[dict[str, str]] | str:
     return reply.get("content") or ""
 
 
-def to_calls(step: Any, involved_classes: list[str]) -> list[str]:
-    """bfcl-eval's convert_to_function_call: the call texts its backends `eval` in this process. A call whose
-    function is not a method of the entry's backends, or whose argument names are not identifiers, would be
-    evaluated as any Python (`open(file=...)`, injected code): it becomes a call to a function that does not
-    exist, which fails as upstream's call to an unknown function does, with nothing run."""
+def to_calls(step: Any, allowed: frozenset[str]) -> list[str]:
+    """bfcl-eval's convert_to_function_call: the call texts its backends `eval` in this process. A call to
+    anything but a method in `allowed` (`backend_methods`), or with argument names that are not identifiers,
+    would be evaluated as any Python (`open(file=...)`, code in an argument name): it becomes a call without
+    arguments to a function that does not exist, which fails as upstream's call to an unknown function does,
+    with nothing run. Every call text is then `name(arg=<literal>, ...)`."""
     from bfcl_eval.model_handler.utils import convert_to_function_call
 
-    allowed = _methods(tuple(involved_classes))
     if isinstance(step, list):
-        step = [{(name if _safe_call(name, arguments, allowed) else REFUSED): arguments
-                 for name, arguments in call.items()} if isinstance(call, dict) else call for call in step]
+        step = [dict(_safe_call(name, arguments, allowed) for name, arguments in call.items())
+                if isinstance(call, dict) else call for call in step]
     return convert_to_function_call(step)
 
 
-def _safe_call(name: str, arguments: Any, allowed: frozenset[str]) -> bool:
+def _safe_call(name: str, arguments: Any, allowed: frozenset[str]) -> tuple[str, Any]:
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError:
-        return True  # not run: unparsable arguments end the turn (convert_to_function_call raises)
+        return name, arguments  # never run: unparsable arguments end the turn (convert_to_function_call raises)
     if not isinstance(parsed, dict):
-        return True  # likewise
-    return name in allowed and all(isinstance(key, str) and key.isidentifier() for key in parsed)
+        return name, arguments  # likewise
+    if name in allowed and all(isinstance(key, str) and key.isidentifier() for key in parsed):
+        return name, arguments
+    return REFUSED, "{}"
 
 
 @functools.cache
-def _methods(involved_classes: tuple[str, ...]) -> frozenset[str]:
+def backend_methods(involved_classes: tuple[str, ...]) -> frozenset[str]:
+    """The public methods of an entry's backend classes: the functions its calls may name."""
     from bfcl_eval.constants.executable_backend_config import CLASS_FILE_PATH_MAPPING
 
     names: set[str] = set()
@@ -108,14 +113,25 @@ def _methods(involved_classes: tuple[str, ...]) -> frozenset[str]:
 
 
 async def run_calls(calls: list[str], initial_config: dict[str, Any], involved_classes: list[str], instance: str,
-                    entry_id: str, long_context: bool) -> tuple[list[str], dict[str, Any]]:
+                    entry_id: str, long_context: bool, timeout: float) -> tuple[list[str], dict[str, Any]]:
     """multi_turn_utils.execute_multi_turn_func_call in a thread (web search blocks on the internet, and no
-    backend may hold up the other items): the outputs, without the search key, and the backend instances."""
+    backend may hold up the other items), within `timeout` seconds: the outputs, without the search key, and
+    the backend instances. Web search has its own threads: a stuck search never holds up the other backends."""
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 
-    outputs, instances = await asyncio.get_running_loop().run_in_executor(_BACKENDS, functools.partial(
+    from pytest_nemoeval.engine import GenerationError  # the item fails with it: one line, no secret
+
+    pool = _SEARCH if "WebSearchAPI" in involved_classes else _BACKENDS
+    work = asyncio.get_running_loop().run_in_executor(pool, functools.partial(
         execute_multi_turn_func_call, calls, initial_config, involved_classes, instance, entry_id,
         long_context=long_context))
+    try:
+        outputs, instances = await asyncio.wait_for(work, timeout)
+    except asyncio.TimeoutError:
+        raise GenerationError(f"bfcl-eval's {', '.join(involved_classes)} backend did not answer within {timeout:g} s "
+                           "(--request-timeout)") from None
+    except Exception as exc:
+        raise GenerationError(_without_secrets(f"bfcl-eval's backend failed: {type(exc).__name__}: {exc}")) from None
     return [_without_secrets(output) for output in outputs], instances
 
 
@@ -123,7 +139,11 @@ def _without_secrets(output: Any) -> Any:
     """A backend's output goes to the model and the records: never with the search key in it (an error from
     SerpAPI's client quotes the request URL, api_key included)."""
     key = os.environ.get(SEARCH_KEY_ENV)
-    return output.replace(key, "***") if key and isinstance(output, str) else output
+    if not key or not isinstance(output, str):
+        return output
+    for form in {key, urllib.parse.quote(key), urllib.parse.quote_plus(key)}:
+        output = output.replace(form, "***")
+    return output
 
 
 def instance_name() -> str:

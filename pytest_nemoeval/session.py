@@ -113,6 +113,10 @@ class NemoEvalSession:
         refs = [ItemRef(suite.name, index, repeat)
                 for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
         ids = [suite.item_id(prepared.rows, ref.sample_index, ref.repeat) for ref in refs]
+        if suite.skip is not None:
+            reasons = [suite.skip(row) for row in prepared.rows]
+            refs = [pytest.param(ref, marks=pytest.mark.skip(reason=reasons[ref.sample_index]))
+                    if reasons[ref.sample_index] else ref for ref in refs]
         metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
         module = metafunc.definition.getparent(pytest.Module)
         if module is not None and module.get_closest_marker("nemoeval") is None:
@@ -139,7 +143,9 @@ class NemoEvalSession:
             if self.data_errors:
                 raise pytest.UsageError(self.data_errors[0])
             self.check_benchmark_names()
-            self.items = [item for item in session.items if item_ref(item) is not None]
+            # a skipped item needs no response: it is not in the plan
+            self.items = [item for item in session.items
+                          if item_ref(item) is not None and item.get_closest_marker("skip") is None]
             selected = sorted({item_ref(item).benchmark for item in self.items})  # type: ignore[union-attr]
             self.check_requirements(selected)
         except pytest.UsageError as exc:
@@ -339,7 +345,7 @@ class NemoEvalSession:
             "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
             "sample_id": prepared.suite.sample_id(row, ref.sample_index),
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model}))
-        if self.store is None:
+        if self.store is None or POSITION not in item.stash:  # no generation, or a skipped item
             return
         item.stash[PLANNED] = self.store.planned(item.stash[POSITION])
         # What cannot fail is handed over ready-made: `sample`, `verdict`, and `response` when it is already

@@ -132,6 +132,9 @@ class Suite:
     requires: dict[str, str] = field(default_factory=dict)
     # row -> a label put in the item id (`s00042-<label>-r0`), so that -k can select by it (e.g. a category)
     item_label: Callable[[dict[str, Any]], str] | None = None
+    # row -> why it cannot run here, or None: its items are collected and skipped with that reason, and
+    # nothing is sent for them (decided at collection, so it never comes from the response cache)
+    skip: Callable[[dict[str, Any]], str | None] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():

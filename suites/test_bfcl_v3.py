@@ -3,11 +3,11 @@
 Data: bfcl-eval's bfcl_eval/data (single-turn non-live and live, multi-turn; 4,441 entries); one item per
 entry and repeat, its id naming the entry (`-k "bfcl_v3 and multi_turn"` selects categories).
 Settings: NeMo Skills' published recipe (temperature 0.6, top_p 0.95, server-side tool parsing).
-Score: the v3 leaderboard's overall (see pytest_nemoeval/bfcl.py), per category and per group.
+Score: the v3 leaderboard's overall (see pytest_nemoeval/bfcl_scores.py), per category and per group.
 """
 
 from pytest_nemoeval import Suite
-from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score
+from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score, skip
 
 suite = Suite(
     name="bfcl_v3",
@@ -20,6 +20,7 @@ suite = Suite(
     id_field="id",
     driver=converse,
     item_label=item_label,
+    skip=skip,
 )
 
 

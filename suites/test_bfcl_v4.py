@@ -7,11 +7,11 @@ order, and its questions start from the memory they left. Web search runs with S
 official backend, on the internet). Vector memory (needs an embedding model from the hub), and web search
 without a key, are collected and skipped with their reason; the overall score says which categories it covers.
 Settings: NeMo Skills' published recipe (max new tokens 8192, server-side tool parsing).
-Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/bfcl.py), per category and per group.
+Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/bfcl_scores.py), per category and per group.
 """
 
 from pytest_nemoeval import Suite
-from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score
+from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score, skip
 
 suite = Suite(
     name="bfcl_v4",
@@ -24,6 +24,7 @@ suite = Suite(
     id_field="id",
     driver=converse,
     item_label=item_label,
+    skip=skip,
 )
 
 

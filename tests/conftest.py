@@ -121,10 +121,10 @@ def mmlu_answers(limit: int) -> list[str]:
     return [row["answer"] for row in rows[:limit]]
 
 
-def results(pytester: pytest.Pytester) -> dict:
-    return json.loads((pytester.path / "results" / "results.json").read_text())
+def results(pytester: pytest.Pytester, results_dir: str = "results") -> dict:
+    return json.loads((pytester.path / results_dir / "results.json").read_text())
 
 
-def samples(pytester: pytest.Pytester, benchmark: str = "mmlu_pro") -> list[dict]:
-    path = pytester.path / "results" / benchmark / "samples.jsonl"
+def samples(pytester: pytest.Pytester, benchmark: str = "mmlu_pro", results_dir: str = "results") -> list[dict]:
+    path = pytester.path / results_dir / benchmark / "samples.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]

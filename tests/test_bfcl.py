@@ -262,41 +262,76 @@ def customer_turns() -> int:
                if "prereq" in entry["id"] and entry["scenario"] == "customer")
 
 
-MEMORY_RUN = ("suites/test_bfcl_v4.py", "--limit-samples", "1", "-k", "memory", "-rs")
+MEMORY_RUN = ("suites/test_bfcl_v4.py", "-k", "memory", "-rs")
 REMEMBER = ("--tool-call", 'core_memory_add={"key": "first_name", "value": "Michael"}',  # memory_kv's tool
             "--tool-call", 'memory_append={"text": "First name: Michael"}')  # memory_rec_sum's tool
+
+
+def memory_system_prompt(category: str, memory: str) -> str:
+    """What bfcl-eval puts before a customer question: the memory instructions with the core memory, then
+    the agentic answer format (model_handler/utils.add_memory_instruction_system_prompt)."""
+    from bfcl_eval.constants import default_prompts as prompts
+
+    template = (prompts.MEMORY_BACKEND_INSTRUCTION_UNIFIED if "rec_sum" in category
+                else prompts.MEMORY_BACKEND_INSTRUCTION_CORE_ARCHIVAL)
+    return (template.format(scenario_setting=prompts.MEMORY_AGENT_SETTINGS["customer"], memory_content=memory)
+            + "\n\n" + prompts.ADDITIONAL_SYSTEM_PROMPT_FOR_AGENTIC_RESPONSE_FORMAT)
 
 
 def test_memory_questions_see_what_their_prerequisite_conversations_stored(bfcl_project, mock_server):
     # The mock answers with the system prompt: the memory backend's content, so an answer holds "Michael" only
     # if the scenario's prerequisite conversations ran first and stored it (each turn: a call, then text).
     mock = mock_server("--answer", "{system}", *REMEMBER)
-    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--endpoint", mock.url)
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--limit-samples", "3", "--endpoint", mock.url,
+                                               "--results-dir", "out")
+    # the memory holds the first name only: question 0 (the name) is right, 1 and 2 (age, city) are not
     result.stdout.fnmatch_lines(["*memory_vector: the vector memory backend embeds with sentence-transformers*",
-                                 "*1 skipped*2 correct*"])
-    assert mock.chat_requests() == 2 * 2 * (customer_turns() + 1)  # two backends, prerequisites and question
-    snapshots = bfcl_project.path / "results" / "bfcl_memory"
+                                 "*3 skipped*2 correct, 4 incorrect*"])
+    # one chain per backend, shared by its three questions (each a call, then the answer)
+    assert mock.chat_requests() == 2 * (2 * customer_turns() + 3 * 2)
+    snapshots = bfcl_project.path / "out" / "bfcl_memory"
     kv = json.loads((snapshots / "memory_kv/r0/agentic/memory/kv/memory_snapshot/customer_final.json").read_text())
     assert kv["core_memory"] == {"first_name": "Michael"}  # a second add of the same key is refused
-    metrics = results(bfcl_project)["benchmarks"]["bfcl_v4"]["metrics"]
-    assert (metrics["memory_kv"]["value"], metrics["memory_rec_sum"]["value"], metrics["memory"]["value"]) == (1, 1, 1)
+    summary = snapshots / "memory_rec_sum/r0/agentic/memory/rec_sum/memory_snapshot/customer_final.json"
+    # each prerequisite started from the last one's memory: one append per user turn, all kept
+    assert json.loads(summary.read_text())["memory"].count("First name: Michael") == customer_turns()
+    rows = {row["sample_id"]: row for row in samples(bfcl_project, "bfcl_v4", results_dir="out")}
+    assert rows["memory_kv_0-customer-0"]["response"] == memory_system_prompt(  # as recorded: stripped
+        "memory_kv", json.dumps({"first_name": "Michael"}, indent=4)).strip()
+    assert rows["memory_rec_sum_0-customer-0"]["failed_prerequisites"] == []
+    metrics = results(bfcl_project, results_dir="out")["benchmarks"]["bfcl_v4"]["metrics"]
+    assert [metrics[name]["value"] for name in ("memory_kv", "memory_rec_sum", "memory")] == pytest.approx([1 / 3] * 3)
     assert metrics["overall"]["covers"] == ["memory_kv", "memory_rec_sum"]
 
 
 def test_memory_questions_without_stored_memory_are_wrong(bfcl_project, mock_server):
     mock = mock_server("--answer", "{system}")  # no tool calls: nothing is stored
-    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--endpoint", mock.url)
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--limit-samples", "1", "--endpoint", mock.url)
     result.stdout.fnmatch_lines(["*1 skipped*2 incorrect*"])
     assert mock.chat_requests() == 2 * (customer_turns() + 1)
     rows = samples(bfcl_project, "bfcl_v4")
     assert {row["error_type"] for row in rows} == {"agentic:answer_not_found"}
 
 
-def test_a_failed_prerequisite_conversation_fails_its_questions(bfcl_project, mock_server):
+def test_a_failed_prerequisite_conversation_is_left_out_as_bfcl_eval_does(bfcl_project, mock_server):
+    # the first request is refused (prompt too long): the first conversation stops there, the others run
+    mock = mock_server("--answer", "{system}", "--fault", "context:1", *REMEMBER)
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--limit-samples", "1", "-k", "memory_kv",
+                                               "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*1 correct*"])
+    from bfcl_eval.utils import load_dataset_entry
+
+    first = next(entry for entry in load_dataset_entry("memory_kv") if entry["id"] == "memory_kv_prereq_0-customer-0")
+    assert mock.chat_requests() == 1 + 2 * (customer_turns() - len(first["question"])) + 2
+    failed = samples(bfcl_project, "bfcl_v4")[0]["failed_prerequisites"]
+    assert len(failed) == 1 and failed[0].startswith("memory_kv_prereq_0-customer-0: ")
+
+
+def test_a_dead_endpoint_fails_the_memory_questions_with_its_reason(bfcl_project, mock_server):
     mock = mock_server("--answer", "{system}", "--die-after", "30", *REMEMBER)
-    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--endpoint", mock.url, "--max-retries", "0")
-    result.stdout.fnmatch_lines(["memory_kv customer: a prerequisite conversation failed, so its questions cannot "
-                                 "run: *", "*2 errors*"])
+    result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--limit-samples", "1", "--endpoint", mock.url,
+                                               "--max-retries", "0")
+    result.stdout.fnmatch_lines(["cannot connect*", "*2 errors*"])
     assert results(bfcl_project)["benchmarks"]["bfcl_v4"]["errors"] == 2
 
 
@@ -336,11 +371,16 @@ def test_web_search_runs_with_a_search_key(search_project, mock_server, monkeypa
 
 def test_web_search_without_a_key_is_skipped_with_the_reason(search_project, mock_server, monkeypatch):
     monkeypatch.delenv("SERPAPI_API_KEY")
-    mock = mock_server()
+    mock = mock_server("--answer", "{tool}", *SEARCH_CALL, "--search-snippet", "Zhang Yiming")
+    monkeypatch.setenv("TEST_SERPAPI_URL", mock.url)
     result = search_project.runpytest_subprocess(*SEARCH_RUN, "--endpoint", mock.url)
     result.stdout.fnmatch_lines(["*web_search_base: web search needs a search backend: export SERPAPI_API_KEY*",
                                  "*2 skipped*"])
     assert mock.chat_requests() == 0
+    monkeypatch.setenv("SERPAPI_API_KEY", SERP_KEY)  # the same project, now with a key: nothing skipped is cached
+    result = search_project.runpytest_subprocess(*SEARCH_RUN, "--endpoint", mock.url)
+    result.stdout.fnmatch_lines(["*1 correct, 1 incorrect*"])
+    assert mock.stats()["search_requests"] == 2
 
 
 def test_the_search_key_never_reaches_the_model_or_the_records(search_project, mock_server, monkeypatch):
@@ -355,21 +395,27 @@ def test_the_search_key_never_reaches_the_model_or_the_records(search_project, m
     assert b"api_key=***" in stored  # the model saw the error, without the key
 
 
-def test_calls_that_are_not_backend_methods_are_never_run(entries, official, tmp_path):
-    """bfcl-eval evals the call text: `open(file=..., mode="w")` or an injected argument name would run as
+def test_calls_that_are_not_backend_methods_are_never_run(entries, tmp_path):
+    """bfcl-eval evals the call text: `open(file=..., mode="w")`, or code in an argument name, would run as
     Python in the engine process. Such calls fail like a call to an unknown function, and run nothing."""
     import asyncio
+    import re
 
     sample = entries["multi_turn_base_0"]
     target = tmp_path / "pwned"
-    hostile = [{"open": json.dumps({"file": str(target), "mode": "w"})},
-               {"ls": json.dumps({f"a=open({str(target)!r}, 'w'),b": 1})}]
-    assert bfcl_official.to_calls(hostile, sample["involved_classes"])[0].startswith(f"{bfcl_official.REFUSED}(file=")
+    hostile = [{"open": json.dumps({"file": str(target), "mode": "w"})},  # a builtin, not a backend method
+               {"ls": json.dumps({f"a=1) if 0 else open({str(target)!r}, 'w') #": 1})},  # code in an argument name
+               {"cd": json.dumps({"folder": "document"})}]  # a real call: it runs
+    allowed = bfcl_official.backend_methods(tuple(sample["involved_classes"]))
+    texts = bfcl_official.to_calls(hostile, allowed)
+    assert texts[:2] == [f"{bfcl_official.REFUSED}()"] * 2 and texts[2] == "cd(folder='document')"
+    assert all(re.fullmatch(r"\w+\((\w+=[^()]*)?\)", text) for text in texts)
     sent = []
 
     class Chat:
         messages = sample["question"][0]
         repeat = 0
+        settings: dict = {}
 
         async def __call__(self, messages, **options):
             sent.append(copy.deepcopy(messages))
@@ -384,7 +430,7 @@ def test_calls_that_are_not_backend_methods_are_never_run(entries, official, tmp
     chat.sample = sample
     asyncio.run(bfcl.converse(sample, chat))
     outputs = [message["content"] for message in sent[1] if message["role"] == "tool"]
-    assert len(outputs) == 2 and all(output.startswith("Error during execution: name 'refused_call") for output in outputs)
+    assert [output.startswith("Error during execution: name 'refused_call") for output in outputs] == [True, True, False]
     assert bfcl.check(sample, [[hostile, "Done."]])["valid"] is False
     assert not target.exists()
 
@@ -462,6 +508,7 @@ def test_an_entry_without_functions_is_sent_without_tools(entries):
 
     class Chat:
         messages = [{"role": "user", "content": "hi"}]
+        settings: dict = {}
 
         async def __call__(self, messages, **options):
             sent.append(options)
