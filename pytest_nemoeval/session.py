@@ -110,13 +110,14 @@ class NemoEvalSession:
             metafunc.parametrize(ITEM_PARAM, [])  # -k leaves this suite out: its data is never loaded
             return
         prepared = self.prepare(suite, module_file)
-        refs = [ItemRef(suite.name, index, repeat)
-                for index in range(len(prepared.rows)) for repeat in range(prepared.repeats)]
-        ids = [suite.item_id(prepared.rows, ref.sample_index, ref.repeat) for ref in refs]
-        if suite.skip is not None:
-            reasons = [suite.skip(row) for row in prepared.rows]
-            refs = [pytest.param(ref, marks=pytest.mark.skip(reason=reasons[ref.sample_index]))
-                    if reasons[ref.sample_index] else ref for ref in refs]
+        skips: dict[str, pytest.MarkDecorator] = {}  # one mark per reason, shared by its items
+        refs, ids = [], []
+        for index, repeat, item_id, reason in suite.items(prepared.rows, prepared.repeats):
+            ref = ItemRef(suite.name, index, repeat)
+            if reason and reason not in skips:
+                skips[reason] = pytest.mark.skip(reason=reason)
+            refs.append(pytest.param(ref, marks=skips[reason]) if reason else ref)
+            ids.append(item_id)
         metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
         module = metafunc.definition.getparent(pytest.Module)
         if module is not None and module.get_closest_marker("nemoeval") is None:

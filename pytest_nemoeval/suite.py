@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 
 Messages = list[dict[str, Any]]
@@ -170,9 +170,15 @@ class Suite:
             messages.insert(0, {"role": "system", "content": system_prompt})
         return messages
 
-    def item_id(self, rows: Sequence[dict[str, Any]], index: int, repeat: int) -> str:
-        label = f"-{self.item_label(rows[index])}" if self.item_label else ""  # rows parsed only if labelled
-        return f"s{index:05d}{label}-r{repeat}"
+    def items(self, rows: Sequence[dict[str, Any]], repeats: int) -> Iterator[tuple[int, int, str, str | None]]:
+        """(sample index, repeat, item id, skip reason) of every item. A row is parsed once for all its
+        repeats, and only if item_label or skip needs it."""
+        for index in range(len(rows)):
+            row = rows[index] if self.item_label or self.skip else {}
+            label = f"-{self.item_label(row)}" if self.item_label else ""
+            reason = self.skip(row) if self.skip else None
+            for repeat in range(repeats):
+                yield index, repeat, f"s{index:05d}{label}-r{repeat}", reason
 
     def sample_id(self, row: dict[str, Any], index: int) -> Any:
         return row.get(self.id_field, index) if self.id_field else index
