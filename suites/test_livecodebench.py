@@ -12,7 +12,7 @@ average, pass@k unbiased.
 
 import asyncio
 
-from pytest_nemoeval import Suite, last_code_block, sandbox, split_reasoning
+from pytest_nemoeval import Response, Suite, last_code_block, sandbox
 from pytest_nemoeval.livecodebench import RUNNER, LiveCodeBenchFiles, in_window, parse_report, problem_tests
 
 WITH_STARTER = ("You will use the following starter code to write the solution to the problem and enclose your "
@@ -33,7 +33,7 @@ def prompt(row):
 
 async def generate_and_run(sample, chat):
     reply = await chat(chat.messages)
-    text, _, _ = split_reasoning(reply.get("content"), reply.get("reasoning_content"))
+    text = Response.from_body(reply).text  # the answer, without the reasoning trace
     code = last_code_block(text)
     if code is None:
         return {**reply, "code": None, "execution": None}

@@ -10,7 +10,7 @@ the model card's number) and `problem` (every step of the problem passed). Detai
 
 import asyncio
 
-from pytest_nemoeval import HubDataset, Suite, split_reasoning
+from pytest_nemoeval import HubDataset, Response, Suite
 from pytest_nemoeval import scicode
 
 # NeMo Skills ScicodeEvaluatorConfig.timeout = 30 s for a step's tests (the whole program)
@@ -57,7 +57,7 @@ async def solve_steps(sample, chat):
                 out_of_context = True
                 record.update(status="out of context", passed=False, error=str(exc)[:300])
                 continue
-            text, _, _ = split_reasoning(reply.get("content"), reply.get("reasoning_content"))
+            text = Response.from_body(reply).text  # the answer, without the reasoning trace
             code, fenced = scicode.extract_code(text)
             record["code_block"] = fenced
             replies.append(f"# step {step['step_number']}\n{text}")
