@@ -3,18 +3,17 @@
 Data: math-ai/aime25 (test split; fields problem, answer, id), the 30 problems in one split (the
 opencompass/AIME2025 copy keeps I and II as two configs). Prompt: NeMo Skills `generic/math`, the prompt of
 the published `ns_aime25` task. Scoring: last \\boxed{} (balanced braces), judged with NeMo Skills'
-math_equal on math-verify; integers compare as numbers ("016" == 16).
+math_equal on math-verify; integers compare as numbers ("016" == 16). Both in pytest_nemoeval/math_suites.py.
 """
 
-from pytest_nemoeval import HubDataset, Suite, extract_math_answer, math_equal
-
-INSTRUCTION = "Solve the following math problem. Make sure to put the answer (and only answer) inside \\boxed{}.\n\n"
+from pytest_nemoeval import HubDataset, Suite
+from pytest_nemoeval.math_suites import prompt, score
 
 suite = Suite(
     name="aime25",
     data=HubDataset("math-ai/aime25", split="test"),
     required_fields=("problem", "answer"),
-    prompt=lambda row: INSTRUCTION + row["problem"],
+    prompt=prompt,
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
     repeats=64,
     primary_metric="pass@1",
@@ -24,5 +23,4 @@ suite = Suite(
 
 
 def test_aime25(sample, response, verdict):
-    answer = extract_math_answer(response.text)
-    verdict(math_equal(sample["answer"], answer), answer=answer, expected=str(sample["answer"]))
+    score(sample, response, verdict)
