@@ -65,11 +65,17 @@ def mock_server() -> Iterator[Callable[..., MockServer]]:
         server.stop()
 
 
+def copy_suites(pytester: pytest.Pytester, *names: str) -> None:
+    """suites/ in a pytester project, with this repo's suite modules test_<name>.py."""
+    (pytester.path / "suites").mkdir()
+    for name in names:
+        shutil.copy(ROOT / "suites" / f"test_{name}.py", pytester.path / "suites")
+
+
 @pytest.fixture
 def bench(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester directory laid out like a user project: suites/ with MMLU-Pro and data/ with 20 rows."""
-    (pytester.path / "suites").mkdir()
-    shutil.copy(ROOT / "suites" / "test_mmlu_pro.py", pytester.path / "suites" / "test_mmlu_pro.py")
+    copy_suites(pytester, "mmlu_pro")
     (pytester.path / "data").mkdir()
     shutil.copy(MMLU_DATA, pytester.path / "data" / "mmlu_pro.jsonl")
     return pytester

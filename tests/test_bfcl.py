@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, results, samples
+from conftest import ROOT, copy_suites, results, samples
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval (pip install --no-deps bfcl-eval==2026.3.23)")
 from pytest_nemoeval import bfcl, bfcl_official, bfcl_scores  # noqa: E402
@@ -214,9 +214,7 @@ def test_overall_scores_follow_each_versions_weighting():
 
 @pytest.fixture
 def bfcl_project(pytester: pytest.Pytester) -> pytest.Pytester:
-    (pytester.path / "suites").mkdir()
-    for version in ("v3", "v4"):
-        shutil.copy(ROOT / "suites" / f"test_bfcl_{version}.py", pytester.path / "suites")
+    copy_suites(pytester, "bfcl_v3", "bfcl_v4")
     return pytester
 
 

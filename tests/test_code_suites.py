@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from conftest import ROOT, results, samples
+from conftest import ROOT, copy_suites, results, samples
 from pytest_nemoeval import livecodebench
 from pytest_nemoeval.livecodebench import LiveCodeBenchFiles, decode_tests, in_window
 from pytest_nemoeval.scoring import Response, Verdict
@@ -186,8 +186,7 @@ def test_release_and_date_window():
 @pytest.fixture
 def code_bench(pytester: pytest.Pytester) -> pytest.Pytester:
     """suites/ with LiveCodeBench, data/ with three problems (one outside the date window)."""
-    (pytester.path / "suites").mkdir()
-    shutil.copy(ROOT / "suites" / "test_livecodebench.py", pytester.path / "suites")
+    copy_suites(pytester, "livecodebench")
     (pytester.path / "data").mkdir()
     rows = [SUM_STDIN, lcb_row("late", json.loads(SUM_STDIN["public_test_cases"]), [], day="2025-03-01T00:00:00"),
             lcb_row("product", [{"input": "2 3\n", "output": "6\n", "testtype": "stdin"}], [])]
@@ -239,8 +238,7 @@ def test_bad_sandbox_workers_is_one_line(code_bench):
 @pytest.mark.timeout(900)  # five generations on the CPU model: ~1 min alone, minutes on a busy 2-core box
 def test_humaneval_runs_on_the_embedded_model(pytester):
     """The code suite CI runs end to end: the shipped problems, the real embedded model, the real sandbox."""
-    (pytester.path / "suites").mkdir()
-    shutil.copy(ROOT / "suites" / "test_humaneval.py", pytester.path / "suites")
+    copy_suites(pytester, "humaneval")
     result = pytester.runpytest_subprocess("suites/", "--limit-samples", "5", "--set", "generation.max_new_tokens=128")
     assert result.ret == 0, result.stdout.str()
     entry = results(pytester)["benchmarks"]["humaneval"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, results, samples
+from conftest import ROOT, copy_suites, results, samples
 
 from pytest_nemoeval import ifbench
 from pytest_nemoeval.metrics import SampleOutcome
@@ -167,8 +167,7 @@ def test_metrics_average_repeats_and_weight_instructions_like_nemo_skills():
 
 @pytest.fixture
 def ifbench_project(pytester: pytest.Pytester) -> pytest.Pytester:
-    (pytester.path / "suites").mkdir()
-    shutil.copy(ROOT / "suites" / "test_ifbench.py", pytester.path / "suites" / "test_ifbench.py")
+    copy_suites(pytester, "ifbench")
     (pytester.path / "data").mkdir()
     shutil.copy(DATA, pytester.path / "data" / "ifbench.jsonl")
     (pytester.path / "conftest.py").write_text(OFFLINE_CONFTEST)

@@ -3,12 +3,11 @@ scripted mock answers whose scores are computed by hand, and the embedded model 
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
-from conftest import ROOT, results, samples
+from conftest import ROOT, copy_suites, results, samples
 from pytest_nemoeval import parse_judge_verdict
 from pytest_nemoeval.suite import DataError, HubDataset
 
@@ -18,9 +17,7 @@ JUDGE_YES = '{"extracted_final_answer": "25", "reasoning": "the same number", "c
 
 @pytest.fixture
 def reasoning(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    (pytester.path / "suites").mkdir()
-    for name in SUITES:
-        shutil.copy(ROOT / "suites" / f"test_{name}.py", pytester.path / "suites")
+    copy_suites(pytester, *SUITES)
     shutil.copytree(ROOT / "examples" / "data", pytester.path / "data")
     monkeypatch.setenv("JUDGE_API_KEY", "judge-secret-456")
     return pytester
