@@ -131,25 +131,20 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     tools = tools_for(functions, sample["category"])
     instance = instance_name()
     long_context = "long_context" in sample["category"]
-    initial_config = sample.get("initial_config") or {}
-    if sample["category"] in WEB_SEARCH:  # utils.populate_initial_settings_for_web_search_test_cases
-        initial_config = {"WebSearchAPI": {"show_snippet": "no_snippet" not in sample["category"]}}
+    initial_config = _initial_config(sample, memory_dir)
+    timeout = float(chat.settings.get("request_timeout") or 600)
     # the first turn: the item's own prompt (any system prompt included), or a prerequisite's first turn
     question = [chat.messages if sample is chat.sample else list(sample["question"][0]), *sample["question"][1:]]
-    if memory_dir is not None:
-        initial_config = {sample["involved_classes"][0]: {
-            "model_result_dir": memory_dir, "scenario": sample["scenario"], "test_id": sample["id"],
-            "test_category": extract_test_category_from_id(sample["id"])}}
     messages: list[dict[str, Any]] = []
     turns: list[list[Any]] = []
     calls_made: list[dict[str, Any]] = []
     force_quit = False
     reply: dict[str, Any] = {}
+
     def execute(calls: list[str]) -> Any:
         return run_calls(calls, initial_config, sample["involved_classes"], instance, sample["id"], long_context,
                          timeout)
 
-    timeout = float(chat.settings.get("request_timeout") or 600)
     try:
         _, instances = await execute([])
         allowed = backend_methods(tuple(sample["involved_classes"]))
@@ -196,6 +191,20 @@ async def _multi_turn(sample: dict[str, Any], chat: Any, memory_dir: Path | None
     return {"content": reply.get("content") or "", "reasoning_content": reply.get("reasoning_content"),
             "finish_reason": reply.get("finish_reason"), "tool_calls": calls_made, "result": turns,
             "force_quit": force_quit}
+
+
+def _initial_config(sample: dict[str, Any], memory_dir: Path | None) -> dict[str, Any]:
+    """The backends' initial configuration, as bfcl-eval's generation sets it (utils.populate_initial_settings_*):
+    a memory entry's snapshot location, web search's show_snippet, else the entry's own."""
+    from bfcl_eval.utils import extract_test_category_from_id
+
+    if memory_dir is not None:
+        return {sample["involved_classes"][0]: {
+            "model_result_dir": memory_dir, "scenario": sample["scenario"], "test_id": sample["id"],
+            "test_category": extract_test_category_from_id(sample["id"])}}
+    if sample["category"] in WEB_SEARCH:
+        return {"WebSearchAPI": {"show_snippet": "no_snippet" not in sample["category"]}}
+    return sample.get("initial_config") or {}
 
 
 # -- memory (v4) ---------------------------------------------------------------------------------------
