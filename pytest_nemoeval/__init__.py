@@ -1,6 +1,7 @@
 """pytest-nemoeval: LLM benchmarks as pytest tests."""
 
-from pytest_nemoeval.extraction import (VerdictError, extract_choice_letter, extract_math_answer, last_boxed,
+from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError, VerdictError
+from pytest_nemoeval.extraction import (extract_choice_letter, extract_math_answer, last_boxed,
                                         last_code_block, math_equal, parse_judge_verdict, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
@@ -9,6 +10,9 @@ from pytest_nemoeval.suite import HubDataset, Suite
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataError",
+    "EndpointDown",
+    "GenerationError",
     "HubDataset",
     "Response",
     "SampleOutcome",

@@ -27,7 +27,7 @@ from typing import Any
 from pytest_nemoeval.bfcl_official import (CHECKER_MODEL, SEARCH_KEY_ENV, backend_methods, forget_instances,
                                            instance_name, model_result, require_bfcl_eval, run_calls, to_calls,
                                            tools_for)
-from pytest_nemoeval.suite import DataError
+from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 
 NON_LIVE = ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
             "irrelevance"]
@@ -215,7 +215,6 @@ _prerequisites: dict[str, list[dict[str, Any]]] = {}
 
 
 async def _memory_question(sample: dict[str, Any], chat: Any) -> dict[str, Any]:
-    from pytest_nemoeval.engine import GenerationError
 
     memory_dir = (Path(chat.settings.get("results_dir") or "results") / "bfcl_memory" / sample["category"]
                   / f"r{chat.repeat}").resolve()
@@ -236,7 +235,6 @@ async def _memory_prerequisites(sample: dict[str, Any], chat: Any, memory_dir: P
     """The scenario's prerequisite conversations, in order, each starting from the memory the last finished
     one left. As in bfcl-eval, one that fails (e.g. its context overflows) is left out and the chain goes on;
     returns those failures. A dead endpoint stops the chain (EndpointDown)."""
-    from pytest_nemoeval.engine import EndpointDown, GenerationError
 
     category = sample["category"]
     if category not in _prerequisites:

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pytest_nemoeval.suite import DataError
+from pytest_nemoeval.errors import DataError, GenerationError
 
 INSTALL = "pip install 'pytest-nemoeval[bfcl]' && pip install --no-deps bfcl-eval==2026.3.23"
 CHECKER_MODEL = "nemoeval"  # the model name the official checkers see (it names backend instances)
@@ -119,7 +119,6 @@ async def run_calls(calls: list[str], initial_config: dict[str, Any], involved_c
     the backend instances. Web search has its own threads: a stuck search never holds up the other backends."""
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 
-    from pytest_nemoeval.engine import GenerationError  # the item fails with it: one line, no secret
 
     pool = _SEARCH if "WebSearchAPI" in involved_classes else _BACKENDS
     work = asyncio.get_running_loop().run_in_executor(pool, functools.partial(

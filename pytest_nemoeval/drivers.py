@@ -21,14 +21,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Awaitable, Callable
 
+from pytest_nemoeval.errors import DriverError, GenerationError
 from pytest_nemoeval.suite import Messages, build_payload
 
 Requester = Callable[[str, dict[str, Any], int], Awaitable[dict[str, Any]]]
 _modules: dict[str, ModuleType] = {}
 
-
-class DriverError(Exception):
-    """The driver could not run or returned something that is not a response; the item fails with it."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,6 @@ def load_driver(path: str, function: str) -> Callable[..., Awaitable[dict[str, A
 
 async def run_driver(row: DriverRow, chat: Chat) -> dict[str, Any]:
     """Run one driver; its result, or an exception whose message is one line for the item's failure."""
-    from pytest_nemoeval.engine import GenerationError
-
     try:
         driver = load_driver(row.path, row.function)
         result = await driver(row.sample, chat)

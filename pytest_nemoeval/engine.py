@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Awaitable
 
 from pytest_nemoeval import sandbox
+from pytest_nemoeval.errors import EndpointDown, GenerationError
 from pytest_nemoeval.drivers import Chat, DriverRow, run_driver
 from pytest_nemoeval.progress import Progress
 from pytest_nemoeval.store import DEAD, STOPPED, ResponseStore
@@ -46,12 +47,6 @@ POLL_CAP = 0.02  # longest pause between two looks at the store while an item wa
 STOP_GRACE = 10.0
 
 
-class GenerationError(Exception):
-    """A request that could not be completed; the item fails with this one-line reason."""
-
-
-class EndpointDown(GenerationError):
-    """The endpoint stopped answering: nothing more will be sent in this run."""
 
 
 @dataclass(frozen=True)
@@ -395,8 +390,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    # Run the imported module's main, not this `__main__` copy: drivers raise and catch the classes of
-    # `pytest_nemoeval.engine` (GenerationError), which must be the ones this process uses.
-    from pytest_nemoeval.engine import main as engine_main
-
-    engine_main()
+    main()

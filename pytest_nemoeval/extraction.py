@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from pytest_nemoeval.errors import VerdictError
+
 # NeMo Skills eval/mcq (multichoice evaluator), after Artificial Analysis' "Answer: X" fallback.
 _ANSWER_LINE = re.compile(r"(?i)[\*\_]{0,2}Answer[\*\_]{0,2}\s*:[\s\*\_]{0,2}\s*([A-Z])(?![a-zA-Z0-9])")
 # A lone capital letter with no other lone capital letter after it (NeMo Skills' letter-in-box rule).
@@ -127,10 +129,6 @@ def math_equal(expected: Any, predicted: str | None) -> bool:
     latex_only = [math_verify.LatexExtractionConfig()]
     return bool(math_verify.verify(math_verify.parse(expected, latex_only), math_verify.parse(predicted, latex_only),
                                    numeric_precision=15, timeout_seconds=10))
-
-
-class VerdictError(ValueError):
-    """A judge reply without a usable verdict: the item is an error, never a silent "incorrect"."""
 
 
 # labelled lines of the official HLE judge format ("correct: yes"); "judgement" is NeMo Skills' label

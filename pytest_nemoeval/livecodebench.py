@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Sequence
 
-from pytest_nemoeval.suite import DataError
+from pytest_nemoeval.errors import DataError
 
 TEST_TIMEOUT = 6  # seconds per test: NeMo Skills LiveCodeBenchEvaluatorConfig.timeout
 HUB_PATH = "livecodebench/code_generation_lite"

@@ -26,7 +26,8 @@ from pytest_nemoeval.results import ResultsCollector, provenance
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
-from pytest_nemoeval.suite import DataError, Rows, Suite, build_payload, installed, prompt_hash, request_key
+from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
+from pytest_nemoeval.suite import Rows, Suite, build_payload, installed, prompt_hash, request_key
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine import EngineProcess, Lane
@@ -313,7 +314,7 @@ class NemoEvalSession:
 
     def response_for(self, item: pytest.Item) -> Response:
         """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""
-        from pytest_nemoeval.engine import EndpointDown, GenerationError, wait_for
+        from pytest_nemoeval.engine import wait_for
 
         if self.store is None:
             pytest.fail("no generation is running for this item", pytrace=False)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from pytest_nemoeval.errors import DataError
+
 
 Messages = list[dict[str, Any]]
 
@@ -74,9 +76,6 @@ class Rows(Sequence[dict[str, Any]]):
     def of(cls, rows: Sequence[dict[str, Any]]) -> "Rows":
         return cls([json.dumps(dict(row), ensure_ascii=False, default=str).encode() for row in rows])
 
-
-class DataError(Exception):
-    """Data that cannot be used; the message is one line naming the file/row and the fix."""
 
 
 def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...],

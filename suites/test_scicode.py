@@ -10,7 +10,7 @@ the model card's number) and `problem` (every step of the problem passed). Detai
 
 import asyncio
 
-from pytest_nemoeval import HubDataset, Response, Suite
+from pytest_nemoeval import GenerationError, HubDataset, Response, Suite
 from pytest_nemoeval import scicode
 
 # NeMo Skills ScicodeEvaluatorConfig.timeout = 30 s for a step's tests (the whole program)
@@ -31,7 +31,6 @@ async def run_tests(program):
 
 async def solve_steps(sample, chat):
     """Generate the steps in order through `chat`; each step's tests run while the next step is generated."""
-    from pytest_nemoeval.engine import GenerationError
 
     test_data = scicode.targets_path(chat.settings)
     system = [message for message in chat.messages if message["role"] == "system"]

@@ -18,7 +18,7 @@ from conftest import ROOT, copy_suites, results, samples
 from pytest_nemoeval import livecodebench
 from pytest_nemoeval.livecodebench import LiveCodeBenchFiles, decode_tests, in_window
 from pytest_nemoeval.scoring import Response, Verdict
-from pytest_nemoeval.suite import DataError
+from pytest_nemoeval.errors import DataError
 
 
 def load_suite(name: str):

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import ROOT, copy_suites, results, samples
 from pytest_nemoeval import parse_judge_verdict
-from pytest_nemoeval.suite import DataError, HubDataset
+from pytest_nemoeval.errors import DataError
+from pytest_nemoeval.suite import HubDataset
 
 SUITES = ("gpqa", "aime25", "hmmt_feb25", "hle")
 JUDGE_YES = '{"extracted_final_answer": "25", "reasoning": "the same number", "correct": "yes", "confidence": 80}'
