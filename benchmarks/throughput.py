@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import Mock, check, project, run_pytest  # noqa: E402
-from pytest_nemoeval.engine import GenerationEngine  # noqa: E402
-from pytest_nemoeval.store import ResponseStore  # noqa: E402
+from pytest_nemoeval.engine.loop import GenerationEngine  # noqa: E402
+from pytest_nemoeval.engine.store import ResponseStore  # noqa: E402
 
 
 def engine_alone(items: int, parallelism: int, latency: float) -> tuple[float, float]:

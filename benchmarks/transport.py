@@ -2,7 +2,7 @@
 
     pip install -e ".[bench]"; python benchmarks/transport.py [--requests 5000] [--in-flight 256]
 
-Compares the plugin's transport (aiohttp, pytest_nemoeval/transport.py) with plain httpx and httpx over
+Compares the plugin's transport (aiohttp, pytest_nemoeval/engine/transport.py) with plain httpx and httpx over
 the httpx-aiohttp transport, each with its connection cap removed. On a 2-core machine the mock shares
 the CPU with the client, so absolute numbers are low; the ratios are what the choice rests on.
 """
@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import Mock  # noqa: E402
-from pytest_nemoeval.transport import Transport  # noqa: E402
+from pytest_nemoeval.engine.transport import Transport  # noqa: E402
 
 PAYLOAD = {"model": "mock-model", "messages": [{"role": "user", "content": "Which option? \\boxed{}"}], "max_tokens": 8}
 

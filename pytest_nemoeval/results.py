@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response
-from pytest_nemoeval.store import ResponseStore
+from pytest_nemoeval.engine.store import ResponseStore
 
 SCHEMA = "pytest-nemoeval/results/1"
 

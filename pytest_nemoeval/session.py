@@ -30,8 +30,9 @@ from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.suite import Rows, Suite, build_payload, installed, prompt_hash, request_key
 
 if TYPE_CHECKING:
-    from pytest_nemoeval.engine import EngineProcess, Lane
-    from pytest_nemoeval.store import ResponseStore
+    from pytest_nemoeval.engine.loop import Lane
+    from pytest_nemoeval.engine.process import EngineProcess
+    from pytest_nemoeval.engine.store import ResponseStore
 
 POSITION = pytest.StashKey[int]()
 VERDICT = pytest.StashKey[Verdict]()
@@ -228,7 +229,7 @@ class NemoEvalSession:
         return self.results_dir / ".nemoeval" / name
 
     def open_store(self) -> ResponseStore:
-        from pytest_nemoeval.store import ResponseStore
+        from pytest_nemoeval.engine.store import ResponseStore
 
         if self.store is None:
             self.store = ResponseStore(self.store_path(), self.run_id)
@@ -260,7 +261,7 @@ class NemoEvalSession:
         connect(judge["endpoint"], judge["model"], judge["api_key_env"], True, option="--judge-endpoint")
 
     def lanes(self) -> list[Lane]:
-        from pytest_nemoeval.engine import Lane
+        from pytest_nemoeval.engine.loop import Lane
 
         endpoint = self.connect()
         judge = self.run.section("judge")
@@ -271,7 +272,7 @@ class NemoEvalSession:
                 Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model)]
 
     def start_engine(self) -> None:
-        from pytest_nemoeval.engine import EngineProcess
+        from pytest_nemoeval.engine.process import EngineProcess
 
         if self.engine is not None:
             return
@@ -304,7 +305,7 @@ class NemoEvalSession:
         if suite.driver is None:
             payload = build_payload(messages, model, prepared.generation, ref.repeat)
             return request_key(payload, ref.repeat), prompt_hash(messages), payload
-        from pytest_nemoeval.drivers import DriverRow
+        from pytest_nemoeval.engine.drivers import DriverRow
 
         driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
                            prepared.generation, ref.repeat).payload()
@@ -314,7 +315,7 @@ class NemoEvalSession:
 
     def response_for(self, item: pytest.Item) -> Response:
         """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""
-        from pytest_nemoeval.engine import wait_for
+        from pytest_nemoeval.engine.store import wait_for
 
         if self.store is None:
             pytest.fail("no generation is running for this item", pytrace=False)

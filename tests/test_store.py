@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_nemoeval.store import ResponseStore
+from pytest_nemoeval.engine.store import ResponseStore
 
 
 def test_a_driver_sample_is_stored_once_for_all_its_repeats(tmp_path: Path):

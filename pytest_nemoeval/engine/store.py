@@ -14,8 +14,11 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from pytest_nemoeval.errors import EndpointDown, GenerationError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -27,6 +30,7 @@ CREATE TABLE IF NOT EXISTS samples (run TEXT NOT NULL, ref TEXT NOT NULL, sample
                                     PRIMARY KEY (run, ref));
 """
 SAMPLE_REF = "$sample"  # a driver row's sample, stored once for all its repeats (see publish_plan)
+POLL_CAP = 0.02  # longest pause between two looks at the store while an item waits
 DEAD = "*dead"  # the endpoint is down: nothing more will be sent
 STOPPED = "*stopped"  # generation was cancelled (-x, --maxfail, Ctrl-C) or the engine failed
 PAGE = 256
@@ -148,3 +152,18 @@ class ResponseStore:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def wait_for(store: ResponseStore, key: str) -> dict[str, Any]:
+    """Block until the response for `key` is in the store and return it, or raise GenerationError."""
+    delay = 0.001
+    while True:
+        body = store.get(key)
+        if body is not None:
+            return body
+        failure = store.failure(key)
+        if failure is not None:
+            marker, error = failure
+            raise EndpointDown(error) if marker == DEAD else GenerationError(error)
+        time.sleep(delay)
+        delay = min(delay * 2, POLL_CAP)

@@ -14,28 +14,22 @@ drivers.py), and what it returns is the item's response.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import email.utils
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable
 
 from pytest_nemoeval import sandbox
 from pytest_nemoeval.errors import EndpointDown, GenerationError
-from pytest_nemoeval.drivers import Chat, DriverRow, run_driver
-from pytest_nemoeval.progress import Progress
-from pytest_nemoeval.store import DEAD, STOPPED, ResponseStore
+from pytest_nemoeval.engine.drivers import Chat, DriverRow, run_driver
+from pytest_nemoeval.engine.progress import Progress
+from pytest_nemoeval.engine.store import DEAD, STOPPED, ResponseStore
 from pytest_nemoeval.suite import request_key
-from pytest_nemoeval.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
+from pytest_nemoeval.engine.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
 
 FAIL_FAST_FAILURES = 5  # consecutive connection failures …
 FAIL_FAST_SECONDS = 5.0  # … lasting at least this long mean the endpoint is down
@@ -43,8 +37,6 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 CONNECTION_BACKOFF_CAP = 2.0  # refused connections are cheap to retry and must reach fail-fast quickly
 RETRY_AFTER_CAP = 300.0
-POLL_CAP = 0.02  # longest pause between two looks at the store while an item waits
-STOP_GRACE = 10.0
 
 
 
@@ -67,21 +59,6 @@ class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
-
-
-def wait_for(store: ResponseStore, key: str) -> dict[str, Any]:
-    """Block until the response for `key` is in the store and return it, or raise GenerationError."""
-    delay = 0.001
-    while True:
-        body = store.get(key)
-        if body is not None:
-            return body
-        failure = store.failure(key)
-        if failure is not None:
-            marker, error = failure
-            raise EndpointDown(error) if marker == DEAD else GenerationError(error)
-        time.sleep(delay)
-        delay = min(delay * 2, POLL_CAP)
 
 
 class _LaneState:
@@ -302,92 +279,3 @@ def _server_message(body: bytes) -> str:
         text = body.decode("utf-8", "replace")
     text = " ".join(text.split())
     return text[:300] or "(empty body)"
-
-
-class EngineProcess:
-    """The parent's handle on the engine process. A watchdog turns its unexpected death into a STOPPED
-    marker, so that no item (here or in an xdist worker) waits for a response that will never come."""
-
-    def __init__(self, store: ResponseStore, *, lanes: list[Lane], request_timeout: float, max_retries: int,
-                 progress_interval: float, stderr: int, settings: dict[str, Any] | None = None) -> None:
-        self._store = store
-        # Keys stay in the environment (a lane names its variable): a command line is visible to every user.
-        self._command = [sys.executable, "-m", "pytest_nemoeval.engine", "--store", str(store.path),
-                         "--run-id", store.run_id, "--request-timeout", str(request_timeout),
-                         "--max-retries", str(max_retries), "--progress-interval", str(progress_interval),
-                         "--settings", json.dumps(settings or {}, default=str)]
-        for lane in lanes:
-            self._command += ["--lane", lane.spec()]
-        self._stderr = stderr
-        self._process: subprocess.Popen[bytes] | None = None
-        self._closing = False
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=self._stderr)
-        threading.Thread(target=self._watch, args=(self._process,), name="nemoeval-engine-watch",
-                         daemon=True).start()
-
-    def _watch(self, process: subprocess.Popen[bytes]) -> None:
-        status = process.wait()
-        if status != 0 and not self._closing:
-            store = ResponseStore(self._store.path, self._store.run_id)
-            store.fail(STOPPED, f"generation engine exited with status {status}")
-            store.close()
-
-    def close(self, reason: str = "generation was cancelled") -> None:
-        """Cancel queued and in-flight requests (returns within seconds); waiting items fail with `reason`."""
-        if self._closing:
-            return
-        self._closing = True
-        self._store.fail(STOPPED, reason)
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-
-def main(argv: list[str] | None = None) -> None:
-    """The engine process: `python -m pytest_nemoeval.engine --store FILE --run-id ID --lane JSON ...`."""
-    from pytest_nemoeval.llama_server import die_with_parent
-
-    parser = argparse.ArgumentParser(prog="python -m pytest_nemoeval.engine")
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("--lane", action="append", required=True, type=lambda text: Lane(**json.loads(text)),
-                        help="JSON: name, url (base, with /v1), api_key_env, parallelism, model")
-    parser.add_argument("--settings", type=json.loads, default={}, help="JSON: the run configuration, for drivers")
-    parser.add_argument("--request-timeout", type=float, required=True)
-    parser.add_argument("--max-retries", type=int, required=True)
-    parser.add_argument("--progress-interval", type=float, default=0.0, help="seconds; 0 = no status line")
-    args = parser.parse_args(argv)
-    die_with_parent()
-    store = ResponseStore(args.store, args.run_id)
-    progress = Progress(args.progress_interval) if args.progress_interval > 0 else None
-    engine = GenerationEngine(args.lane, store, request_timeout=args.request_timeout, max_retries=args.max_retries,
-                              settings=args.settings, progress=progress)
-
-    async def serve() -> None:
-        task = asyncio.ensure_future(engine.run())
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):  # the parent stops us; Ctrl-C reaches the whole group
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    try:
-        asyncio.run(serve())
-    finally:
-        store.close()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,64 @@
+"""EngineProcess: the parent's handle on the engine process (`python -m pytest_nemoeval.engine`)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from pytest_nemoeval.engine.loop import Lane
+from pytest_nemoeval.engine.store import STOPPED, ResponseStore
+
+STOP_GRACE = 10.0
+
+
+class EngineProcess:
+    """The parent's handle on the engine process. A watchdog turns its unexpected death into a STOPPED
+    marker, so that no item (here or in an xdist worker) waits for a response that will never come."""
+
+    def __init__(self, store: ResponseStore, *, lanes: list[Lane], request_timeout: float, max_retries: int,
+                 progress_interval: float, stderr: int, settings: dict[str, Any] | None = None) -> None:
+        self._store = store
+        # Keys stay in the environment (a lane names its variable): a command line is visible to every user.
+        self._command = [sys.executable, "-m", "pytest_nemoeval.engine", "--store", str(store.path),
+                         "--run-id", store.run_id, "--request-timeout", str(request_timeout),
+                         "--max-retries", str(max_retries), "--progress-interval", str(progress_interval),
+                         "--settings", json.dumps(settings or {}, default=str)]
+        for lane in lanes:
+            self._command += ["--lane", lane.spec()]
+        self._stderr = stderr
+        self._process: subprocess.Popen[bytes] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=self._stderr)
+        threading.Thread(target=self._watch, args=(self._process,), name="nemoeval-engine-watch",
+                         daemon=True).start()
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        status = process.wait()
+        if status != 0 and not self._closing:
+            store = ResponseStore(self._store.path, self._store.run_id)
+            store.fail(STOPPED, f"generation engine exited with status {status}")
+            store.close()
+
+    def close(self, reason: str = "generation was cancelled") -> None:
+        """Cancel queued and in-flight requests (returns within seconds); waiting items fail with `reason`."""
+        if self._closing:
+            return
+        self._closing = True
+        self._store.fail(STOPPED, reason)
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
