@@ -151,7 +151,7 @@ def test_server_dies_with_a_killed_pytest(bench, run_processes):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and "serving" in log.read_text()):
         time.sleep(0.1)
-    assert run_processes.alive("pytest_nemoeval.llama_server"), "the server did not start"
+    assert run_processes.alive("pytest_nemoeval.servers.llama_server"), "the server did not start"
     process.send_signal(signal.SIGKILL)  # pytest alone: the server is in its own process group
     process.wait()
     assert run_processes.wait_gone() == []  # the launcher got SIGTERM from the kernel and stopped its group
@@ -165,7 +165,7 @@ def test_server_dying_mid_run_fails_the_remaining_items_with_its_log_tail(bench,
         @pytest.hookimpl(trylast=True)  # after the plugin started the server and the engine
         def pytest_collection_finish(session):
             for child in psutil.Process().children(recursive=True):
-                if "pytest_nemoeval.llama_server" in " ".join(child.cmdline()):
+                if "pytest_nemoeval.servers.llama_server" in " ".join(child.cmdline()):
                     if "pytest_nemoeval.servers.launch" not in " ".join(child.cmdline()):
                         child.kill()
     """)

@@ -37,7 +37,7 @@ def test_mmlu_pro_runs_on_the_embedded_model(bench, xdist):
     log = (bench.path / "results" / "logs" / "server.log").read_text()
     assert log.count("serving SmolLM2-135M-Instruct") == 1  # one server, also with two workers
     deployment = document["provenance"]["deployment"]
-    assert deployment["backend"] == "embedded" and "pytest_nemoeval.llama_server" in deployment["command"]
+    assert deployment["backend"] == "embedded" and "pytest_nemoeval.servers.llama_server" in deployment["command"]
     assert deployment["model"] == "SmolLM2-135M-Instruct (SmolLM2-135M-Instruct.Q4_1.gguf)"
 
 

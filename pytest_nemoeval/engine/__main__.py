@@ -11,7 +11,7 @@ from pathlib import Path
 from pytest_nemoeval.engine.loop import GenerationEngine, Lane
 from pytest_nemoeval.engine.progress import Progress
 from pytest_nemoeval.engine.store import ResponseStore
-from pytest_nemoeval.llama_server import die_with_parent
+from pytest_nemoeval.servers.lifecycle import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import threading
 from typing import Any
 
 from pytest_nemoeval.engine.loop import Lane
 from pytest_nemoeval.engine.store import STOPPED, ResponseStore
-
-STOP_GRACE = 10.0
+from pytest_nemoeval.servers.lifecycle import on_exit, terminate
 
 
 class EngineProcess:
@@ -36,11 +33,9 @@ class EngineProcess:
     def start(self) -> None:
         self._process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=self._stderr)
-        threading.Thread(target=self._watch, args=(self._process,), name="nemoeval-engine-watch",
-                         daemon=True).start()
+        on_exit(self._process, self._exited, "nemoeval-engine-watch")
 
-    def _watch(self, process: subprocess.Popen[bytes]) -> None:
-        status = process.wait()
+    def _exited(self, status: int) -> None:
         if status != 0 and not self._closing:
             store = ResponseStore(self._store.path, self._store.run_id)
             store.fail(STOPPED, f"generation engine exited with status {status}")
@@ -52,13 +47,5 @@ class EngineProcess:
             return
         self._closing = True
         self._store.fail(STOPPED, reason)
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self._process is not None:
+            terminate(self._process)

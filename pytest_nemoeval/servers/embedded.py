@@ -36,7 +36,7 @@ def gguf_path() -> Path:
 
 
 def command(deployment: Deployment, port: int) -> list[str]:
-    return [sys.executable, "-m", "pytest_nemoeval.llama_server", "--model", str(gguf_path()), "--alias", MODEL,
+    return [sys.executable, "-m", "pytest_nemoeval.servers.llama_server", "--model", str(gguf_path()), "--alias", MODEL,
             "--port", str(port), "--parallel", str(min(SLOTS, deployment.parallelism)),
             "--threads", str(max(1, os.cpu_count() or 1)), *deployment.args]
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from pytest_nemoeval.llama_server import die_with_parent
+from pytest_nemoeval.servers.lifecycle import die_with_parent
 
 GRACE = 10.0  # seconds between SIGTERM and SIGKILL to the group
 

@@ -7,12 +7,9 @@ wait for /health and then /v1/models, early death reported with the log tail, SI
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +18,7 @@ from typing import Callable
 
 import pytest
 
-STOP_GRACE = 10.0
+from pytest_nemoeval.servers.lifecycle import STOP_GRACE, on_exit, terminate
 
 
 def free_port() -> int:
@@ -78,17 +75,15 @@ class ServerProcess:
 
     def watch(self, on_death: Callable[[str], None]) -> None:
         """Call `on_death(reason)` from a thread if the server exits before stop()."""
-        process = self.process
-        if process is None:
+        if self.process is None:
             return
 
-        def wait() -> None:
-            status = process.wait()
+        def exited(status: int) -> None:
             if not self._stopping:
                 on_death(f"{self.name} exited with status {status} during the run; "
                          f"log {self.log_path}: {self.log_tail()}")
 
-        threading.Thread(target=wait, name="nemoeval-server-watch", daemon=True).start()
+        on_exit(self.process, exited, "nemoeval-server-watch")
 
     def log_tail(self, lines: int = 5) -> str:
         try:
@@ -100,15 +95,5 @@ class ServerProcess:
     def stop(self, grace: float = STOP_GRACE) -> None:
         self._stopping = True
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if process is not None:
+            terminate(process, grace, group=True)

@@ -1,27 +1,20 @@
 """Child process of the embedded model: llama.cpp's HTTP server through xllamacpp.
 
-Run as `python -m pytest_nemoeval.llama_server --model FILE --port N ...`; it serves until killed and
+Run as `python -m pytest_nemoeval.servers.llama_server --model FILE --port N ...`; it serves until killed and
 dies with its parent (PR_SET_PDEATHSIG), so a crashed pytest never leaves it behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import signal
-import sys
 import threading
 from pathlib import Path
 
+from pytest_nemoeval.servers.lifecycle import die_with_parent
+
 # The embedded model's chat template: SmolLM2's own plus tool calls that llama.cpp parses (see the file).
 CHAT_TEMPLATE = Path(__file__).with_name("smollm2_tools.jinja")
-
-
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Linux: the kernel sends this process `sig` when its parent dies (also used by the engine process)."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
 
 def main(argv: list[str] | None = None) -> None:
