@@ -1,6 +1,6 @@
 """The sandbox's first process: isolate, apply limits, then exec the program (see sandbox.py).
 
-    python -S sandbox_init.py '{"isolate": true, "workdir": ..., "limits": {...}}' python -s main.py
+    python -S child.py '{"isolate": true, "workdir": ..., "limits": {...}}' python -s main.py
 
 Run by path with only the standard library (no site, no package import), so that it costs little and
 cannot be redirected by the environment. With "isolate", it enters new user, network, mount and PID

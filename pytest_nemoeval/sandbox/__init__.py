@@ -4,7 +4,7 @@ Each run gets a fresh temporary directory (also its HOME and TMPDIR), an environ
 ours in it (no API keys, no proxies), resource limits (CPU seconds, address space, file size, processes),
 a wall-clock timeout after which its whole process group is killed, and stdout/stderr capped. Where
 unprivileged user namespaces are allowed (most Linux), it also gets no network, a read-only file tree
-except its directory, and its own PID namespace, so nothing it starts outlives it (sandbox_init.py).
+except its directory, and its own PID namespace, so nothing it starts outlives it (child.py).
 Elsewhere it runs without that isolation after one warning, or not at all with --sandbox-strict.
 At most --sandbox-workers runs at once: the engine process calls `configure(settings)` when it starts.
 """
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-INIT = Path(__file__).with_name("sandbox_init.py")
+INIT = Path(__file__).with_name("child.py")
 # what the program's environment holds: nothing inherited from ours
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
             "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1",
