@@ -2,7 +2,7 @@
 
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError, VerdictError
 from pytest_nemoeval.extraction import (extract_choice_letter, extract_math_answer, last_boxed,
-                                        last_code_block, math_equal, parse_judge_verdict, split_reasoning)
+                                        last_code_block, math_equal, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import HubDataset, Suite
@@ -24,6 +24,5 @@ __all__ = [
     "last_boxed",
     "last_code_block",
     "math_equal",
-    "parse_judge_verdict",
     "split_reasoning",
 ]

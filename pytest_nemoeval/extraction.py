@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-
-from pytest_nemoeval.errors import VerdictError
 
 # NeMo Skills eval/mcq (multichoice evaluator), after Artificial Analysis' "Answer: X" fallback.
 _ANSWER_LINE = re.compile(r"(?i)[\*\_]{0,2}Answer[\*\_]{0,2}\s*:[\s\*\_]{0,2}\s*([A-Z])(?![a-zA-Z0-9])")
@@ -129,39 +126,6 @@ def math_equal(expected: Any, predicted: str | None) -> bool:
     latex_only = [math_verify.LatexExtractionConfig()]
     return bool(math_verify.verify(math_verify.parse(expected, latex_only), math_verify.parse(predicted, latex_only),
                                    numeric_precision=15, timeout_seconds=10))
-
-
-# labelled lines of the official HLE judge format ("correct: yes"); "judgement" is NeMo Skills' label
-_VERDICT_LINE = re.compile(r"(?im)^[\s*_#]*(extracted_final_answer|reasoning|correct|judgement|confidence)"
-                           r"[\s*_]*:[\s*_]*(.*?)[\s*_]*$")
-
-
-def parse_judge_verdict(content: str | None) -> dict[str, Any]:
-    """The HLE judge's structured verdict (hle_eval/run_judge_results.py, ExtractedAnswer): a dict with
-    extracted_final_answer, reasoning, correct (bool) and confidence (0-100), from the JSON object the
-    judge was asked for, or from the labelled lines of the prompt's format. Raises VerdictError."""
-    text, _, _ = split_reasoning(content)
-    fields: dict[str, Any] = {}
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        try:
-            found = json.loads(text[start:end + 1])
-        except ValueError:
-            found = None
-        if isinstance(found, dict):
-            fields = {key.lower(): value for key, value in found.items()}
-    if "correct" not in fields:
-        for label, value in _VERDICT_LINE.findall(text):
-            fields[{"judgement": "correct"}.get(label.lower(), label.lower())] = value
-    correct = str(fields.get("correct", "")).strip().lower()
-    if correct not in ("yes", "no"):
-        snippet = " ".join(text.split())[:120]
-        raise VerdictError(f"the judge's reply has no 'correct: yes/no' verdict: {snippet!r}")
-    confidence = re.search(r"\d+(?:\.\d+)?", str(fields.get("confidence", "100")))
-    extracted = fields.get("extracted_final_answer")
-    return {"extracted_final_answer": None if extracted in (None, "None") else str(extracted),
-            "reasoning": str(fields.get("reasoning", "")), "correct": correct == "yes",
-            "confidence": min(100.0, float(confidence.group())) if confidence else 100.0}
 
 
 def last_code_block(text: str) -> str | None:

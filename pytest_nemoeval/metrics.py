@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import pytest
 
@@ -95,4 +95,18 @@ def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repea
         metrics[f"majority@{repeats}"] = summarize([majority_correct(outcome) for outcome in scored])
     no_answer = [sum(answer is None for answer in outcome.answers) / len(outcome.answers) for outcome in scored]
     metrics["no_answer"] = summarize(no_answer)
+    return metrics
+
+
+MetricFunction = Callable[[list[SampleOutcome], int], dict[str, Any]]
+
+
+def benchmark_metrics(hook: Any, benchmark: str, outcomes: list[SampleOutcome], repeats: int,
+                      own: Sequence[MetricFunction]) -> dict[str, Any]:
+    """Every metric of one benchmark: the hook's (built-in and third-party plugins'), then the suite's own."""
+    metrics: dict[str, Any] = {}
+    for produced in hook.pytest_nemoeval_metrics(benchmark=benchmark, outcomes=outcomes, repeats=repeats):
+        metrics.update(produced or {})
+    for function in own:
+        metrics.update(function(outcomes, repeats) or {})
     return metrics

@@ -7,7 +7,7 @@ from typing import Any, Generator
 import pytest
 
 from pytest_nemoeval import config as run_config
-from pytest_nemoeval import bfcl_scores, calibration, hookspecs, ifbench, metrics, scicode
+from pytest_nemoeval import hookspecs, metrics
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.session import ITEM_PARAM, VERDICT, ItemRef, NemoEvalSession
 
@@ -25,10 +25,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nemoeval: an LLM benchmark item (added by pytest-nemoeval)")
     config.pluginmanager.register(metrics, "nemoeval-metrics")
-    config.pluginmanager.register(scicode, "nemoeval-scicode-metrics")
-    config.pluginmanager.register(ifbench, "nemoeval-ifbench-metrics")
-    config.pluginmanager.register(calibration, "nemoeval-calibration")
-    config.pluginmanager.register(bfcl_scores, "nemoeval-bfcl-metrics")  # returns {} for other benchmarks
     session = NemoEvalSession(config, run_config.resolve(config))
     config.stash[_KEY] = session
     config.pluginmanager.register(_SessionHooks(session), "nemoeval-session")

@@ -46,6 +46,7 @@ def write_atomic(path: Path, text: str) -> None:
 class BenchmarkTally:
     primary_metric: str
     repeats: int
+    suite_file: str
     samples: dict[int, dict[int, tuple[bool, Any, Any]]] = field(default_factory=lambda: defaultdict(dict))
     seen: set[int] = field(default_factory=set)
     items: int = 0
@@ -75,7 +76,7 @@ class ResultsCollector:
 
         The record names its response by request key; the text and reasoning come from the store here.
         """
-        tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(item["primary_metric"], item["repeats"]))
+        tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(item["primary_metric"], item["repeats"], item["suite_file"]))
         tally.items += 1
         tally.seen.add(item["sample_index"])
         if record is None:

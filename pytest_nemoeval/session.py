@@ -27,7 +27,8 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
-from pytest_nemoeval.suite import Rows, Suite, build_payload, installed, prompt_hash, request_key
+from pytest_nemoeval.metrics import benchmark_metrics
+from pytest_nemoeval.suite import load_suite_module, Rows, Suite, build_payload, installed, prompt_hash, request_key
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.loop import Lane
@@ -347,7 +348,8 @@ class NemoEvalSession:
         item.user_properties.append(("nemoeval_item", {
             "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
             "sample_id": prepared.suite.sample_id(row, ref.sample_index),
-            "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model}))
+            "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
+            "suite_file": str(prepared.module_file)}))
         if self.store is None or POSITION not in item.stash:  # no generation, or a skipped item
             return
         item.stash[PLANNED] = self.store.planned(item.stash[POSITION])
@@ -447,10 +449,8 @@ class NemoEvalSession:
         benchmarks: dict[str, dict[str, Any]] = {}
         for name, tally in sorted(self.collector.tallies.items()):
             outcomes = tally.outcomes()
-            metrics: dict[str, Any] = {}
-            for produced in self.config.hook.pytest_nemoeval_metrics(
-                    benchmark=name, outcomes=outcomes, repeats=tally.repeats):
-                metrics.update(produced or {})
+            own = load_suite_module(tally.suite_file).suite.metrics
+            metrics = benchmark_metrics(self.config.hook, name, outcomes, tally.repeats, own)
             benchmarks[name] = {
                 "samples": len(tally.seen), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
                 "primary_metric": tally.primary_metric, "metrics": _rounded(metrics), "thresholds": []}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import functools
 import importlib.util
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Iterator, Sequence
 
-from pytest_nemoeval.errors import DataError
+from pytest_nemoeval.errors import DataError, DriverError
 
 
 Messages = list[dict[str, Any]]
@@ -134,6 +137,9 @@ class Suite:
     # row -> why it cannot run here, or None: its items are collected and skipped with that reason, and
     # nothing is sent for them (decided at collection, so it never comes from the response cache)
     skip: Callable[[dict[str, Any]], str | None] | None = None
+    # the benchmark's own metrics, `fn(outcomes, repeats) -> {name: {"value": ...}}`, next to the built-in ones
+    # (accuracy, pass@k, ...); the controller finds them through the suite module's path (also under xdist)
+    metrics: Sequence[Callable[[list[Any], int], dict[str, Any]]] = ()
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():
@@ -213,3 +219,21 @@ def request_key(payload: dict[str, Any], repeat: int) -> str:
 
 def prompt_hash(messages: Messages) -> str:
     return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def load_suite_module(path: str) -> ModuleType:
+    """A suite module imported from its file, once per process: the engine process runs its driver, and the
+    controller applies its metrics (under xdist it never collected the suite)."""
+    name = f"nemoeval_suite_{Path(path).stem}_{abs(hash(path))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DriverError(f"cannot import the suite module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise DriverError(f"importing the suite module {path} failed: {type(exc).__name__}: {exc}") from None
+    return module

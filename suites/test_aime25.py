@@ -3,11 +3,11 @@
 Data: math-ai/aime25 (test split; fields problem, answer, id), the 30 problems in one split (the
 opencompass/AIME2025 copy keeps I and II as two configs). Prompt: NeMo Skills `generic/math`, the prompt of
 the published `ns_aime25` task. Scoring: last \\boxed{} (balanced braces), judged with NeMo Skills'
-math_equal on math-verify; integers compare as numbers ("016" == 16). Both in pytest_nemoeval/math_suites.py.
+math_equal on math-verify; integers compare as numbers ("016" == 16). Both in pytest_nemoeval/tasks/math.py.
 """
 
 from pytest_nemoeval import HubDataset, Suite
-from pytest_nemoeval.math_suites import prompt, score
+from pytest_nemoeval.tasks.math import prompt, score
 
 suite = Suite(
     name="aime25",

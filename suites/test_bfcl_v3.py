@@ -3,11 +3,12 @@
 Data: bfcl-eval's bfcl_eval/data (single-turn non-live and live, multi-turn; 4,441 entries); one item per
 entry and repeat, its id naming the entry (`-k "bfcl_v3 and multi_turn"` selects categories).
 Settings: NeMo Skills' published recipe (temperature 0.6, top_p 0.95, server-side tool parsing).
-Score: the v3 leaderboard's overall (see pytest_nemoeval/bfcl_scores.py), per category and per group.
+Score: the v3 leaderboard's overall (see pytest_nemoeval/tasks/bfcl/scores.py), per category and per group.
 """
 
 from pytest_nemoeval import Suite
-from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score, skip
+from pytest_nemoeval.tasks.bfcl import BfclData, converse, item_label, prompt, score, skip
+from pytest_nemoeval.tasks.bfcl.scores import bfcl_v3
 
 suite = Suite(
     name="bfcl_v3",
@@ -17,6 +18,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95},
     repeats=1,
     primary_metric="overall",
+    metrics=[bfcl_v3],
     id_field="id",
     driver=converse,
     item_label=item_label,

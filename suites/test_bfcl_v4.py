@@ -7,11 +7,12 @@ order, and its questions start from the memory they left. Web search runs with S
 official backend, on the internet). Vector memory (needs an embedding model from the hub), and web search
 without a key, are collected and skipped with their reason; the overall score says which categories it covers.
 Settings: NeMo Skills' published recipe (max new tokens 8192, server-side tool parsing).
-Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/bfcl_scores.py), per category and per group.
+Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/tasks/bfcl/scores.py), per category and per group.
 """
 
 from pytest_nemoeval import Suite
-from pytest_nemoeval.bfcl import BfclData, converse, item_label, prompt, score, skip
+from pytest_nemoeval.tasks.bfcl import BfclData, converse, item_label, prompt, score, skip
+from pytest_nemoeval.tasks.bfcl.scores import bfcl_v4
 
 suite = Suite(
     name="bfcl_v4",
@@ -21,6 +22,7 @@ suite = Suite(
     generation={"max_new_tokens": 8192},
     repeats=1,
     primary_metric="overall",
+    metrics=[bfcl_v4],
     id_field="id",
     driver=converse,
     item_label=item_label,

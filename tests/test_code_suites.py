@@ -15,8 +15,8 @@ import zlib
 import pytest
 
 from conftest import ROOT, copy_suites, results, samples
-from pytest_nemoeval import livecodebench
-from pytest_nemoeval.livecodebench import LiveCodeBenchFiles, decode_tests, in_window
+from pytest_nemoeval.tasks import livecodebench
+from pytest_nemoeval.tasks.livecodebench import LiveCodeBenchFiles, decode_tests, in_window
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.errors import DataError
 
@@ -135,7 +135,7 @@ CALL_CORRECT = ("class Solution:\n    def twoSum(self, nums, target):\n        s
 ], ids=["stdin-correct", "stdin-runtime-error", "stdin-wrong", "stdin-buffer", "stdin-iterated", "stdin-timeout", "stdin-syntax-error",
         "stdin-no-code-block", "call-correct", "call-wrong", "call-runtime-error", "call-timeout"])
 def test_livecodebench_grading(row, reply, correct, message, monkeypatch):
-    monkeypatch.setattr("pytest_nemoeval.livecodebench.TEST_TIMEOUT", 1)  # the reference's 6 s, shortened
+    monkeypatch.setattr("pytest_nemoeval.tasks.livecodebench.TEST_TIMEOUT", 1)  # the reference's 6 s, shortened
     record = grade(LCB, LCB.test_livecodebench, row, reply)
     assert record["correct"] == correct
     assert record["message"] == message or (message.endswith("*") and record["message"].startswith(message[:-1]))

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from pytest_nemoeval import VerdictError, parse_judge_verdict
-from pytest_nemoeval.calibration import calibration_error
+from pytest_nemoeval import VerdictError
+from pytest_nemoeval.tasks.hle import parse_judge_verdict
+from pytest_nemoeval.tasks.hle.calibration import calibration_error
 
 
 def test_json_verdict_as_asked_for():

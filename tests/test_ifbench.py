@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, copy_suites, results, samples
 
-from pytest_nemoeval import ifbench
+from pytest_nemoeval.tasks import ifbench
 from pytest_nemoeval.metrics import SampleOutcome
 
 DATA = ROOT / "examples" / "data" / "ifbench.jsonl"
@@ -156,13 +156,12 @@ def test_metrics_average_repeats_and_weight_instructions_like_nemo_skills():
         SampleOutcome(1, [True, True], [None, None], [{"strict": [True], "loose": [True]},
                                                       {"strict": [True], "loose": [True]}]),
     ]
-    metrics = ifbench.pytest_nemoeval_metrics("ifbench", outcomes, 2)
+    metrics = ifbench.metrics(outcomes, 2)
     assert metrics["prompt_strict"]["value"] == pytest.approx((0 + 1) / 2)
     assert metrics["prompt_loose"]["value"] == pytest.approx((0.5 + 1) / 2)
     assert metrics["instruction_strict"]["value"] == pytest.approx((0.5 + 1) / 3)  # mean followed per sample / 3
     assert metrics["instruction_loose"]["value"] == pytest.approx((1.5 + 1) / 3)
     assert metrics["instruction_loose"]["stderr"] > 0
-    assert ifbench.pytest_nemoeval_metrics("mmlu_pro", outcomes, 2) == {}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, copy_suites, results, samples
-from pytest_nemoeval import parse_judge_verdict
+from pytest_nemoeval.tasks.hle import parse_judge_verdict
 from pytest_nemoeval.errors import DataError
 from pytest_nemoeval.suite import HubDataset
 

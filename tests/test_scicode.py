@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse
 
 from conftest import ROOT, results, samples
-from pytest_nemoeval import scicode
+from pytest_nemoeval.tasks import scicode
 from pytest_nemoeval.metrics import SampleOutcome
 
 # step 2 of each problem: what the model answers, and what the tests must make of it
@@ -206,11 +206,10 @@ def test_names_removed_since_the_reference_scipy_and_numpy_still_run(tmp_path):
 def test_subtask_metric_is_passed_steps_over_all_steps_and_problem_needs_every_step():
     outcomes = [SampleOutcome(0, [False, True], [None, None], [{"passed": 1, "steps": 3}, {"passed": 3, "steps": 3}]),
                 SampleOutcome(1, [False, False], [None, None], [{"passed": 0, "steps": 1}, {"passed": 0, "steps": 1}])]
-    metrics = scicode.pytest_nemoeval_metrics("scicode", outcomes, 2)
+    metrics = scicode.metrics(outcomes, 2)
     assert metrics["subtask"]["value"] == pytest.approx(4 / 8)
     assert metrics["problem"]["value"] == pytest.approx(0.25)
     assert metrics["subtask"]["stderr"] > 0
-    assert scicode.pytest_nemoeval_metrics("mmlu_pro", outcomes, 2) == {}
 
 
 @pytest.mark.timeout(600)

@@ -12,20 +12,16 @@ The driver's return value (a JSON-serialisable dict) is the item's response: "co
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Awaitable, Callable
 
 from pytest_nemoeval.errors import DriverError, GenerationError
-from pytest_nemoeval.suite import Messages, build_payload
+from pytest_nemoeval.suite import Messages, build_payload, load_suite_module
 
 Requester = Callable[[str, dict[str, Any], int], Awaitable[dict[str, Any]]]
-_modules: dict[str, ModuleType] = {}
 
 
 
@@ -72,21 +68,7 @@ class Chat:
 
 
 def load_driver(path: str, function: str) -> Callable[..., Awaitable[dict[str, Any]]]:
-    module = _modules.get(path)
-    if module is None:
-        name = f"nemoeval_suite_{Path(path).stem}_{len(_modules)}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise DriverError(f"cannot import the suite module {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[name]
-            raise DriverError(f"importing {path} for its driver failed: {type(exc).__name__}: {exc}") from None
-        _modules[path] = module
-    driver = getattr(module, function, None)
+    driver = getattr(load_suite_module(path), function, None)
     if not callable(driver):
         raise DriverError(f"{path} has no driver function {function}()")
     return driver

@@ -19,11 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pytest_nemoeval.metrics import SampleOutcome, ratio_summary, summarize
 
-BENCHMARK = "ifbench"
 # NLTK data the checkers use; none may be fetched at run time (if-verifiable downloads missing ones at import)
 NLTK_RESOURCES = ("punkt_tab", "stopwords", "averaged_perceptron_tagger_eng")
 # llama-index-core ships punkt_tab and stopwords; found without importing it
@@ -119,10 +116,8 @@ def follows(response: str, row: dict[str, Any]) -> tuple[list[bool], list[bool]]
     return strict, loose
 
 
-@pytest.hookimpl
-def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    if benchmark != BENCHMARK:
-        return {}
+def metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    """NeMo Skills IFMetrics: prompt-level and instruction-level accuracy, strict and loose."""
     scored = [[inputs for inputs in outcome.inputs if inputs] for outcome in outcomes]
     scored = [runs for runs in scored if runs]
     metrics: dict[str, Any] = {}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 
-from pytest_nemoeval.bfcl_official import (CHECKER_MODEL, SEARCH_KEY_ENV, backend_methods, forget_instances,
+from pytest_nemoeval.tasks.bfcl.official import (CHECKER_MODEL, SEARCH_KEY_ENV, backend_methods, forget_instances,
                                            instance_name, model_result, require_bfcl_eval, run_calls, to_calls,
                                            tools_for)
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError

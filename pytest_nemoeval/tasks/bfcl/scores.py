@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from pytest_nemoeval.bfcl import CATEGORIES, MEMORY, MULTI_TURN, WEB_SEARCH
+from pytest_nemoeval.tasks.bfcl import MEMORY, MULTI_TURN, WEB_SEARCH
 from pytest_nemoeval.metrics import SampleOutcome, summarize
 
 Score = tuple[float, int]  # (accuracy, number of entries)
@@ -68,14 +66,21 @@ def overall_scores(version: str, categories: dict[str, Score]) -> dict[str, Scor
     return {name: score for name, score in groups.items() if score is not None}
 
 
-@pytest.hookimpl
-def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    if benchmark not in CATEGORIES:
-        return {}
+def bfcl_v3(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    """BFCL v3's per-category scores, groups and overall (NeMo Skills' v3 leaderboard score)."""
+    return scores("bfcl_v3", outcomes)
+
+
+def bfcl_v4(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    """BFCL v4's per-category scores, groups and weighted overall (bfcl-eval's leaderboard)."""
+    return scores("bfcl_v4", outcomes)
+
+
+def scores(version: str, outcomes: list[SampleOutcome]) -> dict[str, Any]:
     per_category = category_scores(outcomes)
     metrics: dict[str, Any] = {name: summarize(values) for name, values in sorted(per_category.items())}
     counted = {name: (sum(values) / len(values), len(values)) for name, values in per_category.items()}
-    for name, (value, entries) in overall_scores(benchmark, counted).items():
+    for name, (value, entries) in overall_scores(version, counted).items():
         metrics[name] = {"value": value, "entries": entries}
     if "overall" in metrics:
         metrics["overall"]["covers"] = sorted(counted)

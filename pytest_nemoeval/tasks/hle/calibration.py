@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from pytest_nemoeval.metrics import SampleOutcome
 
-BENCHMARKS = ("hle",)
 BIN_SIZE = 100
 
 
@@ -36,10 +33,8 @@ def calibration_error(confidence: list[float], correct: list[bool], bin_size: in
     return squared ** 0.5
 
 
-@pytest.hookimpl
-def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    if benchmark not in BENCHMARKS:
-        return {}
+def metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
+    """`calibration_error` of the judged verdicts' stated confidence."""
     verdicts = [inputs for outcome in outcomes for inputs in outcome.inputs if inputs and "confidence" in inputs]
     if not verdicts:
         return {}

@@ -1,0 +1,128 @@
+"""LiveCodeBench code generation: its data files, its test cases, and its grading harness (run in the sandbox).
+
+Sources: lcb_runner/benchmarks/code_generation.py (test cases: public then private; private ones may be
+base64(zlib(pickle(json text)))), lcb_runner/evaluation/testing_util.py (how a program is run and compared;
+re-written in runner.py), lcb_runner/evaluation/compute_code_generation_metrics.py (a whole-problem time limit of
+(timeout + 1) * tests + 5 s), NeMo Skills' livecodebench evaluator (timeout 6 s per test).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import pickle
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
+
+from pytest_nemoeval.errors import DataError
+
+TEST_TIMEOUT = 6  # seconds per test: NeMo Skills LiveCodeBenchEvaluatorConfig.timeout
+HUB_PATH = "livecodebench/code_generation_lite"
+
+
+class LiveCodeBenchFiles:
+    """A release of livecodebench/code_generation_lite: release_vN is the files test.jsonl .. testN.jsonl (the
+    dataset's own loading script, which `datasets` no longer runs)."""
+
+    def __init__(self, release: str) -> None:
+        number = str(release).removeprefix("release_").removeprefix("v")
+        if not number.isdigit() or int(number) < 1:
+            raise DataError(f"livecodebench release {release!r}: expected v1, v2, ... (e.g. v5)")
+        self.files = ["test.jsonl"] + [f"test{n}.jsonl" for n in range(2, int(number) + 1)]
+
+    def describe(self) -> str:
+        return f"{HUB_PATH} ({', '.join(self.files)})"
+
+    def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
+        try:
+            import datasets
+
+            urls = [f"hf://datasets/{HUB_PATH}/{name}" for name in self.files]
+            # the test cases are text: never let the json loader guess other types for them
+            dataset = datasets.load_dataset("json", data_files=urls, split="train")
+        except Exception as exc:  # datasets raises many types; the user needs one line either way
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
+        return dataset if limit is None else dataset.select(range(min(limit, len(dataset))))
+
+
+def in_window(row: dict[str, Any], options: dict[str, Any]) -> bool:
+    """Is the problem's contest date within [start_date, end_date] (inclusive, YYYY-MM-DD)?"""
+    contest = date.fromisoformat(str(row["contest_date"])[:10])
+    return _date(options["start_date"]) <= contest <= _date(options["end_date"])
+
+
+def _date(value: Any) -> date:
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        raise DataError(f"livecodebench date {value!r}: expected YYYY-MM-DD") from None
+
+
+class _StringsOnly(pickle.Unpickler):
+    """Hub data is never unpickled unrestricted: no class, no function, nothing but plain data."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refused to load {module}.{name} from a pickle")
+
+
+def decode_tests(field: str) -> list[dict[str, Any]]:
+    """A test-case field: JSON, or base64(zlib(pickle(JSON text))) for the private tests of the lite release."""
+    try:
+        return json.loads(field)
+    except ValueError:
+        pass
+    try:
+        text = _StringsOnly(io.BytesIO(zlib.decompress(base64.b64decode(field.encode())))).load()
+    except Exception as exc:
+        raise DataError(f"livecodebench test cases cannot be decoded: {type(exc).__name__}: {exc}") from None
+    if not isinstance(text, str):
+        raise DataError(f"livecodebench test cases: the pickle holds a {type(text).__name__}, expected a string")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Tests:
+    """A problem's tests as RUNNER reads them (tests.json), their number and the time limit for all of them."""
+
+    file: bytes
+    count: int
+    seconds: float
+
+
+def problem_tests(row: dict[str, Any]) -> Tests:
+    """The problem's tests, decoded once for all its repeats (private tests are megabytes of pickled text)."""
+    return _tests(row["public_test_cases"], row["private_test_cases"], row.get("metadata") or "{}", TEST_TIMEOUT)
+
+
+@functools.lru_cache(maxsize=16)
+def _tests(public: str, private: str, metadata: str, timeout: float) -> Tests:
+    tests = decode_tests(public) + decode_tests(private)
+    spec = {"inputs": [test["input"] for test in tests], "outputs": [test["output"] for test in tests],
+            "fn_name": json.loads(metadata).get("func_name"), "timeout": timeout}
+    # compute_code_generation_metrics.check_correctness's limit for the whole problem
+    return Tests(json.dumps(spec).encode(), len(tests), (timeout + 1) * len(tests) + 5)
+
+
+# The grading harness (runner.py, run as a file), in the sandbox with solution.py and tests.json beside it. It follows
+# testing_util.run_test: one process per problem; stdin programs are wrapped in a function and fed each input
+# through a patched stdin; LeetCode ones are `Solution().<fn_name>(*args)`; a per-test alarm; stop at the
+# first failing test. Its verdict is the last stdout line starting with the marker.
+RUNNER = (Path(__file__).parent / "runner.py").read_text()
+
+
+def parse_report(stdout: str) -> dict[str, Any] | None:
+    """RUNNER's verdict, or None when it never reported (killed, timed out)."""
+    marker = "\x00nemoeval-lcb "
+    index = stdout.rfind(marker)
+    if index < 0:
+        return None
+    try:
+        return json.loads(stdout[index + len(marker):].splitlines()[0])
+    except (ValueError, IndexError):
+        return None
