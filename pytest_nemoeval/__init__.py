@@ -5,11 +5,13 @@ from pytest_nemoeval.extraction import (extract_choice_letter, extract_math_answ
                                         last_code_block, math_equal, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
-from pytest_nemoeval.suite import HubDataset, Suite
+from pytest_nemoeval.data import DataSource, HubDataset
+from pytest_nemoeval.suite import Suite
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataSource",
     "DataError",
     "EndpointDown",
     "GenerationError",

