@@ -14,11 +14,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from pytest_nemoeval.metrics import SampleOutcome
+from pytest_nemoeval import __version__
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.gate import GateFailure, evaluate
+from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics
 from pytest_nemoeval.scoring import Response
-from pytest_nemoeval.engine.store import ResponseStore
+from pytest_nemoeval.suite import load_suite_module
+
+if TYPE_CHECKING:
+    import pytest
+
+    from pytest_nemoeval.engine.store import ResponseStore
 
 SCHEMA = "pytest-nemoeval/results/1"
 
@@ -119,6 +127,65 @@ class ResultsCollector:
         self._files.clear()
 
 
-def provenance(plugin_version: str, started: str) -> dict[str, Any]:
-    return {"plugin_version": plugin_version, "python": platform.python_version(), "git_sha": git_sha(),
-            "started": started, "finished": now_iso()}
+class ResultsDocument:
+    """results.json: every benchmark's metrics (built-in, plugins', the suite's own), the gate, provenance."""
+
+    def __init__(self, config: pytest.Config, run: RunConfig) -> None:
+        self.config = config
+        self.run = run
+        self.model: str | None = None
+        self.benchmarks: dict[str, dict[str, Any]] = {}
+        self.gate_failures: list[GateFailure] = []
+        self.path: Path | None = None
+
+    def write(self, collector: ResultsCollector, endpoint: str, deployment: dict[str, Any] | None) -> bool:
+        """Compute, gate and write everything at once (atomically); False when the gate failed."""
+        benchmarks: dict[str, dict[str, Any]] = {}
+        for name, tally in sorted(collector.tallies.items()):
+            own = load_suite_module(tally.suite_file).suite.metrics
+            metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, own)
+            benchmarks[name] = {
+                "samples": len(tally.seen), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
+                "primary_metric": tally.primary_metric, "metrics": _rounded(metrics), "thresholds": []}
+        self.gate_failures = evaluate(self.run.thresholds, benchmarks)
+        self.benchmarks = benchmarks
+        provenance = {"plugin_version": __version__, "python": platform.python_version(), "git_sha": git_sha(),
+                      "started": collector.started, "finished": now_iso()}
+        if deployment is not None:
+            provenance["deployment"] = deployment
+        document = {
+            "schema": SCHEMA,
+            "model": self.model,
+            "endpoint": endpoint,
+            "config": self.run.as_dict(),
+            "provenance": provenance,
+            "benchmarks": benchmarks,
+            "gate": {"passed": not self.gate_failures, "failures": [failure.message for failure in self.gate_failures]},
+        }
+        self.path = collector.finish(document)
+        return not self.gate_failures
+
+    def summary_rows(self) -> list[str]:
+        rows = []
+        for name, entry in self.benchmarks.items():
+            metric = entry["metrics"].get(entry["primary_metric"], {})
+            low, high = metric.get("ci95", [0.0, 0.0])
+            checks = entry.get("thresholds") or []
+            gate = "no threshold" if not checks else ("passed" if all(c["passed"] for c in checks) else "FAILED")
+            rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
+                        f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
+                        f"samples={entry['samples']} items={entry['items']} errors={entry['errors']}  gate: {gate}")
+        return rows
+
+
+def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
+    def rnd(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 6)
+        if isinstance(value, list):
+            return [rnd(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rnd(v) for k, v in value.items()}
+        return value
+
+    return {name: rnd(values) for name, values in metrics.items()}

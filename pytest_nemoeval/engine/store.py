@@ -36,6 +36,11 @@ STOPPED = "*stopped"  # generation was cancelled (-x, --maxfail, Ctrl-C) or the 
 PAGE = 256
 
 
+def store_path(results_dir: Path, run_id: str, cache: bool) -> Path:
+    """The run's store: the persistent response cache, or (--no-cache) a file of this run's alone."""
+    return results_dir / ".nemoeval" / ("cache.sqlite" if cache else f"run-{run_id}.sqlite")
+
+
 class ResponseStore:
     def __init__(self, path: Path, run_id: str) -> None:
         self.path = path

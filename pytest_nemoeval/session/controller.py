@@ -1,0 +1,247 @@
+"""ControllerPlugin: the endpoint (or the server it starts), the one generation engine, results.json and the
+gate. Registered in the only process, or in the xdist controller (which never collects: the workers do)."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generator
+
+import pytest
+
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
+from pytest_nemoeval.results import ResultsCollector, ResultsDocument
+from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
+from pytest_nemoeval.session.items import EMBEDDED_JUDGE, OWN_PROPERTIES
+
+if TYPE_CHECKING:
+    from pytest_nemoeval.engine.loop import Lane
+    from pytest_nemoeval.engine.process import EngineProcess
+    from pytest_nemoeval.engine.store import ResponseStore
+
+
+class ControllerPlugin:
+    def __init__(self, config: pytest.Config, run: RunConfig) -> None:
+        self.config = config
+        self.run = run
+        self.run_id = uuid.uuid4().hex[:12]
+        self.results_dir = Path(run.results_dir).resolve()
+        self.deployment: Deployment | None = deployment_from(run.section("deployment"), run.model, run.endpoint,
+                                                             run.parallelism)
+        self.server: ServerProcess | None = None
+        self.endpoint: Endpoint | None = None
+        self.store: ResponseStore | None = None
+        self.engine: EngineProcess | None = None
+        self.collector = ResultsCollector(self.results_dir, self.run_id)
+        self.results = ResultsDocument(config, run)
+        self.failures = 0
+
+    # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
+
+    def served_model(self) -> str:
+        return self.connect().model
+
+    def open_store(self) -> ResponseStore:
+        from pytest_nemoeval.engine.store import ResponseStore
+
+        if self.store is None:
+            self.store = ResponseStore(self.store_path(), self.run_id)
+        return self.store
+
+    def plan_published(self) -> None:
+        self.start_engine()
+
+    def runs_embedded_model(self) -> bool:
+        return self.deployment is not None and self.deployment.backend == "embedded"
+
+    def usage_error(self, message: str) -> None:
+        """The only process reports its own usage errors (pytest prints the one line)."""
+
+    def show_configuration(self) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("nemoeval configuration: " + json.dumps(self.run.as_dict(), sort_keys=True))
+            if self.deployment is not None:  # the dry run of a deployment: what would start, not started
+                reporter.write_line("nemoeval server: " + json.dumps(self.deployment.summary(), sort_keys=True))
+
+    # -- endpoint and generation ----------------------------------------------------------------------
+
+    def start_server(self) -> ServerProcess:
+        """The one server of the run: --deploy, or the embedded model."""
+        assert self.deployment is not None
+        if self.server is None:
+            self.server = self.deployment.server(self.results_dir / "logs" / "server.log")
+            atexit.register(self.server.stop)
+            self.server.start(self.deployment.timeout)
+        return self.server
+
+    def connect(self) -> Endpoint:
+        if self.endpoint is None:
+            if self.deployment is None:
+                url, model = self.run.endpoint, self.run.model
+            else:
+                url, model = self.start_server().base_url, self.deployment.served_name
+            explicit_key_env = self.run.api_key_env != "OPENAI_API_KEY"
+            self.endpoint = connect(url, model, self.run.api_key_env, explicit_key_env)
+            self.results.model = self.endpoint.model
+        return self.endpoint
+
+    def store_path(self) -> Path:
+        from pytest_nemoeval.engine.store import store_path
+
+        return store_path(self.results_dir, self.run_id, self.run.cache)
+
+    def lanes(self) -> list[Lane]:
+        from pytest_nemoeval.engine.loop import Lane
+
+        endpoint = self.connect()
+        judge = self.run.section("judge")
+        judge_url, judge_model = normalize_url(judge["endpoint"]), judge["model"]
+        if judge["endpoint"] == EMBEDDED_JUDGE:
+            judge_url, judge_model = endpoint.base_url, endpoint.model
+        return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
+                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model)]
+
+    def start_engine(self) -> None:
+        from pytest_nemoeval.engine.process import EngineProcess
+
+        if self.engine is not None:
+            return
+        verbosity = self.config.get_verbosity()
+        self.engine = EngineProcess(
+            self.open_store(), lanes=self.lanes(), request_timeout=self.run.request_timeout,
+            max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
+            progress_interval=0.0 if verbosity <= -2 else (30.0 if verbosity < 0 else 5.0))
+        self.engine.start()
+        if self.server is not None:  # its death mid-run fails the remaining items with its log tail
+            self.server.watch(self.engine.close)
+
+    # -- xdist: one endpoint, one engine and one store for every worker -------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["nemoeval_run_id"] = self.run_id
+        node.workerinput["nemoeval_results_dir"] = str(self.results_dir)
+        node.workerinput["nemoeval_embedded"] = self.runs_embedded_model()
+        if not self.config.option.collectonly:
+            node.workerinput["nemoeval_model"] = self.connect().model
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The first worker to finish collecting has published the plan: send it."""
+        if not self.config.option.collectonly and self.open_store().plan_size():
+            self.start_engine()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker stopped on bad input (data, names): report its one line as ours."""
+        message = (getattr(node, "workeroutput", None) or {}).get("nemoeval_usage_error")
+        if message:
+            raise pytest.UsageError(message)
+
+    # -- reports --------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
+        self.collect(report)
+        try:
+            return (yield)
+        finally:  # once the collector has the record, the report (which pytest keeps) need not carry it
+            if any(name in OWN_PROPERTIES for name, _ in report.user_properties):
+                report.user_properties = [entry for entry in report.user_properties
+                                          if entry[0] not in OWN_PROPERTIES]
+
+    def collect(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.failures += 1
+            maxfail = self.config.option.maxfail
+            if self.engine is not None and maxfail and self.failures >= maxfail:
+                self.engine.close(f"generation stopped after {self.failures} failed item(s) (-x/--maxfail)")
+        properties = dict(report.user_properties)
+        ident = properties.get("nemoeval_item")
+        if ident is None or report.skipped:
+            return
+        record = properties.get("nemoeval")
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            self.results.model = self.results.model or ident.get("model")
+            error = None if record is not None else _one_line(report)
+            self.collector.add(ident, record, error, self.store)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
+        if report.when != "call" or not report.passed:
+            return None
+        record = dict(report.user_properties).get("nemoeval")
+        if record is None:
+            return None
+        if record["correct"]:
+            return "correct", ".", "CORRECT"
+        return "incorrect", "i", "INCORRECT"
+
+    # -- end of run -----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        try:
+            if not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+                self.collector.discard()
+            else:
+                deployment = (self.deployment.summary(self.server.command)
+                              if self.deployment is not None and self.server is not None else None)
+                endpoint = self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or "")
+                if not self.results.write(self.collector, endpoint, deployment) and \
+                        session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        finally:
+            if self.server is not None:
+                self.server.stop()
+            if self.store is not None:
+                self.store.forget_run()
+                self.store.close()
+            if not self.run.cache:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.store_path()}{suffix}").unlink(missing_ok=True)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        rows = self.results.summary_rows()
+        if not rows:
+            return
+        terminalreporter.write_sep("=", "nemoeval scores")
+        for row in rows:
+            terminalreporter.write_line(row)
+        for failure in self.results.gate_failures:
+            terminalreporter.write_line(f"GATE FAILED: {failure.message}", red=True, bold=True)
+        if self.results.path is not None:
+            terminalreporter.write_line(f"results: {self.results.path}")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        import html
+
+        rows = "".join(f"<li>{html.escape(row)}</li>" for row in self.results.summary_rows())
+        failures = "".join(f"<li><b>GATE FAILED</b>: {html.escape(f.message)}</li>"
+                           for f in self.results.gate_failures)
+        if rows:
+            prefix.append(f'<div id="nemoeval-scores"><h2>nemoeval scores</h2><ul>{rows}{failures}</ul></div>')
+
+
+def _terminal_fd(config: pytest.Config) -> int:
+    """The real stderr, also while pytest captures fd 2, for the engine's status line. pytest has no public
+    way to reach the terminal while it captures: this reads the capture manager's saved copy of fd 2."""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    err = getattr(getattr(capman, "_global_capturing", None), "err", None)
+    saved = getattr(err, "targetfd_save", None)
+    return saved if isinstance(saved, int) else 2
+
+
+def _one_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).splitlines()[0][:500]
+    lines = [line for line in str(report.longrepr).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "error")[:500]

@@ -1,0 +1,319 @@
+"""ItemsPlugin: suites become items, items' requests become the plan, and each item gets its response and
+records its verdict. Registered where items are collected (the only process, or each xdist worker)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generator, Protocol
+
+import pytest
+
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.data import Rows
+from pytest_nemoeval.endpoint import connect
+from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
+from pytest_nemoeval.scoring import Response, Verdict
+from pytest_nemoeval.selection import may_select
+from pytest_nemoeval.suite import Suite, build_payload, installed, prompt_hash, request_key
+
+if TYPE_CHECKING:
+    from pytest_nemoeval.engine.store import ResponseStore
+
+POSITION = pytest.StashKey[int]()
+VERDICT = pytest.StashKey[Verdict]()
+RESPONSE = pytest.StashKey[Response]()
+PLANNED = pytest.StashKey[tuple[str, str]]()  # (request key, prompt hash)
+ITEM_PARAM = "nemoeval_item"
+OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
+EMBEDDED_JUDGE = "embedded"  # --judge-endpoint embedded: the embedded model is the judge too (smoke runs, tests)
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    benchmark: str
+    sample_index: int
+    repeat: int
+
+
+@dataclass
+class PreparedSuite:
+    suite: Suite
+    rows: Rows
+    repeats: int
+    generation: dict[str, Any]
+    module_file: Path
+
+    @property
+    def module_dir(self) -> Path:
+        return self.module_file.parent
+
+
+class Role(Protocol):
+    """What the items need from the process they run in (ControllerPlugin or WorkerPlugin)."""
+
+    def served_model(self) -> str: ...
+
+    def open_store(self) -> ResponseStore: ...
+
+    def plan_published(self) -> None: ...
+
+    def runs_embedded_model(self) -> bool | None: ...
+
+    def usage_error(self, message: str) -> None: ...
+
+    def show_configuration(self) -> None: ...
+
+
+def item_ref(item: pytest.Item) -> ItemRef | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(ITEM_PARAM) if callspec is not None else None
+
+
+class ItemsPlugin:
+    def __init__(self, config: pytest.Config, run: RunConfig, role: Role) -> None:
+        self.config = config
+        self.run = run
+        self.role = role
+        self.prepared: dict[str, PreparedSuite] = {}
+        self.data_errors: list[str] = []
+        self.items: list[pytest.Item] = []
+        self.store: ResponseStore | None = None
+        self.model: str | None = None
+
+    # -- collection ---------------------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        suite = getattr(metafunc.module, "suite", None)
+        if ITEM_PARAM not in metafunc.fixturenames:
+            return
+        if not isinstance(suite, Suite):
+            self.data_errors.append(f"{metafunc.module.__name__}: {metafunc.function.__name__} uses the nemoeval "
+                                    "fixtures but the module defines no `suite = Suite(...)`")
+            metafunc.parametrize(ITEM_PARAM, [])
+            return
+        module_file = Path(str(metafunc.module.__file__))
+        if not may_select(self.config.option.keyword or "", module_file, metafunc.function.__name__):
+            metafunc.parametrize(ITEM_PARAM, [])  # -k leaves this suite out: its data is never loaded
+            return
+        prepared = self.prepare(suite, module_file)
+        skips: dict[str, pytest.MarkDecorator] = {}  # one mark per reason, shared by its items
+        refs, ids = [], []
+        for index, repeat, item_id, reason in suite.items(prepared.rows, prepared.repeats):
+            ref = ItemRef(suite.name, index, repeat)
+            if reason and reason not in skips:
+                skips[reason] = pytest.mark.skip(reason=reason)
+            refs.append(pytest.param(ref, marks=skips[reason]) if reason else ref)
+            ids.append(item_id)
+        metafunc.parametrize(ITEM_PARAM, refs, ids=ids)
+        module = metafunc.definition.getparent(pytest.Module)
+        if module is not None and module.get_closest_marker("nemoeval") is None:
+            module.add_marker("nemoeval")  # on the module, not on each of thousands of items
+
+    def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
+        if suite.name in self.prepared:
+            return self.prepared[suite.name]
+        rows = Rows([])
+        try:
+            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name),
+                                   self.run.benchmark(suite.name).get("data"))
+        except DataError as exc:
+            self.data_errors.append(f"{suite.name}: {exc}")
+        except OSError as exc:
+            self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
+        prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats),
+                                 self.run.generation_for(suite.name, suite.generation), module_file)
+        self.prepared[suite.name] = prepared
+        return prepared
+
+    @pytest.hookimpl(tryfirst=True)  # an xdist worker publishes the plan before it reports collection done
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        try:
+            if self.data_errors:
+                raise pytest.UsageError(self.data_errors[0])
+            self.check_benchmark_names()
+            # a skipped item needs no response: it is not in the plan
+            self.items = [item for item in session.items
+                          if item_ref(item) is not None and item.get_closest_marker("skip") is None]
+            selected = sorted({item_ref(item).benchmark for item in self.items})  # type: ignore[union-attr]
+            self.check_requirements(selected)
+        except pytest.UsageError as exc:
+            self.role.usage_error(str(exc))
+            raise
+        for position, item in enumerate(self.items):
+            item.stash[POSITION] = position
+        if self.config.option.collectonly:
+            self.role.show_configuration()
+            return
+        if self.items:
+            self.check_judge(selected)
+            self.model = self.role.served_model()
+            self.store = self.role.open_store()
+            self.store.publish_plan(self.request_for(item_ref(item), self.model) for item in self.items)
+            self.role.plan_published()
+
+    def known_benchmarks(self) -> set[str]:
+        """Suites collected, plus suite modules beside them (test_<name>.py) that -k or paths left out."""
+        known = set(self.prepared)
+        for directory in {prepared.module_dir for prepared in self.prepared.values()}:
+            known |= {path.stem.removeprefix("test_") for path in directory.glob("test_*.py")}
+        return known
+
+    def check_benchmark_names(self) -> None:
+        if not self.prepared:
+            return
+        known = self.known_benchmarks()
+        named = [(threshold.benchmark, "--threshold/recipe threshold") for threshold in self.run.thresholds]
+        named += [(name, "recipe benchmarks") for name in self.run.tree.get("benchmarks") or {}]
+        for name, where in named:
+            if name not in known:
+                raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
+
+    def check_requirements(self, selected: list[str]) -> None:
+        """The packages a selected suite's scorer imports are installed (found, not imported: lazy)."""
+        for name in selected:
+            for module, requirement in self.prepared[name].suite.requires.items():
+                if not installed(module):
+                    raise pytest.UsageError(f"{name} needs the package {module}: pip install '{requirement}'")
+
+    def check_judge(self, selected: list[str]) -> None:
+        """A selected suite graded by a judge: its endpoint, model and key must work before anything is sent."""
+        judged = [name for name in selected if self.prepared[name].suite.judge]
+        if not judged:
+            return
+        judge = self.run.section("judge")
+        if judge["endpoint"] == EMBEDDED_JUDGE:  # the run's own server, started and checked for the model
+            if self.role.runs_embedded_model() is False:
+                raise pytest.UsageError("--judge-endpoint embedded grades with the embedded model: "
+                                        "drop --endpoint/--deploy, or give the judge's URL")
+            return
+        if not os.environ.get(judge["api_key_env"]):
+            raise pytest.UsageError(
+                f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
+                f"is not set: export the judge's API key (or name the variable with --judge-api-key-env)")
+        connect(judge["endpoint"], judge["model"], judge["api_key_env"], True, option="--judge-endpoint")
+
+    def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, str, dict[str, Any]]:
+        """(request key, prompt hash, payload) of one item: a row of the plan."""
+        assert ref is not None
+        prepared = self.prepared[ref.benchmark]
+        suite, row = prepared.suite, prepared.rows[ref.sample_index]
+        messages = suite.messages(row, prepared.generation.get("system_prompt"))
+        if suite.driver is None:
+            payload = build_payload(messages, model, prepared.generation, ref.repeat)
+            return request_key(payload, ref.repeat), prompt_hash(messages), payload
+        from pytest_nemoeval.engine.drivers import DriverRow
+
+        driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
+                           prepared.generation, ref.repeat).payload()
+        # the key names the driver by module and function, not by path: a moved checkout keeps its cache
+        identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}"}
+        return request_key(identity, ref.repeat), prompt_hash(messages), driver
+
+    # -- items --------------------------------------------------------------------------------------
+
+    def sample_for(self, ref: ItemRef) -> dict[str, Any]:
+        return self.prepared[ref.benchmark].rows[ref.sample_index]
+
+    def response_for(self, item: pytest.Item) -> Response:
+        """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""
+        from pytest_nemoeval.engine.store import wait_for
+
+        if self.store is None:
+            pytest.fail("no generation is running for this item", pytrace=False)
+        try:
+            body = wait_for(self.store, item.stash[PLANNED][0])
+        except EndpointDown as exc:
+            failure = str(exc)
+            item.session.shouldstop = failure  # the rest would fail for the same reason
+        except GenerationError as exc:
+            failure = str(exc)
+        else:
+            failure = None
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
+        response = item.stash[RESPONSE] = Response.from_body(body)
+        return response
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        ref = item_ref(item)
+        if ref is None:
+            return
+        prepared = self.prepared[ref.benchmark]
+        row = prepared.rows[ref.sample_index]
+        item.user_properties.append(("nemoeval_item", {
+            "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
+            "sample_id": prepared.suite.sample_id(row, ref.sample_index),
+            "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
+            "suite_file": str(prepared.module_file)}))
+        if self.store is None or POSITION not in item.stash:  # no generation, or a skipped item
+            return
+        item.stash[PLANNED] = self.store.planned(item.stash[POSITION])
+        # What cannot fail is handed over ready-made: `sample`, `verdict`, and `response` when it is already
+        # in the store (the usual case: the engine runs ahead). pytest then skips those fixture functions,
+        # each of which costs a fifth of a plain item. Same values as the fixtures give. (pytest has no public
+        # way to pre-fill fixture values; `item.funcargs` is the dict its fixture request fills.)
+        funcargs = getattr(item, "funcargs", None)
+        if funcargs is not None and not funcargs:
+            recorded = item.stash[VERDICT] = Verdict()
+            funcargs.update(sample=row, verdict=recorded)
+            body = self.store.get(item.stash[PLANNED][0])
+            if body is not None:
+                funcargs["response"] = item.stash[RESPONSE] = Response.from_body(body)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        result = yield
+        self.after_scorer(pyfuncitem)
+        return result
+
+    def after_scorer(self, item: pytest.Item) -> None:
+        ref = item_ref(item)
+        if ref is None:
+            return
+        # taken out of the stash: pytest keeps every item until the end, so nothing large may stay on it
+        verdict = _pop(item.stash, VERDICT)
+        if verdict is None or verdict.record is None:
+            pytest.fail("the scorer did not record a verdict: call verdict(correct, answer=..., expected=...)",
+                        pytrace=False)
+        response = _pop(item.stash, RESPONSE)
+        key, digest = _pop(item.stash, PLANNED) or (None, None)
+        prepared = self.prepared[ref.benchmark]
+        row = prepared.rows[ref.sample_index]
+        # Small on purpose: pytest keeps every report, and xdist ships it home. The controller adds the
+        # response text and reasoning from the store (by request key) when it writes samples.jsonl.
+        record = {
+            "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
+            "prompt_hash": digest, "request_key": key,
+            **verdict.record,
+            "verdict": "correct" if verdict.correct else "incorrect",
+            "finish_reason": response.finish_reason if response else None,
+            "tokens": response.completion_tokens if response else None,
+            "latency": response.latency if response else None,
+        }
+        item.user_properties.append(("nemoeval", record))
+        if self.run.fail_incorrect and not verdict.correct:
+            pytest.fail(f"incorrect: expected {record['expected']!r}, extracted {record['extracted']!r}",
+                        pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        try:
+            return (yield)
+        finally:
+            self.release(item)
+
+    def release(self, item: pytest.Item) -> None:
+        """Drop what an item holds (pytest keeps every item until the end of the run)."""
+        for key in (VERDICT, RESPONSE, PLANNED):
+            _pop(item.stash, key)
+        item.user_properties[:] = [entry for entry in item.user_properties if entry[0] not in OWN_PROPERTIES]
+
+
+def _pop(stash: pytest.Stash, key: pytest.StashKey[Any]) -> Any:
+    value = stash.get(key, None)
+    if value is not None:
+        del stash[key]
+    return value
