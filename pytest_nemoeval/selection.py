@@ -10,7 +10,7 @@ import itertools
 import re
 from pathlib import Path
 
-from _pytest.mark.expression import Expression
+from _pytest.mark.expression import Expression  # pytest has no public way to evaluate a -k expression
 
 _WORD = re.compile(r"(?:\w|:|\+|-|\.|\[|\]|\\|/)+")  # an identifier of pytest's -k grammar
 _MAX_UNKNOWN = 10

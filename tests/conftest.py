@@ -1,16 +1,15 @@
+"""Fixtures of the test suite; what the tests share besides fixtures is in helpers.py."""
+
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+
+from helpers import MMLU_DATA, MockServer, RunProcesses, copy_suites
 
 pytest_plugins = ["pytester"]
 TEST_TIMEOUT = 300  # a hung test fails after this many seconds instead of hanging CI
@@ -22,32 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in item.path.parents and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
-
-ROOT = Path(__file__).resolve().parent.parent
-MMLU_DATA = ROOT / "examples" / "data" / "mmlu_pro.jsonl"
-
-
-class MockServer:
-    def __init__(self, args: list[str]) -> None:
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "mockserver.py"), *args],
-                                        stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def chat_requests(self) -> int:
-        return self.stats()["chat_requests"]
-
-    def stats(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -65,13 +38,6 @@ def mock_server() -> Iterator[Callable[..., MockServer]]:
         server.stop()
 
 
-def copy_suites(pytester: pytest.Pytester, *names: str) -> None:
-    """suites/ in a pytester project, with this repo's suite modules test_<name>.py."""
-    (pytester.path / "suites").mkdir()
-    for name in names:
-        shutil.copy(ROOT / "suites" / f"test_{name}.py", pytester.path / "suites")
-
-
 @pytest.fixture
 def bench(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester directory laid out like a user project: suites/ with MMLU-Pro and data/ with 20 rows."""
@@ -79,34 +45,6 @@ def bench(pytester: pytest.Pytester) -> pytest.Pytester:
     (pytester.path / "data").mkdir()
     shutil.copy(MMLU_DATA, pytester.path / "data" / "mmlu_pro.jsonl")
     return pytester
-
-
-class RunProcesses:
-    """The processes a test's pytest run started (server, launcher, engine), found by an environment tag
-    they inherit: tests and other runs in parallel never count."""
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def alive(self, contains: str = "") -> list:
-        import psutil
-
-        found = []
-        for process in psutil.process_iter(["cmdline"]):
-            try:
-                if (process.environ().get("NEMOEVAL_TEST_TAG") == self.tag
-                        and contains in " ".join(process.info["cmdline"] or [])
-                        and process.status() != psutil.STATUS_ZOMBIE):
-                    found.append(process)
-            except psutil.Error:
-                continue
-        return found
-
-    def wait_gone(self, timeout: float = 20.0) -> list:
-        deadline = time.monotonic() + timeout
-        while (left := self.alive()) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return left
 
 
 @pytest.fixture
@@ -122,15 +60,3 @@ def run_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunProcesses]:
     assert not left, f"left behind: {[' '.join(p.cmdline()) for p in left]}"
 
 
-def mmlu_answers(limit: int) -> list[str]:
-    rows = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
-    return [row["answer"] for row in rows[:limit]]
-
-
-def results(pytester: pytest.Pytester, results_dir: str = "results") -> dict:
-    return json.loads((pytester.path / results_dir / "results.json").read_text())
-
-
-def samples(pytester: pytest.Pytester, benchmark: str = "mmlu_pro", results_dir: str = "results") -> list[dict]:
-    path = pytester.path / results_dir / benchmark / "samples.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, copy_suites, results, samples
+from helpers import ROOT, copy_suites, results, samples
 
 pytest.importorskip("bfcl_eval", reason="needs bfcl-eval (pip install --no-deps bfcl-eval==2026.3.23)")
 from pytest_nemoeval.tasks import bfcl  # noqa: E402

@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from conftest import ROOT, copy_suites, results, samples
+from helpers import ROOT, copy_suites, results, samples
 from pytest_nemoeval.tasks import livecodebench
 from pytest_nemoeval.tasks.livecodebench import LiveCodeBenchFiles, decode_tests, in_window
 from pytest_nemoeval.scoring import Response, Verdict

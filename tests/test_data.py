@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import MMLU_DATA
+from helpers import MMLU_DATA
 from pytest_nemoeval.errors import DataError
 from pytest_nemoeval.data import HubDataset, Rows
 

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import results
+from helpers import results
 from pytest_nemoeval.servers import Deployment, deployment_from
 from pytest_nemoeval.servers import vllm as vllm_backend
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from conftest import results, samples
+from helpers import results, samples
 
 SUITE = '''
 from pytest_nemoeval import HubDataset, Suite

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import results, samples
+from helpers import results, samples
 from pytest_nemoeval.servers import deployment_from
 from pytest_nemoeval.servers.process import ServerProcess, free_port
 

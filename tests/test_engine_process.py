@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from conftest import results
+from helpers import results
 
 
 def engine_processes(bench: pytest.Pytester) -> list[psutil.Process]:

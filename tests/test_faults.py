@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import results
+from helpers import results
 
 
 def run(bench: pytest.Pytester, mock, *args: str) -> pytest.RunResult:

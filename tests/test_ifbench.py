@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_suites, results, samples
+from helpers import ROOT, copy_suites, results, samples
 
 from pytest_nemoeval.tasks import ifbench
 from pytest_nemoeval.metrics import SampleOutcome

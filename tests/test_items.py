@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import mmlu_answers, results
+from helpers import mmlu_answers, results
 
 
 def run(bench: pytest.Pytester, mock, *args: str) -> pytest.RunResult:

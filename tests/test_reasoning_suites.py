@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, copy_suites, results, samples
+from helpers import ROOT, copy_suites, results, samples
 from pytest_nemoeval.tasks.hle import parse_judge_verdict
 from pytest_nemoeval.errors import DataError
 from pytest_nemoeval.data import HubDataset

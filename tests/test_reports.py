@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import results, samples
+from helpers import results, samples
 
 
 def test_only_the_final_answer_is_scored_and_the_trace_is_kept(bench, mock_server):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import mmlu_answers, results, samples
+from helpers import mmlu_answers, results, samples
 
 XDIST_MODES = [pytest.param([], id="no-xdist"), pytest.param(["-n", "0"], id="n0"), pytest.param(["-n", "2"], id="n2")]
 

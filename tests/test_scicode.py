@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from conftest import ROOT, results, samples
+from helpers import ROOT, results, samples
 from pytest_nemoeval.tasks import scicode
 from pytest_nemoeval.metrics import SampleOutcome
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import results
+from helpers import results
 
 pytestmark = [pytest.mark.vllm,
               pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed (tox -e vllm)")]
