@@ -88,6 +88,9 @@ class Option:
     repeatable: bool = False
 
 
+EMBEDDED_JUDGE = "embedded"  # the judge is the run's embedded model (the default when the run serves it)
+OPENAI_URL = "https://api.openai.com/v1"  # the judge's default when the model under test is served elsewhere
+
 OPTIONS: tuple[Option, ...] = (
     Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
            None, _text, "URL"),
@@ -115,8 +118,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
            "file-system isolation", False, _flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
-    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model (`embedded`: the embedded model)",
-           "https://api.openai.com/v1", _text, "URL"),
+    Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model; `embedded`: the "
+           "embedded model (default without --endpoint/--deploy, else " + OPENAI_URL + ")", None, _text, "URL"),
     Option("judge.model", "--judge-model", "judge model name", "gpt-4o", _text, "NAME"),
     Option("judge.api_key_env", "--judge-api-key-env", "environment variable holding the judge's API key",
            "JUDGE_API_KEY", _text, "VAR"),
@@ -343,6 +346,9 @@ def resolve(config: pytest.Config) -> RunConfig:
         if _get(tree, option.key) is not None:
             _put(tree, option.key, option.convert(_get(tree, option.key)))
     tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
+    if tree["judge"]["endpoint"] is None:  # a run on the embedded model is graded by it too: offline, no key
+        embedded = tree["endpoint"] is None and tree["deployment"]["backend"] is None
+        tree["judge"]["endpoint"] = EMBEDDED_JUDGE if embedded else OPENAI_URL
     thresholds = [parse_threshold(text, "--threshold") for text in config.getoption("nemoeval_threshold")]
     for name, section in (tree.get("benchmarks") or {}).items():
         if (section or {}).get("data"):  # YAML reads 2024-07-01 as a date; keep the configuration JSON

@@ -28,7 +28,7 @@ async def generate_and_judge(sample, chat):
         return {**reply, "judge": None}
     prompt = JUDGE_PROMPT.format(question=sample["question"], response=answer, correct_answer=sample["answer"])
     judged = await chat([{"role": "user", "content": prompt}], lane="judge", max_new_tokens=JUDGE_MAX_TOKENS,
-                        response_format=VERDICT_FORMAT)
+                        temperature=0.0, response_format=VERDICT_FORMAT)  # a deterministic judge
     return {**reply, "judge": judged.get("content")}
 
 

@@ -1,7 +1,8 @@
-"""The engine process: one per run, a live status line on the real stderr, its death never hangs a run."""
+"""The engine process: one per run, a live status line beside pytest's own, its death never hangs a run."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -30,25 +31,39 @@ def start(bench: pytest.Pytester, mock, *args: str) -> subprocess.Popen[str]:
                             text=True)
 
 
+# pytest's own progress lines: "suites/test_mmlu_pro.py ...i.  [ 40%]" (under xdist without the file name)
+PYTEST_PROGRESS = re.compile(r"^(?:suites/test_mmlu_pro\.py )?([.iFEs]+)(?: +\[ *\d+%\])?$")
+
+
 @pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
-def test_status_line_is_live_while_items_are_captured(bench, mock_server, xdist):
+def test_status_line_is_live_and_keeps_pytests_lines_intact(bench, mock_server, xdist):
     mock = mock_server("--latency", "1")
     process = start(bench, mock, "--limit-samples", "9", "--parallelism", "1", *xdist)  # about 9 s
     seen: list[tuple[str, bool]] = []
 
     def read() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            seen.append((line, process.poll() is None))
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append((line.rstrip("\n"), process.poll() is None))
 
     reader = threading.Thread(target=read)
     reader.start()
     process.wait(timeout=120)
     reader.join()
-    progress = [(line, running) for line, running in seen if line.startswith("nemoeval: generated")]
-    assert progress, seen
+    assert process.returncode == 0, seen
+    progress = [(line, running) for line, running in seen if "nemoeval: generated" in line]
+    assert len(progress) >= 2, seen
     assert progress[0][1], "the first status line arrived only after the run ended"
     assert "nemoeval: generated 9/9 (0 cached)" in progress[-1][0] and "0 errors" in progress[-1][0]
+    # each status line is a line of its own; pytest's lines around it are whole
+    assert all(line.startswith("nemoeval: generated") for line, _ in progress), progress
+    lines = [line for line, _ in seen]
+    theirs = [i for i, line in enumerate(lines) if PYTEST_PROGRESS.match(line)]
+    assert theirs, lines
+    between = lines[theirs[0]:theirs[-1] + 2]  # pytest's outcome lines, with the last status line after them
+    assert all(PYTEST_PROGRESS.match(line) or line.startswith("nemoeval: generated") for line in between), between
+    outcomes = "".join(PYTEST_PROGRESS.match(line).group(1) for line in between if PYTEST_PROGRESS.match(line))
+    assert len(outcomes) == 9, between  # each outcome shown once
 
 
 def test_qq_has_no_status_line(bench, mock_server):

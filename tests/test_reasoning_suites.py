@@ -136,7 +136,7 @@ def test_embedded_judge_needs_the_embedded_model(reasoning, mock_server):
 def test_hle_on_the_embedded_model_judged_by_itself(reasoning):
     # A 640-token context per slot (the judge prompt is ~370) bounds a judge reply that never closes its JSON
     # (a 135M judge sometimes loops) to ~270 tokens.
-    result = reasoning.runpytest_subprocess("suites/test_hle.py", "--judge-endpoint", "embedded", "--data-dir", "data",
+    result = reasoning.runpytest_subprocess("suites/test_hle.py", "--data-dir", "data",  # judge: embedded by default
                                             "--limit-samples", "1", "--set", "generation.max_new_tokens=16",
                                             "--deploy-arg=--ctx-per-slot 640")
     entry = results(reasoning)["benchmarks"]["hle"]

@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse
 
 from helpers import ROOT, results, samples
+from pytest_nemoeval.errors import GenerationError
 from pytest_nemoeval.tasks import scicode
 from pytest_nemoeval.metrics import SampleOutcome
 
@@ -224,3 +225,12 @@ def test_embedded_model_runs_the_steps_end_to_end(scicode_project):
     assert [step["step"] for step in row["steps"]] == ["1.1"]
     assert all(step["status"] in {"ok", "error", "timeout", "killed"} for step in row["steps"])
     assert results(scicode_project)["benchmarks"]["scicode"]["errors"] == 0
+
+
+@pytest.mark.parametrize("message", [
+    "Error code: 400 - This model's maximum context length is 131072 tokens",  # vLLM
+    "HTTP 400: the request exceeds the available context size, try increasing it",  # llama.cpp's server
+])
+def test_servers_context_errors_are_recognised(message):
+    assert scicode.context_exceeded(GenerationError(message))
+    assert not scicode.context_exceeded(GenerationError("HTTP 500: internal error"))

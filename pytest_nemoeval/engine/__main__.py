@@ -23,11 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", type=json.loads, default={}, help="JSON: the run configuration, for drivers")
     parser.add_argument("--request-timeout", type=float, required=True)
     parser.add_argument("--max-retries", type=int, required=True)
-    parser.add_argument("--progress-interval", type=float, default=0.0, help="seconds; 0 = no status line")
+    parser.add_argument("--status", type=Path, default=None, help="file the status line is kept in")
+    parser.add_argument("--progress-interval", type=float, default=5.0, help="seconds between status lines")
     args = parser.parse_args(argv)
     die_with_parent()
     store = ResponseStore(args.store, args.run_id)
-    progress = Progress(args.progress_interval) if args.progress_interval > 0 else None
+    progress = Progress(args.progress_interval, args.status) if args.status is not None else None
     engine = GenerationEngine(args.lane, store, request_timeout=args.request_timeout, max_retries=args.max_retries,
                               settings=args.settings, progress=progress)
 

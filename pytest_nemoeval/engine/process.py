@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from pytest_nemoeval.engine.loop import Lane
@@ -17,13 +18,14 @@ class EngineProcess:
     marker, so that no item (here or in an xdist worker) waits for a response that will never come."""
 
     def __init__(self, store: ResponseStore, *, lanes: list[Lane], request_timeout: float, max_retries: int,
-                 progress_interval: float, stderr: int, settings: dict[str, Any] | None = None) -> None:
+                 status: tuple[Path, float] | None, stderr: int, settings: dict[str, Any] | None = None) -> None:
         self._store = store
         # Keys stay in the environment (a lane names its variable): a command line is visible to every user.
         self._command = [sys.executable, "-m", "pytest_nemoeval.engine", "--store", str(store.path),
                          "--run-id", store.run_id, "--request-timeout", str(request_timeout),
-                         "--max-retries", str(max_retries), "--progress-interval", str(progress_interval),
-                         "--settings", json.dumps(settings or {}, default=str)]
+                         "--max-retries", str(max_retries), "--settings", json.dumps(settings or {}, default=str)]
+        if status is not None:  # (file, seconds): the status line is kept there, renewed that often
+            self._command += ["--status", str(status[0]), "--progress-interval", str(status[1])]
         for lane in lanes:
             self._command += ["--lane", lane.spec()]
         self._stderr = stderr

@@ -1,25 +1,26 @@
-"""Progress: a status line (done/total, requests/s, errors, ETA) written every few seconds.
+"""Progress: a status line (done/total, requests/s, errors, ETA), every few seconds.
 
-Written by the engine process straight to the terminal's stderr (pytest's captures do not hold it back).
-Whole lines, never carriage returns, each starting on a fresh line since pytest may be in the middle of
-its own, so it stays readable under -v and in CI logs; -q writes it less often, -qq not at all.
+The engine process keeps the current line in a small file (`Progress`); the process that owns the terminal
+(the only one, or the xdist controller) shows it through pytest's terminal reporter (`StatusLine`): on a
+line of its own, after pytest's current line of dots, which pytest then resumes with its file name. Under
+-v it stays readable, in CI logs it is one plain line; -q shows it less often, -qq not at all.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 import time
-from typing import TextIO
+from pathlib import Path
 
 
 class Progress:
-    """Counts outcomes (from the engine's event loop) and writes the status line: on `tick()`, which the
-    engine calls every `interval` seconds whether or not anything finished, and once at the end."""
+    """Counts outcomes (from the engine's event loop) and writes the status line to `path`: on `tick()`,
+    which the engine calls every `interval` seconds whether or not anything finished, and once at the end."""
 
-    def __init__(self, interval: float, total: int = 0, stream: TextIO | None = None) -> None:
+    def __init__(self, interval: float, path: Path, total: int = 0) -> None:
         self.total = total
         self.interval = interval
-        self._stream = stream or sys.stderr
+        self._path = path
         self._done = self._errors = self._cached = 0
         self._started = time.monotonic()
 
@@ -31,8 +32,9 @@ class Progress:
             self.tick()
 
     def tick(self) -> None:
-        self._stream.write("\n" + self.line(time.monotonic()) + "\n")
-        self._stream.flush()
+        partial = self._path.with_name(self._path.name + ".partial")
+        partial.write_text(self.line(time.monotonic()) + "\n")
+        os.replace(partial, self._path)  # a reader sees the old line or the new one, never half of one
 
     def line(self, now: float) -> str:
         elapsed = max(now - self._started, 1e-9)
@@ -42,3 +44,30 @@ class Progress:
         eta = f"{remaining / rate:.0f} s" if rate > 0 and remaining else "-"
         return (f"nemoeval: generated {self._done}/{self.total} ({self._cached} cached), "
                 f"{rate:.1f} req/s, {self._errors} errors, ETA {eta}")
+
+
+class StatusLine:
+    """The terminal side: `due()` gives the engine's latest line when it is new and `interval` seconds have
+    passed since the last one shown (or at the end, `final=True`), else None."""
+
+    def __init__(self, path: Path, interval: float) -> None:
+        self.path = path
+        self.interval = interval
+        self._shown = ""
+        self._at = time.monotonic()
+
+    def due(self, final: bool = False) -> str | None:
+        now = time.monotonic()
+        if not final and now - self._at < self.interval:
+            return None
+        try:
+            line = self.path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if not line or line == self._shown:
+            return None
+        self._shown, self._at = line, now
+        return line
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pytest_nemoeval.errors import EndpointDown, GenerationError
 
@@ -39,6 +39,11 @@ PAGE = 256
 def store_path(results_dir: Path, run_id: str, cache: bool) -> Path:
     """The run's store: the persistent response cache, or (--no-cache) a file of this run's alone."""
     return results_dir / ".nemoeval" / ("cache.sqlite" if cache else f"run-{run_id}.sqlite")
+
+
+def status_path(results_dir: Path, run_id: str) -> Path:
+    """Where the engine keeps the run's status line (engine/progress.py)."""
+    return results_dir / ".nemoeval" / f"status-{run_id}"
 
 
 class ResponseStore:
@@ -159,10 +164,13 @@ class ResponseStore:
             self._local.connection = None
 
 
-def wait_for(store: ResponseStore, key: str) -> dict[str, Any]:
-    """Block until the response for `key` is in the store and return it, or raise GenerationError."""
+def wait_for(store: ResponseStore, key: str, idle: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Block until the response for `key` is in the store and return it, or raise GenerationError; `idle` is
+    called between two looks (the status line)."""
     delay = 0.001
     while True:
+        if idle is not None:
+            idle()
         body = store.get(key)
         if body is not None:
             return body

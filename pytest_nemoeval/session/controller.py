@@ -4,6 +4,7 @@ gate. Registered in the only process, or in the xdist controller (which never co
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import uuid
 from pathlib import Path
@@ -11,15 +12,16 @@ from typing import TYPE_CHECKING, Any, Generator
 
 import pytest
 
-from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.results import ResultsCollector, ResultsDocument
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
-from pytest_nemoeval.session.items import EMBEDDED_JUDGE, OWN_PROPERTIES
+from pytest_nemoeval.session.items import OWN_PROPERTIES
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.loop import Lane
     from pytest_nemoeval.engine.process import EngineProcess
+    from pytest_nemoeval.engine.progress import StatusLine
     from pytest_nemoeval.engine.store import ResponseStore
 
 
@@ -38,6 +40,7 @@ class ControllerPlugin:
         self.collector = ResultsCollector(self.results_dir, self.run_id)
         self.results = ResultsDocument(config, run)
         self.failures = 0
+        self.status: StatusLine | None = None
 
     # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
 
@@ -56,6 +59,28 @@ class ControllerPlugin:
 
     def runs_embedded_model(self) -> bool:
         return self.deployment is not None and self.deployment.backend == "embedded"
+
+    def show_progress(self, waiting: pytest.Item | None = None, final: bool = False) -> None:
+        """The engine's status line, when a new one is due, on a line of its own after pytest's current line
+        (see engine/progress.py). While an item `waiting` for its response holds pytest's line open (its
+        location is written, its outcome not yet), that line is begun again after the status line."""
+        line = self.status.due(final) if self.status is not None else None
+        if line is None:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            writer = self.config.get_terminal_writer()
+            reporter.ensure_newline()  # and pytest's next outcome starts a new line with its file name
+            if writer.width_of_current_line:  # xdist's outcomes carry no file name: ensure_newline can't tell
+                writer.line()
+            # pytest begins its next line of outcomes with a newline; xdist's outcomes (letters only) and the
+            # end of the run do not
+            distributed = self.config.pluginmanager.has_plugin("dsession")
+            writer.write(line + ("\n" if final or distributed else ""))
+            if waiting is not None:
+                reporter.pytest_runtest_logstart(nodeid=waiting.nodeid, location=waiting.location)
+            writer.flush()
 
     def usage_error(self, message: str) -> None:
         """The only process reports its own usage errors (pytest prints the one line)."""
@@ -107,14 +132,18 @@ class ControllerPlugin:
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine.process import EngineProcess
+        from pytest_nemoeval.engine.progress import StatusLine
+        from pytest_nemoeval.engine.store import status_path
 
         if self.engine is not None:
             return
         verbosity = self.config.get_verbosity()
+        if verbosity > -2 and self.config.pluginmanager.get_plugin("terminalreporter") is not None:
+            self.status = StatusLine(status_path(self.results_dir, self.run_id), 30.0 if verbosity < 0 else 5.0)
         self.engine = EngineProcess(
             self.open_store(), lanes=self.lanes(), request_timeout=self.run.request_timeout,
             max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
-            progress_interval=0.0 if verbosity <= -2 else (30.0 if verbosity < 0 else 5.0))
+            status=(self.status.path, self.status.interval) if self.status is not None else None)
         self.engine.start()
         if self.server is not None:  # its death mid-run fails the remaining items with its log tail
             self.server.watch(self.engine.close)
@@ -148,8 +177,9 @@ class ControllerPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         self.collect(report)
         try:
-            return (yield)
-        finally:  # once the collector has the record, the report (which pytest keeps) need not carry it
+            return (yield)  # pytest's reporter shows the item, then the status line, if due, on its own line
+        finally:
+            self.show_progress()  # once the collector has the record, the report (which pytest keeps) need not carry it
             if any(name in OWN_PROPERTIES for name, _ in report.user_properties):
                 report.user_properties = [entry for entry in report.user_properties
                                           if entry[0] not in OWN_PROPERTIES]
@@ -187,6 +217,9 @@ class ControllerPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.engine is not None:
             self.engine.close()
+            self.show_progress(final=True)
+            if self.status is not None:
+                self.status.remove()
         try:
             if not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self.collector.discard()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generator, Protocol
 
 import pytest
 
-from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
 from pytest_nemoeval.data import Rows
 from pytest_nemoeval.endpoint import connect
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
@@ -27,7 +27,6 @@ RESPONSE = pytest.StashKey[Response]()
 PLANNED = pytest.StashKey[tuple[str, str]]()  # (request key, prompt hash)
 ITEM_PARAM = "nemoeval_item"
 OWN_PROPERTIES = ("nemoeval_item", "nemoeval")  # user_properties the plugin attaches to reports
-EMBEDDED_JUDGE = "embedded"  # --judge-endpoint embedded: the embedded model is the judge too (smoke runs, tests)
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,8 @@ class Role(Protocol):
     def usage_error(self, message: str) -> None: ...
 
     def show_configuration(self) -> None: ...
+
+    def show_progress(self, waiting: pytest.Item) -> None: ...
 
 
 def item_ref(item: pytest.Item) -> ItemRef | None:
@@ -223,7 +224,7 @@ class ItemsPlugin:
         if self.store is None:
             pytest.fail("no generation is running for this item", pytrace=False)
         try:
-            body = wait_for(self.store, item.stash[PLANNED][0])
+            body = wait_for(self.store, item.stash[PLANNED][0], idle=lambda: self.role.show_progress(item))
         except EndpointDown as exc:
             failure = str(exc)
             item.session.shouldstop = failure  # the rest would fail for the same reason

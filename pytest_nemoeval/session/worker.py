@@ -46,6 +46,9 @@ class WorkerPlugin:
     def show_configuration(self) -> None:
         """--collect-only never reaches workers (xdist collects in the controller then)."""
 
+    def show_progress(self, waiting: pytest.Item) -> None:
+        """The controller shows the status line, after the reports the workers send it."""
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.store is not None:

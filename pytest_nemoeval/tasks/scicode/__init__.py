@@ -44,7 +44,8 @@ PREFILLED = {(name.split(".")[0], int(name.split(".")[1]) - 1): (HERE / "prefill
 # NeMo Skills is_context_window_exceeded_error: the prompt outgrew the context, later steps fail unanswered
 CONTEXT_EXCEEDED = ("Requested token count exceeds", "exceeds maximum input length", "should not exceed max_seq_len",
                     "reduce the length of the input messages", "'max_completion_tokens' is too large",
-                    "max_tokens must be at least 1, got -", "maximum context length")
+                    "max_tokens must be at least 1, got -", "maximum context length",
+                    "exceeds the available context size")  # the last: llama.cpp's server
 _IMPORT_LINE = re.compile(r"^\s*(import .*|from .*\s+import\s+.*)", re.MULTILINE)
 _SCICODE_IMPORT = re.compile(r"^\s*(from\s+scicode\.|import\s+scicode)\b")
 # names the reference sandbox has (scipy 1.10.1, numpy 1.x) that current releases removed: aliased, never replaced
