@@ -154,3 +154,15 @@ def test_example_data_runs_every_suite_on_the_embedded_model(pytester):
         else:
             assert row["verdict"] in ("correct", "incorrect"), (name, row)
     assert result.ret == (pytest.ExitCode.TESTS_FAILED if errors else pytest.ExitCode.OK), result.stdout.str()[-3000:]
+
+
+def test_a_run_prints_no_warnings_of_ours(pytester):
+    """The plugin adds nothing noisy to users' runs: no pytest-asyncio (whose loop-scope warning opened every
+    run) among its requirements, and a run on the example data ends without a warnings summary."""
+    from importlib.metadata import requires
+
+    assert not [line for line in requires("pytest-nemoeval") if line.startswith("pytest-asyncio")]
+    copy_suites(pytester, *SUITES)
+    result = pytester.runpytest_subprocess("suites/", "--data-dir", str(EXAMPLES), "--collect-only", "-q")
+    assert result.ret == 0, result.stderr.str()
+    assert "warning" not in (result.stdout.str() + result.stderr.str()).lower()
