@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pytest_nemoeval.data import DataSource, Rows, check_row, read_jsonl
 from pytest_nemoeval.errors import DataError, DriverError
@@ -40,6 +40,9 @@ class Suite:
     # may then be a function of them, and `keep(row, options)` selects rows (before --limit-samples)
     data_options: dict[str, Any] = field(default_factory=dict)
     keep: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
+    # rows -> rows: a step over the whole dataset in its order, before `keep` and --limit-samples, for what
+    # the reference computes as one pass over the file (GPQA's option order: one seeded stream of shuffles)
+    prepare: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None
     # packages the scorer imports: {import name: what to pip install}, checked before anything is sent
     requires: dict[str, str] = field(default_factory=dict)
     # row -> a label put in the item id (`s00042-<label>-r0`), so that -k can select by it (e.g. a category)
@@ -70,13 +73,19 @@ class Suite:
             if not path.is_file():
                 raise DataError(f"--data-dir {data_dir}: no file {path} (one JSON object per line, "
                                 f"in the schema of {source.describe()})")
-            return read_jsonl(path, limit, self.required_fields, keep)
-        loaded = source.load(None if keep else limit)
-        for index, row in enumerate(loaded):
-            check_row(row, self.required_fields, f"{source.describe()} row {index}")
+            if self.prepare is None:
+                return read_jsonl(path, limit, self.required_fields, keep)
+            loaded: Sequence[dict[str, Any]] = list(read_jsonl(path, None, self.required_fields))
+        else:
+            loaded = source.load(None if keep or self.prepare else limit)
+            for index, row in enumerate(loaded):
+                check_row(row, self.required_fields, f"{source.describe()} row {index}")
+        if self.prepare is None and keep is None:
+            return Rows.of(loaded)  # the first `limit` already
+        rows = list(self.prepare([dict(row) for row in loaded])) if self.prepare is not None else list(loaded)
         if keep is not None:
-            loaded = [row for row in loaded if keep(row)][:limit]
-        return Rows.of(loaded)
+            rows = [row for row in rows if keep(row)]
+        return Rows.of(rows[:limit] if limit is not None else rows)
 
     def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
         prompt = self.prompt(row)

@@ -1,20 +1,21 @@
-"""GPQA-Diamond: 198 graduate-level science questions with four options, answer in \\boxed{}.
+"""GPQA-Diamond: 198 graduate-level science questions with four options, answer as "Answer: X".
 
 Data: Idavidrein/gpqa, config gpqa_diamond (gated: accept its terms on the hub and export HF_TOKEN).
-Prompt: NeMo Skills `eval/aai/mcq-4choices-boxed`; options cleaned and laid out as NeMo Skills'
-dataset/gpqa/prepare.py. Their order is shuffled with a seed made from the question text, so it is the same
-on every run and machine and does not depend on which rows are selected (prepare.py draws one seeded stream
-over the whole file instead). Extraction: NeMo Skills' multichoice evaluator, as for MMLU-Pro.
+Prompt: NeMo Skills `eval/aai/mcq-4choices`, the `++prompt_config` of the published `ns_gpqa` task (and
+NeMo Skills' default for gpqa); options cleaned and laid out as NeMo Skills' dataset/gpqa/prepare.py, and in
+its order: `random.seed(42)` once, then `random.shuffle` of [incorrect 1, 2, 3, correct] row after row in
+file order. That stream is computed over the whole file (Suite.prepare), so --limit-samples keeps each
+question's reference letters. Extraction: NeMo Skills' multichoice evaluator (evaluator/mcq.py, relaxed).
 """
 
 import random
 
 from pytest_nemoeval import HubDataset, Suite, extract_choice_letter
 
-SEED = 42
-INSTRUCTION = (
+SEED = 42  # prepare.py --random_seed
+INSTRUCTION = (  # eval/aai/mcq-4choices.yaml, `user`
     "Answer the following multiple choice question. The last line of your response should be in the following "
-    "format: 'Answer: \\boxed{A/B/C/D}' (e.g. 'Answer: \\boxed{A}').\n\n"
+    "format: 'Answer: A/B/C/D' (e.g. 'Answer: A').\n\n"
 )
 
 
@@ -25,17 +26,17 @@ def clean(text):
     return text.strip().replace(" [title]", ". ").replace("  ", " ")
 
 
-def options(row):
-    """The four options in their shuffled order, and the letter of the correct one."""
-    correct = clean(row["Correct Answer"])
-    choices = [clean(row[f"Incorrect Answer {n}"]) for n in (1, 2, 3)] + [correct]
-    random.Random(f"{SEED}:{row['Question']}").shuffle(choices)
-    return choices, "ABCD"[choices.index(correct)]
+def shuffle_options(rows):
+    """prepare.py's format_entry over the file: one seeded stream, one shuffle per row, in file order."""
+    stream = random.Random(SEED)
+    for row in rows:
+        choices = [clean(row[f"Incorrect Answer {n}"]) for n in (1, 2, 3)] + [clean(row["Correct Answer"])]
+        stream.shuffle(choices)
+        yield {**row, "options": choices, "expected": "ABCD"[choices.index(clean(row["Correct Answer"]))]}
 
 
 def prompt(row):
-    choices, _ = options(row)
-    lines = "\n".join(f"{letter}) {choice}" for letter, choice in zip("ABCD", choices))
+    lines = "\n".join(f"{letter}) {choice}" for letter, choice in zip("ABCD", row["options"]))
     return f"{INSTRUCTION}{row['Question'].strip(chr(10))}\n\n{lines}"
 
 
@@ -43,6 +44,7 @@ suite = Suite(
     name="gpqa",
     data=HubDataset("Idavidrein/gpqa", name="gpqa_diamond", split="train"),
     required_fields=("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"),
+    prepare=shuffle_options,
     prompt=prompt,
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},  # sampled: 8 distinct repeats
     repeats=8,
@@ -52,6 +54,6 @@ suite = Suite(
 
 
 def test_gpqa(sample, response, verdict):
-    _, expected = options(sample)
     answer = extract_choice_letter(response.text)
-    verdict(answer == expected, answer=answer, expected=expected, domain=sample.get("High-level domain"))
+    verdict(answer == sample["expected"], answer=answer, expected=sample["expected"],
+            domain=sample.get("High-level domain"))

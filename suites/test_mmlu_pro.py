@@ -10,7 +10,7 @@ from pytest_nemoeval import HubDataset, Suite, extract_choice_letter
 LETTERS = "ABCDEFGHIJ"
 INSTRUCTION = (
     "Answer the following multiple choice question. The last line of your response should be in the following "
-    "format: 'Answer: \\boxed{A/B/C/D/E/F/G/H/I/J}' (e.g. 'Answer: \\boxed{A}'). \n\n"
+    "format: 'Answer: \\boxed{A/B/C/D/E/F/G/H/I/J}' (e.g. 'Answer: \\boxed{A}').\n\n"
 )
 
 

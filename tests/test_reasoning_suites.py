@@ -56,15 +56,16 @@ def test_hmmt_feb25_expressions_and_no_answer(reasoning, mock_server):
     assert metrics(reasoning, "hmmt_feb25")["no_answer"] == 1.0
 
 
-def test_gpqa_options_are_shuffled_the_same_on_every_run(reasoning, mock_server):
-    # the seeded shuffle puts the right option at B, A, B, C for the four example rows: "B" is right twice
-    server = mock_server("--answer", "Reasoning.\nAnswer: \\boxed{(B)}")
+def test_gpqa_options_are_in_the_reference_order_on_every_run(reasoning, mock_server):
+    # prepare.py's seeded stream puts the right option at C, A, B, D for the four example rows
+    # (tests/test_fidelity.py derives them with prepare.py's own code): "B" is right once
+    server = mock_server("--answer", "Reasoning.\nAnswer: B")
     result = reasoning.runpytest_subprocess("suites/test_gpqa.py", "--endpoint", server.url, "--data-dir", "data",
                                             "--repeats", "2")
-    result.stdout.fnmatch_lines(["*4 correct, 4 incorrect*"])
-    assert metrics(reasoning, "gpqa")["pass@1"] == 0.5 and metrics(reasoning, "gpqa")["majority@2"] == 0.5
+    result.stdout.fnmatch_lines(["*6 incorrect, 2 correct*"])
+    assert metrics(reasoning, "gpqa")["pass@1"] == 0.25 and metrics(reasoning, "gpqa")["majority@2"] == 0.25
     rows = sorted(samples(reasoning, "gpqa"), key=lambda row: (row["sample_id"], row["repeat"]))
-    assert [row["expected"] for row in rows[::2]] == ["B", "A", "B", "C"]
+    assert [row["expected"] for row in rows[::2]] == ["C", "A", "B", "D"]
     assert {row["extracted"] for row in rows} == {"B"}
 
 

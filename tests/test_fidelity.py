@@ -1,0 +1,140 @@
+"""The suites as the published Nemotron 3 Nano 30B A3B evaluation runs them: prompts byte for byte, GPQA's
+option order, and the recipe's settings against NeMo Evaluator's published configuration. The reference code
+below is copied from upstream as an oracle (sources named); the suites' own code is separate."""
+
+from __future__ import annotations
+
+import json
+import random
+import shlex
+
+import pytest
+import yaml
+
+from helpers import ROOT
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.suite import load_suite_module
+
+EXAMPLES = ROOT / "examples" / "data"
+RECIPE = ROOT / "recipes" / "nemotron_3_nano_30b_a3b.yaml"
+
+
+def suite(name):
+    return load_suite_module(str(ROOT / "suites" / f"test_{name}.py")).suite
+
+
+def rows(name, limit=None):
+    return list(suite(name).load_rows(str(EXAMPLES), limit))
+
+
+# NVIDIA/NeMo-Skills 0b012df8, nemo_skills/dataset/utils.py get_mcq_fields (builds `{problem}`)
+def get_mcq_fields(question, choices):
+    options_dict = {chr(ord("A") + i): option for i, option in enumerate(choices)}
+    options_text = "\n".join(f"{letter}) {option}" for letter, option in options_dict.items())
+    question = question.strip("\n")
+    return {"problem": f"{question}\n\n{options_text}", "options": options_text, **options_dict}
+
+
+# NeMo-Skills 0b012df8 nemo_skills/prompt/config/eval/aai/*.yaml, the `user` strings as YAML loads them
+MCQ_10_BOXED = yaml.safe_load("""\
+user: |-
+  Answer the following multiple choice question. The last line of your response should be in the following format: 'Answer: \\boxed{{A/B/C/D/E/F/G/H/I/J}}' (e.g. 'Answer: \\boxed{{A}}').
+
+  {problem}
+""")["user"]
+MCQ_4 = yaml.safe_load("""\
+user: |-
+  Answer the following multiple choice question. The last line of your response should be in the following format: 'Answer: A/B/C/D' (e.g. 'Answer: A').
+
+  {problem}
+""")["user"]
+
+
+def test_mmlu_pro_prompt_is_mcq_10choices_boxed_byte_for_byte():
+    for row in rows("mmlu_pro"):
+        expected = MCQ_10_BOXED.format(**get_mcq_fields(row["question"], row["options"]))
+        assert suite("mmlu_pro").prompt(row) == expected
+    assert "(e.g. 'Answer: \\boxed{A}').\n\n" in suite("mmlu_pro").prompt(rows("mmlu_pro")[0])
+
+
+# NeMo-Skills 0b012df8 nemo_skills/dataset/gpqa/prepare.py: preprocess, format_entry's shuffle, save_data's seed
+def preprocess(text):
+    if text is None:
+        return " "
+    text = text.strip()
+    text = text.replace(" [title]", ". ")
+    text = text.replace("  ", " ")
+    return text
+
+
+def reference_gpqa(entries, random_seed=42):
+    random.seed(random_seed)
+    prepared = []
+    for entry in entries:
+        choices = [preprocess(entry["Incorrect Answer 1"]), preprocess(entry["Incorrect Answer 2"]),
+                   preprocess(entry["Incorrect Answer 3"]), preprocess(entry["Correct Answer"])]
+        random.shuffle(choices)
+        correct_answer_index = choices.index(preprocess(entry["Correct Answer"]))
+        prepared.append({"expected_answer": f"{chr(65 + correct_answer_index)}",
+                         **get_mcq_fields(entry["Question"], choices)})
+    return prepared
+
+
+def test_gpqa_letters_and_prompt_are_prepare_pys():
+    entries = [json.loads(line) for line in EXAMPLES.joinpath("gpqa.jsonl").read_text().splitlines()]
+    reference = reference_gpqa(entries)
+    ours = rows("gpqa")
+    assert [row["expected"] for row in ours] == [entry["expected_answer"] for entry in reference] == \
+        ["C", "A", "B", "D"]
+    for row, entry in zip(ours, reference):
+        assert suite("gpqa").prompt(row) == MCQ_4.format(problem=entry["problem"])
+    # --limit-samples selects rows after the stream is drawn over the whole file
+    assert [row["expected"] for row in rows("gpqa", 2)] == ["C", "A"]
+
+
+def test_gpqa_letters_cover_the_whole_file_also_when_rows_are_kept_out(tmp_path):
+    """A row that `keep` would drop still takes its draw: the stream is the file's, as in prepare.py."""
+    entries = [json.loads(line) for line in EXAMPLES.joinpath("gpqa.jsonl").read_text().splitlines()]
+    module = load_suite_module(str(ROOT / "suites" / "test_gpqa.py"))
+    prepared = list(module.shuffle_options(entries))
+    assert [row["expected"] for row in prepared[1:]] == \
+        [entry["expected_answer"] for entry in reference_gpqa(entries)][1:]
+
+
+# NVIDIA-NeMo/Evaluator fc304a0782c2 (the commit the model card's blog links),
+# packages/nemo-evaluator-launcher/examples/nemotron/local_nvidia_nemotron_3_nano_30b_a3b.yaml
+PUBLISHED_GENERATION = {"max_new_tokens": 131072, "temperature": 0.99999, "top_p": 0.99999}
+PUBLISHED_TASKS = {  # ns_<task>: num_repeats and params
+    "bfcl_v3": (1, {"temperature": 0.6, "top_p": 0.95}),
+    "bfcl_v4": (1, {"max_new_tokens": 8192, "temperature": 0.6, "top_p": 0.95}),
+    "livecodebench": (8, {}),
+    "mmlu_pro": (1, {}),
+    "gpqa": (8, {}),
+    "aime25": (64, {}),
+    "scicode": (8, {}),
+    "ifbench": (8, {}),
+    "hle": (1, {}),
+}
+# slurm_nvidia_nemotron_3_nano_30b_a3b_nvfp4.yaml (HEAD), deployment.extra_args; --enable-log-requests left out
+PUBLISHED_VLLM_ARGS = ("--max-model-len 262144 --gpu-memory-utilization 0.90 --no-enable-prefix-caching "
+                       "--trust-remote-code --mamba_ssm_cache_dtype float32 --enable-auto-tool-choice "
+                       "--tool-call-parser qwen3_coder --reasoning-parser deepseek_r1")
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_TASKS))
+def test_recipe_runs_each_benchmark_with_the_published_settings(name):
+    recipe = yaml.safe_load(RECIPE.read_text())
+    run = RunConfig(tree=recipe, thresholds=[])
+    repeats, params = PUBLISHED_TASKS[name]
+    benchmark = suite(name)
+    assert run.repeats_for(name, benchmark.repeats) == repeats
+    generation = run.generation_for(name, benchmark.generation)
+    assert {key: generation[key] for key in PUBLISHED_GENERATION} == {**PUBLISHED_GENERATION, **params}
+    assert (recipe["parallelism"], recipe["request_timeout"], recipe["max_retries"]) == (512, 3600, 10)
+
+
+def test_recipe_deploys_vllm_with_the_published_arguments():
+    recipe = yaml.safe_load(RECIPE.read_text())
+    args = [token for arg in recipe["deployment"]["args"] for token in shlex.split(arg)]
+    assert args == shlex.split(PUBLISHED_VLLM_ARGS)
+    assert (recipe["judge"]["model"], recipe.get("judge", {}).get("parallelism", 16)) == ("gpt-4o", 16)
