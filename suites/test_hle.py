@@ -2,15 +2,16 @@
 
 Data: cais/hle (gated: accept its terms on the hub and export HF_TOKEN); questions with an image are left
 out, as NeMo Skills' dataset/hle/prepare.py does. Prompt: NeMo Skills `generic/hle` (the official answer
-format as the system message). Grading: the official judge prompt and structured verdict
-(centerforaisafety/hle, hle_eval/run_judge_results.py): the judge (--judge-endpoint, --judge-model) is asked
-for a JSON object {extracted_final_answer, reasoning, correct: yes/no, confidence}; a reply without a
-yes/no verdict is an error, never "incorrect". Metrics: accuracy, and the official calibration error of the
-model's stated confidence (pytest_nemoeval/tasks/hle/calibration.py).
+format as the system message). Grading, as the published `ns_hle`: NeMo Skills' `judge/hle` prompt to the
+judge (--judge-endpoint, --judge-model) at temperature 0, its free-text `Judgement: yes/no` read as NeMo
+Skills reads it; a judgement without a verdict is incorrect, and `judge_unparseable` says how many there
+were. `benchmarks.hle.data.judge: official` judges with the official HLE prompt and structured verdict
+instead (centerforaisafety/hle; a reply without a verdict is then an error). Metrics: accuracy, the
+calibration error of the model's stated confidence (pytest_nemoeval/tasks/hle/calibration.py).
 """
 
-from pytest_nemoeval import HubDataset, Response, Suite
-from pytest_nemoeval.tasks.hle import JUDGE_MAX_TOKENS, JUDGE_PROMPT, VERDICT_FORMAT, parse_judge_verdict
+from pytest_nemoeval import DataError, HubDataset, Response, Suite
+from pytest_nemoeval.tasks.hle import JUDGES, judge_request, judgement_metrics, parse_judge_verdict, parse_judgement
 from pytest_nemoeval.tasks.hle import calibration
 
 SYSTEM = (
@@ -21,27 +22,38 @@ SYSTEM = (
 )
 
 
+def judge_of(settings):
+    return ((settings.get("benchmarks") or {}).get("hle") or {}).get("data", {}).get("judge", "nemo_skills")
+
+
 async def generate_and_judge(sample, chat):
     reply = await chat(chat.messages)
     answer = Response.from_body(reply).text  # the answer, without the reasoning trace
     if not answer:  # cut off while thinking: nothing to judge
         return {**reply, "judge": None}
-    prompt = JUDGE_PROMPT.format(question=sample["question"], response=answer, correct_answer=sample["answer"])
-    judged = await chat([{"role": "user", "content": prompt}], lane="judge", max_new_tokens=JUDGE_MAX_TOKENS,
-                        temperature=0.0, response_format=VERDICT_FORMAT)  # a deterministic judge
-    return {**reply, "judge": judged.get("content")}
+    judge = judge_of(chat.settings)
+    messages, options = judge_request(judge, sample["question"], answer, sample["answer"])
+    judged = await chat(messages, lane="judge", **options)
+    return {**reply, "judge": judged.get("content"), "judge_format": judge}
+
+
+def keep(row, options):
+    if options["judge"] not in JUDGES:
+        raise DataError(f"hle: unknown judge '{options['judge']}' (known: {', '.join(JUDGES)})")
+    return not row["image"]  # text-only
 
 
 suite = Suite(
     name="hle",
     data=HubDataset("cais/hle", split="test"),
-    keep=lambda row, options: not row["image"],  # text-only
+    data_options={"judge": "nemo_skills"},
+    keep=keep,
     required_fields=("id", "question", "answer", "image"),
     prompt=lambda row: [{"role": "system", "content": SYSTEM}, {"role": "user", "content": row["question"]}],
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
     repeats=1,
     primary_metric="accuracy",
-    metrics=[calibration.metrics],
+    metrics=[calibration.metrics, judgement_metrics],
     id_field="id",
     driver=generate_and_judge,
     judge=True,
@@ -53,7 +65,9 @@ def test_hle(sample, response, verdict):
         verdict(False, answer=None, expected=sample["answer"], judge=None,
                 metric_inputs={"confidence": 100, "correct": False})
         return
-    judged = parse_judge_verdict(response.body["judge"])
+    parse = parse_judge_verdict if response.body.get("judge_format") == "official" else parse_judgement
+    judged = parse(response.body["judge"])
     verdict(judged["correct"], answer=judged["extracted_final_answer"], expected=sample["answer"],
             judge=response.body["judge"], category=sample.get("category"),
-            metric_inputs={"confidence": judged["confidence"], "correct": judged["correct"]})
+            metric_inputs={"confidence": judged["confidence"], "correct": judged["correct"],
+                           "parsed": judged["parsed"]})

@@ -209,7 +209,10 @@ class ItemsPlugin:
         driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
                            prepared.generation, ref.repeat).payload()
         # the key names the driver by module and function, not by path: a moved checkout keeps its cache
-        identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}"}
+        identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}",
+                    "data": self.run.benchmark(ref.benchmark).get("data")}  # options a driver may read
+        if suite.judge:  # another judge is another verdict
+            identity["judge"] = {key: self.run.section("judge")[key] for key in ("endpoint", "model")}
         return request_key(identity, ref.repeat), prompt_hash(messages), driver
 
     # -- items --------------------------------------------------------------------------------------
