@@ -149,6 +149,44 @@ def test_missing_nltk_data_names_the_resource_and_never_downloads(monkeypatch):
         ifbench.follows("Run home.", row)
 
 
+def test_the_tagger_is_fetched_once_into_the_cache_or_the_reason_given(monkeypatch, tmp_path):
+    import nltk
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ifbench.registry()
+    monkeypatch.setattr(nltk.data, "path", [])
+    calls = []
+
+    def download(name, download_dir=None, **kwargs):
+        calls.append((name, download_dir))
+        return fetched
+
+    monkeypatch.setattr(nltk, "download", download)
+    row = {"instruction_id_list": ["count:word_count_range", "words:start_verb"]}
+    for fetched in (False, True):
+        ifbench.tagger_missing.cache_clear()
+        found = iter([LookupError("absent"), None if fetched else LookupError("absent")])
+
+        def find(resource, found=found):
+            outcome = next(found)
+            if outcome is not None:
+                raise outcome
+
+        monkeypatch.setattr(nltk.data, "find", find)
+        reason = ifbench.skip_reason(row)
+        assert ifbench.skip_reason(row) == reason  # asked once per run
+        cache = tmp_path / "pytest-nemoeval" / "nltk_data"
+        assert calls.pop() == ("averaged_perceptron_tagger_eng", str(cache)) and not calls
+        if fetched:
+            assert reason is None
+        else:
+            assert reason == (f"words:start_verb needs NLTK's averaged_perceptron_tagger_eng, which is not installed "
+                              f"and could not be fetched (offline?): python -m nltk.downloader -d {cache} "
+                              f"averaged_perceptron_tagger_eng")
+    assert ifbench.skip_reason({"instruction_id_list": ["count:word_count_range"]}) is None
+    ifbench.tagger_missing.cache_clear()
+
+
 def test_metrics_average_repeats_and_weight_instructions_like_nemo_skills():
     outcomes = [
         SampleOutcome(0, [True, False], [None, None], [{"strict": [True, False], "loose": [True, True]},
@@ -177,7 +215,8 @@ def test_scores_against_the_mock_match_hand_computed_values(ifbench_project, moc
     # "Sure here you go\nAlpha Beta Gamma": 7 words, not title case; without its first line: 3 words, title case
     # w1 2-5 words: strict no, loose yes | w2 10-20: no, no | t1 title case: no, yes
     # m1 title case + 6-9 words: [no, yes], [yes, yes] | w3 5-9 words: yes, yes
-    # v1 starts with a verb: needs NLTK's tagger, which no package ships (hidden here even if a user has it)
+    # v1 starts with a verb: needs NLTK's tagger, which no package ships and this offline run cannot fetch
+    # (hidden here even if a user has it): its items are skipped with the reason, before any request
     ungradable = {"key": "v1", "prompt": "Answer starting with a verb.", "instruction_id_list": ["words:start_verb"],
                   "kwargs": [{}]}
     with open(ifbench_project.path / "data" / "ifbench.jsonl", "a") as data:
@@ -185,12 +224,13 @@ def test_scores_against_the_mock_match_hand_computed_values(ifbench_project, moc
     ifbench_project.makeconftest(OFFLINE_CONFTEST + "\nimport nltk\n\nnltk.data.path[:] = []\n")
     mock = mock_server("--answer", MOCK_ANSWER)
     result = ifbench_project.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data",
-                                                  "--repeats", "2")
-    result.stdout.fnmatch_lines(["*2 failed, 8 correct, 2 incorrect*"])
-    result.stdout.fnmatch_lines(["*words:start_verb needs NLTK's averaged_perceptron_tagger_eng, which no installed "
-                                 "package provides; put it in an NLTK_DATA directory*"])
+                                                  "--repeats", "2", "-rs")
+    result.stdout.fnmatch_lines(["*2 skipped, 8 correct, 2 incorrect*"])
+    result.stdout.fnmatch_lines(["*words:start_verb needs NLTK's averaged_perceptron_tagger_eng, which is not "
+                                 "installed and could not be fetched (offline?): python -m nltk.downloader -d *"])
+    assert mock.chat_requests() == 10  # nothing sent for the skipped row
     entry = results(ifbench_project)["benchmarks"]["ifbench"]
-    assert (entry["primary_metric"], entry["errors"]) == ("prompt_loose", 2)  # and left out of the metrics
+    assert (entry["primary_metric"], entry["errors"]) == ("prompt_loose", 0)  # the skipped row is left out
     metrics = {name: metric["value"] for name, metric in entry["metrics"].items()}
     assert metrics["prompt_strict"] == pytest.approx(1 / 5)
     assert metrics["prompt_loose"] == pytest.approx(4 / 5) == metrics["accuracy"]

@@ -12,7 +12,10 @@ prompt-level = all instructions followed, instruction-level = followed instructi
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
+import io
+import os
 import shutil
 import tempfile
 from functools import lru_cache
@@ -25,6 +28,13 @@ from pytest_nemoeval.metrics import SampleOutcome, ratio_summary, summarize
 NLTK_RESOURCES = ("punkt_tab", "stopwords", "averaged_perceptron_tagger_eng")
 # llama-index-core ships punkt_tab and stopwords; found without importing it
 PACKAGED_NLTK_DATA = ("llama_index.core", "_static/nltk_cache")
+# no installed package ships the tagger words:start_verb needs: fetched once into NLTK_CACHE, before any request
+TAGGER = "averaged_perceptron_tagger_eng"
+NEEDS_TAGGER = frozenset({"words:start_verb"})
+
+
+def nltk_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-nemoeval" / "nltk_data"
 
 
 class UngradableInstruction(Exception):
@@ -66,12 +76,48 @@ def registry() -> dict[str, Any]:
     packaged = _packaged_nltk_data()
     if packaged:
         nltk.data.path.append(packaged)
+    if str(nltk_cache()) not in nltk.data.path:
+        nltk.data.path.append(str(nltk_cache()))
     download, nltk.download = nltk.download, _refuse_download
     try:
         from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
     finally:
         nltk.download = download
     return INSTRUCTION_DICT
+
+
+@lru_cache(maxsize=1)
+def tagger_missing() -> str | None:
+    """None when NLTK's tagger is there (fetched once into nltk_cache() if need be), else why it is not."""
+    import nltk
+
+    registry()  # NLTK's path, with the cache on it
+    try:
+        nltk.data.find(f"taggers/{TAGGER}")
+        return None
+    except LookupError:
+        pass
+    cache = nltk_cache()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            fetched = nltk.download(TAGGER, download_dir=str(cache), quiet=True, raise_on_error=False)
+    except Exception:  # whatever a failed download raises, the answer is the same: not here
+        fetched = False
+    if fetched:
+        try:
+            nltk.data.find(f"taggers/{TAGGER}")
+            return None
+        except LookupError:
+            pass
+    return (f"needs NLTK's {TAGGER}, which is not installed and could not be fetched (offline?): "
+            f"python -m nltk.downloader -d {cache} {TAGGER}")
+
+
+def skip_reason(row: dict[str, Any]) -> str | None:
+    """Why the row's items cannot be graded here (its instructions' NLTK data is missing), or None."""
+    needing = [instruction for instruction in row["instruction_id_list"] if instruction in NEEDS_TAGGER]
+    missing = tagger_missing() if needing else None
+    return f"{needing[0]} {missing}" if missing else None
 
 
 def _missing_nltk_resource(instruction_id: str, error: LookupError) -> UngradableInstruction:
