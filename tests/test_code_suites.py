@@ -124,7 +124,12 @@ CALL_CORRECT = ("class Solution:\n    def twoSum(self, nums, target):\n        s
     (SUM_STDIN, fenced("import sys\nfor line in sys.stdin:\n    print(line)"), False, "Runtime Error*"),  # as upstream
     (SUM_STDIN, fenced("import sys\nsys.stdin.readline()\nwhile True:\n    pass"), False, "Time Limit Exceeded"),
     (SUM_STDIN, fenced("print(1 +)"), False, "Error during testing*"),
-    (SUM_STDIN, "I would add the numbers.", False, "no code block"),
+    (SUM_STDIN, "I would add the numbers.", False, "Error during testing*"),  # no fence: the reply is the program
+    (SUM_STDIN, STDIN_CORRECT, True, "passed"),
+    (SUM_STDIN, fenced(STDIN_CORRECT) + "\nShorter:\n```python\nprint(3)\n```", True, "passed"),  # the first block
+    (SUM_STDIN, f"```py\n{STDIN_CORRECT}\n```", False, "Runtime Error*"),  # `py` is a line of the program
+    (SUM_STDIN, "<think>```python\nprint(3)\n```</think>\n" + fenced(STDIN_CORRECT), True, "passed"),
+    (SUM_STDIN, "<think>Adding them:\n" + fenced(STDIN_CORRECT), False, "no code"),  # the trace never ended
     (TWO_SUM, fenced(CALL_CORRECT), True, "passed"),
     (TWO_SUM, fenced("class Solution:\n    def twoSum(self, nums, target):\n        return [1, 0]"), False,
      "Wrong Answer"),
@@ -133,7 +138,8 @@ CALL_CORRECT = ("class Solution:\n    def twoSum(self, nums, target):\n        s
     (TWO_SUM, fenced("class Solution:\n    def twoSum(self, nums, target):\n        while True: pass"), False,
      "Time Limit Exceeded"),
 ], ids=["stdin-correct", "stdin-runtime-error", "stdin-wrong", "stdin-buffer", "stdin-iterated", "stdin-timeout", "stdin-syntax-error",
-        "stdin-no-code-block", "call-correct", "call-wrong", "call-runtime-error", "call-timeout"])
+        "stdin-prose", "stdin-no-fence", "stdin-first-block", "stdin-py-tag", "stdin-think", "stdin-think-unclosed",
+        "call-correct", "call-wrong", "call-runtime-error", "call-timeout"])
 def test_livecodebench_grading(row, reply, correct, message, monkeypatch):
     monkeypatch.setattr("pytest_nemoeval.tasks.livecodebench.TEST_TIMEOUT", 1)  # the reference's 6 s, shortened
     record = grade(LCB, LCB.test_livecodebench, row, reply)

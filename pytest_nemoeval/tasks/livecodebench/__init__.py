@@ -1,9 +1,11 @@
-"""LiveCodeBench code generation: its data files, its test cases, and its grading harness (run in the sandbox).
+"""LiveCodeBench code generation: its data files, the program taken from a reply, its test cases, and its grading
+harness (run in the sandbox).
 
 Sources: lcb_runner/benchmarks/code_generation.py (test cases: public then private; private ones may be
 base64(zlib(pickle(json text)))), lcb_runner/evaluation/testing_util.py (how a program is run and compared;
 re-written in runner.py), lcb_runner/evaluation/compute_code_generation_metrics.py (a whole-problem time limit of
-(timeout + 1) * tests + 5 s), NeMo Skills' livecodebench evaluator (timeout 6 s per test).
+(timeout + 1) * tests + 5 s), NeMo Skills' livecodebench evaluator (timeout 6 s per test) and its
+evaluator/code.py `preprocess_code` as of commit 0b012df8 (Nov 2025, the nemo_skills:25.11 container).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pytest_nemoeval.errors import DataError
 
 TEST_TIMEOUT = 6  # seconds per test: NeMo Skills LiveCodeBenchEvaluatorConfig.timeout
 HUB_PATH = "livecodebench/code_generation_lite"
+FENCE = "```"
 
 
 class LiveCodeBenchFiles(DataSource):
@@ -55,6 +58,28 @@ def _date(value: Any) -> date:
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise DataError(f"livecodebench date {value!r}: expected YYYY-MM-DD") from None
+
+
+def solution_code(content: str | None) -> str:
+    """The program NeMo Skills runs for a reply's content: evaluator/code.py `preprocess_code` at 0b012df8 (Nov 2025).
+
+    The text after `</think>` when the reply opened `<think>` ("" if it never closed); in it the first ```python
+    block, else the first ``` block with any language tag kept as code (```py gives a first line "py"); an unclosed
+    fence keeps the rest of the reply; no fence: the whole reply. "" means there is no program.
+    """
+    # Upstream since 2025-12-11 (699dfaa6, "updating code extraction logic") takes the LAST ```python block, drops
+    # an unclosed fence and, through rfind("```"), a reply whose only block is a generic fence; the published
+    # Nemotron 3 Nano run used the November code above.
+    text = (content or "").strip().replace("\r", "")
+    if "<think>" in text:  # a lone `</think>` (no `<think>`) is left in place, as upstream
+        if "</think>" not in text:
+            return ""
+        text = text.split("</think>", 1)[1].strip()
+    for opening in (FENCE + "python", FENCE):
+        if opening in text:
+            after = text[text.index(opening) + len(opening):].strip()
+            return after.split(FENCE, 1)[0].strip()
+    return text
 
 
 class _StringsOnly(pickle.Unpickler):
