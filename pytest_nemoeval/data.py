@@ -6,9 +6,10 @@ replaces any source by DIR/<benchmark>.jsonl in the source's own schema (read_js
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
@@ -28,6 +29,14 @@ class DataSource(Protocol):
         ...
 
 
+def at_revision(source: DataSource, revision: str) -> DataSource:
+    """The source at another revision (recipe `benchmarks.<name>.data.revision`), where it has revisions."""
+    move = getattr(source, "at", None)
+    if move is None:
+        raise DataError(f"{source.describe()} has no revisions to choose from: drop data.revision")
+    return move(revision)
+
+
 @dataclass(frozen=True)
 class HubDataset(DataSource):
     """A dataset on the HF hub, loaded with `datasets`; `--data-dir` replaces it by DIR/<benchmark>.jsonl."""
@@ -39,7 +48,11 @@ class HubDataset(DataSource):
 
     def describe(self) -> str:
         config = f", config {self.name}" if self.name else ""
-        return f"{self.path} (split {self.split}{config})"
+        revision = f", revision {self.revision[:12]}" if self.revision else ""
+        return f"{self.path} (split {self.split}{config}{revision})"
+
+    def at(self, revision: str) -> "HubDataset":
+        return replace(self, revision=revision)
 
     def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
         return load_dataset(self.describe(), limit, self.path, self.name, split=self.split, revision=self.revision)
@@ -86,6 +99,13 @@ class Rows(Sequence[dict[str, Any]]):
         if self._last is None or self._last[0] != index:
             self._last = (index, json.loads(self._encoded[index]))
         return self._last[1]
+
+    def fingerprint(self) -> str:
+        """sha256 of the rows used, in order (each as JSON text): two runs on different data differ here."""
+        digest = hashlib.sha256()
+        for encoded in self._encoded:
+            digest.update(json.dumps(json.loads(encoded), sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        return digest.hexdigest()
 
     @classmethod
     def of(cls, rows: Sequence[dict[str, Any]]) -> "Rows":

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from pytest_nemoeval.data import DataSource, Rows, check_row, read_jsonl
+from pytest_nemoeval.data import DataSource, Rows, at_revision, check_row, read_jsonl
 from pytest_nemoeval.errors import DataError, DriverError
 
 Messages = list[dict[str, Any]]
@@ -62,11 +62,11 @@ class Suite:
                 raise DataError(f"--data-dir {data_dir} has no {name}: put there {source}")
         options = dict(self.data_options)
         for key, value in (overrides or {}).items():
-            if key not in options:
-                known = ", ".join(sorted(options)) or "none"
+            if key not in options and key != "revision":
+                known = ", ".join(sorted([*options, "revision"]))
                 raise DataError(f"unknown data option '{key}' (known: {known})")
             options[key] = value
-        source = self.data if isinstance(self.data, DataSource) else self.data(options)
+        source = self.source(options)
         keep = None if self.keep is None else (lambda row: self.keep(row, options))  # type: ignore[misc]
         if data_dir:
             path = Path(data_dir) / f"{self.name}.jsonl"
@@ -86,6 +86,11 @@ class Suite:
         if keep is not None:
             rows = [row for row in rows if keep(row)]
         return Rows.of(rows[:limit] if limit is not None else rows)
+
+    def source(self, options: dict[str, Any]) -> DataSource:
+        """The data source for these data options; `revision` (recipe data.revision) replaces the pinned one."""
+        source = self.data if isinstance(self.data, DataSource) else self.data(options)
+        return at_revision(source, str(options["revision"])) if options.get("revision") else source
 
     def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
         prompt = self.prompt(row)

@@ -9,9 +9,11 @@ math_equal on math-verify; integers compare as numbers ("016" == 16). Both in py
 from pytest_nemoeval import HubDataset, Suite
 from pytest_nemoeval.tasks.math import prompt, score
 
+REVISION = "563bb8404243c5f09de6ec262f2db674fe5bce9b"  # 30 problems, see docs/fidelity.md
+
 suite = Suite(
     name="aime25",
-    data=HubDataset("math-ai/aime25", split="test"),
+    data=HubDataset("math-ai/aime25", split="test", revision=REVISION),
     required_fields=("problem", "answer"),
     prompt=prompt,
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},

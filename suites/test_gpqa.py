@@ -40,9 +40,11 @@ def prompt(row):
     return f"{INSTRUCTION}{row['Question'].strip(chr(10))}\n\n{lines}"
 
 
+REVISION = "90b8e5be2b1d3d2dbfe016cdab47981150600c4a"  # the pin of HELM (gpqa_scenario.py)
+
 suite = Suite(
     name="gpqa",
-    data=HubDataset("Idavidrein/gpqa", name="gpqa_diamond", split="train"),
+    data=HubDataset("Idavidrein/gpqa", name="gpqa_diamond", split="train", revision=REVISION),
     required_fields=("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"),
     prepare=shuffle_options,
     prompt=prompt,

@@ -43,9 +43,11 @@ def keep(row, options):
     return not row["image"]  # text-only
 
 
+REVISION = "5a81a4c7271a2a2a312b9a690f0c2fde837e4c29"  # 2,500 test questions (see docs/fidelity.md)
+
 suite = Suite(
     name="hle",
-    data=HubDataset("cais/hle", split="test"),
+    data=HubDataset("cais/hle", split="test", revision=REVISION),
     data_options={"judge": "nemo_skills"},
     keep=keep,
     required_fields=("id", "question", "answer", "image"),

@@ -14,9 +14,11 @@ import pytest
 from pytest_nemoeval import HubDataset, Suite
 from pytest_nemoeval.tasks.ifbench import UngradableInstruction, follows, metrics, skip_reason
 
+REVISION = "2e8a48de45ff3bf41242f927254ca81b59ca3ae2"  # see docs/fidelity.md
+
 suite = Suite(
     name="ifbench",
-    data=HubDataset("allenai/IFBench_test", split="train"),
+    data=HubDataset("allenai/IFBench_test", split="train", revision=REVISION),
     required_fields=("key", "prompt", "instruction_id_list", "kwargs"),
     prompt=lambda row: row["prompt"],
     generation={"temperature": 0.0, "max_new_tokens": 4096},

@@ -19,9 +19,11 @@ def prompt(row):
     return f"{INSTRUCTION}{row['question'].strip(chr(10))}\n\n{options}"
 
 
+REVISION = "3373e0b32277875b8db2aa555a333b78a08477ea"  # the pin of lighteval (mmlu_pro.py) and HELM (3373e0b)
+
 suite = Suite(
     name="mmlu_pro",
-    data=HubDataset("TIGER-Lab/MMLU-Pro", split="test"),
+    data=HubDataset("TIGER-Lab/MMLU-Pro", split="test", revision=REVISION),
     required_fields=("question_id", "question", "options", "answer", "category"),
     prompt=prompt,
     generation={"temperature": 0.0, "max_new_tokens": 4096},

@@ -72,10 +72,12 @@ async def solve_steps(sample, chat):
     return {"content": "\n\n".join(replies), "steps": steps}
 
 
+REVISION = "4510f6a6aa27c43fad7b43da2c59602a86e88480"  # see docs/fidelity.md
+
 suite = Suite(
     name="scicode",
     # recipe `data: {split: validation+test}` = NeMo Skills' default test_aai (80 problems, 338 steps)
-    data=lambda options: HubDataset("SciCode1/SciCode", split=options["split"]),
+    data=lambda options: HubDataset("SciCode1/SciCode", split=options["split"], revision=REVISION),
     data_options={"split": "test"},
     required_fields=("problem_id", "required_dependencies", "sub_steps"),
     prompt=prompt,

@@ -138,3 +138,48 @@ def test_recipe_deploys_vllm_with_the_published_arguments():
     args = [token for arg in recipe["deployment"]["args"] for token in shlex.split(arg)]
     assert args == shlex.split(PUBLISHED_VLLM_ARGS)
     assert (recipe["judge"]["model"], recipe.get("judge", {}).get("parallelism", 16)) == ("gpt-4o", 16)
+
+
+PINNED = {"mmlu_pro": "3373e0b32277875b8db2aa555a333b78a08477ea", "gpqa": "90b8e5be2b1d3d2dbfe016cdab47981150600c4a",
+          "hle": "5a81a4c7271a2a2a312b9a690f0c2fde837e4c29", "ifbench": "2e8a48de45ff3bf41242f927254ca81b59ca3ae2",
+          "aime25": "563bb8404243c5f09de6ec262f2db674fe5bce9b", "scicode": "4510f6a6aa27c43fad7b43da2c59602a86e88480",
+          "livecodebench": "0fe84c3912ea0c4d4a78037083943e8f0c4dd505"}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_hub_datasets_load_at_their_pinned_revision_and_the_recipe_can_move_it(name, monkeypatch):
+    import datasets
+
+    calls = []
+
+    def load_dataset(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise FileNotFoundError("offline")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    for overrides, revision in (({}, PINNED[name]), ({"revision": "0123abcd"}, "0123abcd")):
+        benchmark = suite(name)
+        with pytest.raises(Exception, match="offline"):  # SciCode's rows need its targets too: its source alone
+            benchmark.source({**benchmark.data_options, **overrides}).load(2)
+        args, kwargs = calls.pop()
+        files = kwargs.get("data_files") or []
+        assert kwargs.get("revision") == revision or all(f"@{revision}/" in url for url in files) and files
+
+
+def test_the_recipes_revision_reaches_the_loader_and_is_checked(monkeypatch):
+    import datasets
+
+    from pytest_nemoeval.errors import DataError
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: pytest.fail(f"loaded {kwargs}"))
+    with pytest.raises(pytest.fail.Exception, match="'revision': '0123abcd'"):
+        suite("mmlu_pro").load_rows(None, 2, {"revision": "0123abcd"})
+    with pytest.raises(DataError, match=r"unknown data option 'revison' \(known: revision\)"):
+        suite("mmlu_pro").load_rows(None, 2, {"revison": "0123abcd"})
+
+
+def test_a_source_without_revisions_says_so():
+    from pytest_nemoeval.errors import DataError
+
+    with pytest.raises(DataError, match="has no revisions to choose from: drop data.revision"):
+        suite("bfcl_v3").load_rows(None, 2, {"revision": "abc"})

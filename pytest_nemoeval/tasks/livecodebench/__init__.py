@@ -26,6 +26,7 @@ from pytest_nemoeval.errors import DataError
 
 TEST_TIMEOUT = 6  # seconds per test: NeMo Skills LiveCodeBenchEvaluatorConfig.timeout
 HUB_PATH = "livecodebench/code_generation_lite"
+REVISION = "0fe84c3912ea0c4d4a78037083943e8f0c4dd505"  # release_v6's files (see docs/fidelity.md)
 FENCE = "```"
 
 
@@ -33,17 +34,23 @@ class LiveCodeBenchFiles(DataSource):
     """A release of livecodebench/code_generation_lite: release_vN is the files test.jsonl .. testN.jsonl (the
     dataset's own loading script, which `datasets` no longer runs)."""
 
-    def __init__(self, release: str) -> None:
+    def __init__(self, release: str, revision: str | None = REVISION) -> None:
         number = str(release).removeprefix("release_").removeprefix("v")
         if not number.isdigit() or int(number) < 1:
             raise DataError(f"livecodebench release {release!r}: expected v1, v2, ... (e.g. v5)")
+        self.release, self.revision = release, revision
         self.files = ["test.jsonl"] + [f"test{n}.jsonl" for n in range(2, int(number) + 1)]
 
     def describe(self) -> str:
-        return f"{HUB_PATH} ({', '.join(self.files)})"
+        revision = f", revision {self.revision[:12]}" if self.revision else ""
+        return f"{HUB_PATH} ({', '.join(self.files)}{revision})"
+
+    def at(self, revision: str) -> "LiveCodeBenchFiles":
+        return LiveCodeBenchFiles(self.release, revision)
 
     def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
-        urls = [f"hf://datasets/{HUB_PATH}/{name}" for name in self.files]
+        at = f"@{self.revision}" if self.revision else ""
+        urls = [f"hf://datasets/{HUB_PATH}{at}/{name}" for name in self.files]
         return load_dataset(self.describe(), limit, "json", data_files=urls, split="train")
 
 
