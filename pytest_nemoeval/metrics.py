@@ -6,10 +6,11 @@ are not independent draws (cluster-robust standard error with the sample as the 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import pytest
 
@@ -67,13 +68,24 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def majority_correct(outcome: SampleOutcome) -> float:
-    """Is the most frequent extracted answer correct? Ties go to the answer seen first; no answer is wrong."""
-    votes = Counter(answer for answer in outcome.answers if answer is not None)
+    """NeMo Skills' majority@k: votes are counted on (answer, correct) pairs and the score is the mean over the
+    pairs tied for the most votes; no answer does not vote; no vote at all scores 0."""
+    votes = Counter((_vote(answer), bool(correct))
+                    for answer, correct in zip(outcome.answers, outcome.correct) if answer is not None)
     if not votes:
         return 0.0
-    best = max(votes.values())
-    winner = next(answer for answer in outcome.answers if answer is not None and votes[answer] == best)
-    return float(outcome.correct[outcome.answers.index(winner)])
+    most = max(votes.values())
+    tied = [correct for (_, correct), count in votes.items() if count == most]
+    return sum(tied) / len(tied)
+
+
+def _vote(answer: Any) -> Hashable:
+    """The answer as a vote: itself, or its JSON when it cannot be hashed (e.g. decoded tool calls)."""
+    try:
+        hash(answer)
+    except TypeError:
+        return json.dumps(answer, sort_keys=True, default=str)
+    return answer
 
 
 def ks_for(repeats: int) -> list[int]:

@@ -31,11 +31,26 @@ def test_pass_at_k_equals_brute_force_over_all_k_subsets(n, c, k):
     assert pass_at_k(n, c, k) == pytest.approx(brute)
 
 
-def test_majority_vote_ties_go_to_the_first_answer_and_none_is_wrong():
-    assert majority_correct(SampleOutcome(0, [False, True, True], ["A", "B", "B"])) == 1.0
-    assert majority_correct(SampleOutcome(0, [True, False, False, True], ["A", "B", "B", "A"])) == 1.0
-    assert majority_correct(SampleOutcome(0, [False, False], [None, None])) == 0.0
-    assert majority_correct(SampleOutcome(0, [False, False, True], [None, None, "C"])) == 1.0
+def majority(answers, correct):
+    return majority_correct(SampleOutcome(0, list(correct), list(answers)))
+
+
+def test_majority_vote_ties_score_the_mean_of_the_tied_answers_like_nemo_skills():
+    assert majority(["A", "B"], [True, False]) == 0.5  # A and B tie: mean of 1 and 0
+    assert majority(["A", "A", "B", "B", "C"], [True, True, False, False, False]) == 0.5  # A and B tie, C is out
+    assert majority(["A", "B", "B"], [False, True, True]) == 1.0
+    # votes are (answer, correct) pairs: an answer judged both ways splits its votes, and three pairs tie
+    assert majority(["A", "A", "B"], [True, False, False]) == pytest.approx(1 / 3)
+
+
+def test_majority_vote_without_answers():
+    assert majority([None, None], [False, False]) == 0.0  # nothing to vote on
+    assert majority([None, None, "C"], [False, False, True]) == 1.0  # no answer does not vote
+
+
+def test_majority_vote_on_answers_that_cannot_be_hashed():
+    calls, other = [{"f": {"x": 1}}], [{"g": {}}]  # BFCL's decoded tool calls
+    assert majority([calls, [{"f": {"x": 1}}], other], [True, True, False]) == 1.0
 
 
 def test_ks_are_powers_of_two_up_to_the_repeat_count():
