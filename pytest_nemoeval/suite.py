@@ -50,6 +50,9 @@ class Suite:
     # the benchmark's own metrics, `fn(outcomes, repeats) -> {name: {"value": ...}}`, next to the built-in ones
     # (accuracy, pass@k, ...); the controller finds them through the suite module's path (also under xdist)
     metrics: Sequence[Callable[[list[Any], int], dict[str, Any]]] = ()
+    # row -> the metric_inputs of its item when the item errors (a failed item's: what the row tells, e.g. its
+    # instructions all unfollowed), so that the suite's metrics count the error as a failure of known size
+    failed_inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():

@@ -9,7 +9,7 @@ Grading: IFBench's official instruction registry through `if-verifiable`, strict
 import pytest
 
 from pytest_nemoeval import HubDataset, Suite
-from pytest_nemoeval.tasks.ifbench import UngradableInstruction, follows, metrics
+from pytest_nemoeval.tasks.ifbench import UngradableInstruction, failed_inputs, follows, metrics
 
 suite = Suite(
     name="ifbench",
@@ -20,6 +20,7 @@ suite = Suite(
     repeats=8,
     primary_metric="prompt_loose",
     metrics=[metrics],
+    failed_inputs=failed_inputs,  # an item that errored followed none of its instructions
     id_field="key",
     requires={"if_verifiable": "pytest-nemoeval[ifbench]"},
 )

@@ -8,6 +8,8 @@ import pytest
 
 from pytest_nemoeval import VerdictError
 from pytest_nemoeval.tasks.hle import parse_judge_verdict
+from pytest_nemoeval.metrics import SampleOutcome
+from pytest_nemoeval.tasks.hle import calibration
 from pytest_nemoeval.tasks.hle.calibration import calibration_error
 
 
@@ -47,3 +49,12 @@ def test_calibration_error_bins_of_100_without_the_last_bin_like_the_official_sc
 def test_calibration_error_of_fewer_than_100_verdicts_is_one_bin():
     assert calibration_error([0.8, 0.8], [True, False]) == pytest.approx(0.3)
     assert calibration_error([], []) == 0.0
+
+
+def test_an_errored_item_is_wrong_at_full_confidence_in_the_calibration_error():
+    outcomes = [SampleOutcome(0, [True], ["25"], [{"confidence": 80, "correct": True}]),
+                SampleOutcome(1, [False], [None], errors=["the judge's reply has no 'correct: yes/no' verdict"])]
+    metric = calibration.metrics(outcomes, 1)["calibration_error"]
+    # one bin of confidences 0.8 and 1.0 (mean 0.9) against 1 right of 2 (0.5); without the error: |0.8 - 1| = 0.2
+    assert metric == {"value": pytest.approx(0.4), "samples": 2}
+    assert calibration.metrics([], 1) == {}

@@ -13,7 +13,9 @@ import time
 
 import pytest
 
-from helpers import mmlu_answers, results, samples
+from helpers import MMLU_DATA, mmlu_answers, results, samples
+
+from pytest_nemoeval.results import ResultsCollector
 
 XDIST_MODES = [pytest.param([], id="no-xdist"), pytest.param(["-n", "0"], id="n0"), pytest.param(["-n", "2"], id="n2")]
 
@@ -181,3 +183,56 @@ def test_pass_at_k_interval_is_over_samples_not_items(bench, mock_server):
     mean = sum(correct) / 4
     stderr = math.sqrt(sum((c - mean) ** 2 for c in correct) / 3 / 4)  # 4 clusters, not 32 items
     assert accuracy["stderr"] == pytest.approx(stderr, abs=1e-6)
+
+
+def test_an_errored_item_reaches_the_metrics_as_a_failed_repeat_and_a_skipped_one_not_at_all(tmp_path):
+    collector = ResultsCollector(tmp_path, "run")
+
+    def ident(index, repeat):
+        return {"benchmark": "b", "sample_index": index, "repeat": repeat, "sample_id": index, "repeats": 2,
+                "primary_metric": "accuracy", "suite_file": "unused", "failed_inputs": {"steps": 3}}
+
+    collector.add(ident(0, 0), {"correct": True, "extracted": "A", "metric_inputs": {"steps": 2}}, None, None)
+    collector.add(ident(0, 1), None, "HTTP 500", None)
+    collector.add(ident(1, 0), None, "timeout", None)
+    collector.skip(ident(2, 0))
+    collector.discard()
+    tally = collector.tallies["b"]
+    assert (tally.items, tally.errors, collector.skipped["b"]) == (3, 2, 1)
+    first, second = tally.outcomes()
+    assert (first.correct, first.answers, first.inputs, first.errors) == (
+        [True, False], ["A", None], [{"steps": 2}, {"steps": 3}], [None, "HTTP 500"])
+    assert (second.index, second.correct, second.answers, second.errors) == (1, [False], [None], ["timeout"])
+
+
+SKIPPING_SUITE = '''
+from pytest_nemoeval import Suite, HubDataset, extract_choice_letter
+
+suite = Suite(
+    name="mmlu_pro",
+    data=HubDataset("TIGER-Lab/MMLU-Pro", split="test"),
+    prompt=lambda row: row["question"],
+    id_field="question_id",
+    skip=lambda row: "no physics here" if row["category"] == "physics" else None,
+)
+
+
+def test_mmlu_pro(sample, response, verdict):
+    answer = extract_choice_letter(response.text)
+    verdict(answer == sample["answer"], answer=answer, expected=sample["answer"])
+'''
+
+
+def test_skipped_items_are_counted_apart_and_stay_out_of_the_metrics(bench, mock_server):
+    (bench.path / "suites" / "test_mmlu_pro.py").write_text(SKIPPING_SUITE)
+    mock = mock_server()  # answers B
+    result = run(bench, mock)
+    rows = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
+    kept = [row for row in rows if row["category"] != "physics"]
+    entry = results(bench)["benchmarks"]["mmlu_pro"]
+    assert (entry["samples"], entry["items"], entry["errors"], entry["skipped"]) == (len(kept), len(kept), 0, 20 - len(kept))
+    assert entry["metrics"]["accuracy"]["value"] == pytest.approx(sum(row["answer"] == "B" for row in kept) / len(kept),
+                                                                 abs=1e-6)
+    assert entry["metrics"]["accuracy"]["samples"] == len(kept) < 20
+    result.stdout.fnmatch_lines([f"mmlu_pro: accuracy * errors=0 skipped={20 - len(kept)}  gate: no threshold"])
+    assert result.ret == 0

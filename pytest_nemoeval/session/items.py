@@ -244,11 +244,14 @@ class ItemsPlugin:
             return
         prepared = self.prepared[ref.benchmark]
         row = prepared.rows[ref.sample_index]
-        item.user_properties.append(("nemoeval_item", {
+        ident = {
             "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
             "sample_id": prepared.suite.sample_id(row, ref.sample_index),
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
-            "suite_file": str(prepared.module_file)}))
+            "suite_file": str(prepared.module_file)}
+        item.user_properties.append(("nemoeval_item", ident))
+        if prepared.suite.failed_inputs is not None:  # after the ident: were it to raise, the error still counts
+            ident["failed_inputs"] = prepared.suite.failed_inputs(row)
         if self.store is None or POSITION not in item.stash:  # no generation, or a skipped item
             return
         item.stash[PLANNED] = self.store.planned(item.stash[POSITION])
