@@ -62,6 +62,7 @@ class BenchmarkTally:
     samples: dict[int, dict[int, Repeat]] = field(default_factory=lambda: defaultdict(dict))
     items: int = 0
     errors: int = 0
+    first_error: str | None = None
 
     def outcomes(self) -> list[SampleOutcome]:
         result = []
@@ -94,6 +95,7 @@ class ResultsCollector:
         if record is None:
             error = error or "error"
             tally.errors += 1
+            tally.first_error = tally.first_error or error
             repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
         else:
@@ -157,7 +159,8 @@ class ResultsDocument:
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
                 "skipped": collector.skipped[name], "primary_metric": tally.primary_metric,
                 "metrics": _rounded(metrics), "thresholds": []}
-        self.gate_failures = evaluate(self.run.thresholds, benchmarks)
+        first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
+        self.gate_failures = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors)
         self.benchmarks = benchmarks
         provenance = {"plugin_version": __version__, "python": platform.python_version(), "git_sha": git_sha(),
                       "started": collector.started, "finished": now_iso()}
@@ -177,11 +180,12 @@ class ResultsDocument:
 
     def summary_rows(self) -> list[str]:
         rows = []
+        failed = {failure.benchmark for failure in self.gate_failures}
         for name, entry in self.benchmarks.items():
             metric = entry["metrics"].get(entry["primary_metric"], {})
             low, high = metric.get("ci95", [0.0, 0.0])
             checks = entry.get("thresholds") or []
-            gate = "no threshold" if not checks else ("passed" if all(c["passed"] for c in checks) else "FAILED")
+            gate = "FAILED" if name in failed else ("passed" if checks else "no threshold")
             skipped = f" skipped={entry['skipped']}" if entry["skipped"] else ""
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
