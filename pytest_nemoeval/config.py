@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,19 @@ def _positive_float(name: str) -> Callable[[Any], float]:
             raise pytest.UsageError(f"{name} must be a number of seconds, got {value!r}") from None
         if number <= 0:
             raise pytest.UsageError(f"{name} must be more than 0, got {number}")
+        return number
+
+    return convert
+
+
+def _fraction(name: str) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not 0.0 <= number <= 1.0:  # also NaN
+            raise pytest.UsageError(f"{name} must be a fraction in [0, 1] (0.01 = 1%), got {value!r}")
         return number
 
     return convert
@@ -105,6 +119,8 @@ OPTIONS: tuple[Option, ...] = (
            _positive_float("--request-timeout"), "S"),
     Option("max_retries", "--max-retries", "retries per request on 429/5xx/connection errors", 5,
            _non_negative_int("--max-retries"), "N"),
+    Option("max_error_rate", "--max-error-rate", "gate: fail the run when more than this fraction of a benchmark's "
+           "items errored (errors count as wrong answers either way)", 0.01, _fraction("--max-error-rate"), "R"),
     Option("results_dir", "--results-dir", "where results.json, samples and the response cache go", "results",
            _text, "DIR"),
     Option("data_dir", "--data-dir", "read DIR/<benchmark>.jsonl (hub schema) instead of downloading", None,

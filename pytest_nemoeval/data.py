@@ -91,6 +91,7 @@ class Rows(Sequence[dict[str, Any]]):
     def __init__(self, encoded: list[bytes]) -> None:
         self._encoded = encoded
         self._last: tuple[int, dict[str, Any]] | None = None
+        self.origin: dict[str, Any] = {}  # where they came from: {"source": ..., "revision": ...} (Suite.load_rows)
 
     def __len__(self) -> int:
         return len(self._encoded)

@@ -1,4 +1,4 @@
-"""Score thresholds (`BENCH.METRIC>=VALUE`) and the gate verdict that sets the exit status."""
+"""Score thresholds (`BENCH.METRIC>=VALUE`), the error-rate limit, and the gate verdict that sets the exit status."""
 
 from __future__ import annotations
 
@@ -43,12 +43,43 @@ def parse_threshold(text: str, where: str) -> Threshold:
 
 @dataclass(frozen=True)
 class GateFailure:
-    threshold: Threshold
+    benchmark: str
     message: str
 
 
-def evaluate(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]]) -> list[GateFailure]:
-    """Check every threshold against computed metrics; record each check into its benchmark entry."""
+def evaluate(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]], max_error_rate: float,
+             first_errors: dict[str, str | None]) -> list[GateFailure]:
+    """The error rate of every benchmark, then every threshold, checked against computed metrics (each
+    threshold check is recorded into its benchmark entry)."""
+    failures = [failure for name, entry in benchmarks.items()
+                if (failure := error_rate_failure(name, entry, max_error_rate, first_errors.get(name)))]
+    return failures + threshold_failures(thresholds, benchmarks)
+
+
+def error_rate_failure(benchmark: str, entry: dict[str, Any], max_error_rate: float,
+                       first_error: str | None) -> GateFailure | None:
+    """More items errored than --max-error-rate allows: the score stands on too few answers to be trusted."""
+    errors, items = entry["errors"], entry["items"]
+    if not items or errors / items <= max_error_rate:
+        return None
+    limit = _percent(max_error_rate)
+    decimals = len(limit.rstrip("%").partition(".")[2])
+    first = ((first_error or "").strip().splitlines() or ["(no message)"])[0]
+    first = first if len(first) <= 200 else first[:199] + "…"
+    return GateFailure(benchmark, f"{benchmark}: {errors} of {items} items errored ({errors / items:.{decimals}%} > "
+                                  f"{limit}), more than --max-error-rate allows; first error: {first}")
+
+
+def _percent(fraction: float) -> str:
+    """A fraction as a percentage with as few decimals as it needs, at least one: 0.01 -> 1.0%, 0.0025 -> 0.25%."""
+    for decimals in range(1, 8):
+        text = f"{fraction:.{decimals}%}"
+        if abs(float(text[:-1]) / 100 - fraction) < 1e-12:
+            return text
+    return f"{fraction:.8%}"
+
+
+def threshold_failures(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]]) -> list[GateFailure]:
     failures: list[GateFailure] = []
     for threshold in thresholds:
         entry = benchmarks.get(threshold.benchmark)
@@ -68,5 +99,5 @@ def evaluate(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]])
                        f"required {threshold.op} {threshold.value:g}")
         checks.append({"metric": threshold.metric, "op": threshold.op, "value": threshold.value, "passed": passed})
         if not passed:
-            failures.append(GateFailure(threshold, message))
+            failures.append(GateFailure(threshold.benchmark, message))
     return failures

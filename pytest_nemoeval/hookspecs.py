@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 def pytest_nemoeval_metrics(benchmark: str, outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any] | None:
     """Compute metrics of one benchmark from its per-sample outcomes.
 
-    Return a mapping of metric name to `{"value": …, "stderr": …, "ci95": [lo, hi]}` (stderr and ci95
-    optional), or None. The mappings of all implementations are merged; values are fractions in [0, 1].
+    `outcomes` has every sample that ran, with every repeat that ran: a repeat that errored
+    (`outcome.errored(repeat)`) is incorrect with no answer and counts as a failure, never left out.
+    Return a mapping of metric name to `{"value": …, "stderr": …, "ci95": [lo, hi], "samples": n}` (all but
+    value optional; `samples`: how many samples the metric covers), or None. The mappings of all
+    implementations are merged; values are fractions in [0, 1].
     """

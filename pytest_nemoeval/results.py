@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import subprocess
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,23 +50,27 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+# one item's outcome: correct, extracted answer, metric inputs, error (None when it was scored)
+Repeat = tuple[bool, Any, Any, str | None]
+
+
 @dataclass
 class BenchmarkTally:
     primary_metric: str
     repeats: int
     suite_file: str
-    samples: dict[int, dict[int, tuple[bool, Any, Any]]] = field(default_factory=lambda: defaultdict(dict))
-    seen: set[int] = field(default_factory=set)
+    dataset: dict[str, Any] | None = None  # where the rows came from and their fingerprints (ItemsPlugin)
+    samples: dict[int, dict[int, Repeat]] = field(default_factory=lambda: defaultdict(dict))
     items: int = 0
     errors: int = 0
+    first_error: str | None = None
 
     def outcomes(self) -> list[SampleOutcome]:
         result = []
         for index in sorted(self.samples):
-            by_repeat = self.samples[index]
-            ordered = [by_repeat[repeat] for repeat in sorted(by_repeat)]
-            result.append(SampleOutcome(index, [c for c, _, _ in ordered], [a for _, a, _ in ordered],
-                                        [i for _, _, i in ordered]))
+            ordered = [self.samples[index][repeat] for repeat in sorted(self.samples[index])]
+            correct, answers, inputs, errors = (list(column) for column in zip(*ordered))
+            result.append(SampleOutcome(index, correct, answers, inputs, errors))
         return result
 
 
@@ -76,28 +80,39 @@ class ResultsCollector:
         self._partial_dir = results_dir / ".nemoeval" / f"partial-{run_id}"
         self._files: dict[str, IO[str]] = {}
         self.tallies: dict[str, BenchmarkTally] = {}
+        self.skipped: Counter[str] = Counter()  # items
+        self.skipped_samples: dict[str, set[int]] = {}  # a row is skipped with all its repeats
         self.started = now_iso()
 
     def add(self, item: dict[str, Any], record: dict[str, Any] | None, error: str | None,
             store: ResponseStore | None) -> None:
         """One finished item: its identity, its verdict record (None on harness error), the error text.
 
+        An item that errored counts as incorrect, with no answer and the suite's `failed_inputs` for its row.
         The record names its response by request key; the text and reasoning come from the store here.
         """
-        tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(item["primary_metric"], item["repeats"], item["suite_file"]))
+        tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(
+            item["primary_metric"], item["repeats"], item["suite_file"], item.get("dataset")))
         tally.items += 1
-        tally.seen.add(item["sample_index"])
+        repeats = tally.samples[item["sample_index"]]
         if record is None:
+            error = error or "error"
             tally.errors += 1
+            tally.first_error = tally.first_error or error
+            repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
         else:
-            tally.samples[item["sample_index"]][item["repeat"]] = (
-                record["correct"], record.get("extracted"), record.get("metric_inputs"))
+            repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
             response = Response.from_body(body) if body is not None else None
             record = {**record, "response": response.text if response else None,
                       "reasoning": (response.reasoning or None) if response else None}
         self._file(item["benchmark"]).write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def skip(self, item: dict[str, Any]) -> None:
+        """An item skipped for a reason stated before anything was sent: counted, out of every metric."""
+        self.skipped[item["benchmark"]] += 1
+        self.skipped_samples.setdefault(item["benchmark"], set()).add(item["sample_index"])
 
     def _file(self, benchmark: str) -> IO[str]:
         handle = self._files.get(benchmark)
@@ -145,9 +160,12 @@ class ResultsDocument:
             own = load_suite_module(tally.suite_file).suite.metrics
             metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, own)
             benchmarks[name] = {
-                "samples": len(tally.seen), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
-                "primary_metric": tally.primary_metric, "metrics": _rounded(metrics), "thresholds": []}
-        self.gate_failures = evaluate(self.run.thresholds, benchmarks)
+                "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
+                "skipped": collector.skipped[name],
+                "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
+                "metrics": _rounded(metrics), "thresholds": [], "dataset": tally.dataset}
+        first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
+        self.gate_failures = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors)
         self.benchmarks = benchmarks
         provenance = {"plugin_version": __version__, "python": platform.python_version(), "git_sha": git_sha(),
                       "started": collector.started, "finished": now_iso()}
@@ -167,14 +185,19 @@ class ResultsDocument:
 
     def summary_rows(self) -> list[str]:
         rows = []
+        failed = {failure.benchmark for failure in self.gate_failures}
         for name, entry in self.benchmarks.items():
             metric = entry["metrics"].get(entry["primary_metric"], {})
             low, high = metric.get("ci95", [0.0, 0.0])
             checks = entry.get("thresholds") or []
-            gate = "no threshold" if not checks else ("passed" if all(c["passed"] for c in checks) else "FAILED")
+            gate = "FAILED" if name in failed else ("passed" if checks else "no threshold")
+            total = entry["samples"] + entry["skipped_samples"]  # the metrics cover `samples` of them
+            samples = f"{entry['samples']} of {total} ({entry['skipped_samples']} skipped)" if entry["skipped_samples"] \
+                else str(entry["samples"])
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
-                        f"samples={entry['samples']} items={entry['items']} errors={entry['errors']}  gate: {gate}")
+                        f"samples={samples} items={entry['items']} errors={entry['errors']}  "
+                        f"gate: {gate}")
         return rows
 
 

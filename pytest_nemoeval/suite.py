@@ -53,6 +53,9 @@ class Suite:
     # the benchmark's own metrics, `fn(outcomes, repeats) -> {name: {"value": ...}}`, next to the built-in ones
     # (accuracy, pass@k, ...); the controller finds them through the suite module's path (also under xdist)
     metrics: Sequence[Callable[[list[Any], int], dict[str, Any]]] = ()
+    # row -> the metric_inputs of its item when the item errors (a failed item's: what the row tells, e.g. its
+    # instructions all unfollowed), so that the suite's metrics count the error as a failure of known size
+    failed_inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():
@@ -68,6 +71,13 @@ class Suite:
             options[key] = value
         source = self.source(options)
         keep = None if self.keep is None else (lambda row: self.keep(row, options))  # type: ignore[misc]
+        rows = self._rows(source, data_dir, limit, keep)
+        rows.origin = {"source": str(Path(data_dir) / f"{self.name}.jsonl") if data_dir else source.describe(),
+                       "revision": None if data_dir else getattr(source, "revision", None)}
+        return rows
+
+    def _rows(self, source: DataSource, data_dir: str | None, limit: int | None,
+              keep: Callable[[dict[str, Any]], bool] | None) -> Rows:
         if data_dir:
             path = Path(data_dir) / f"{self.name}.jsonl"
             if not path.is_file():

@@ -7,7 +7,7 @@ Score: the v3 leaderboard's overall (see pytest_nemoeval/tasks/bfcl/scores.py), 
 """
 
 from pytest_nemoeval import Suite
-from pytest_nemoeval.tasks.bfcl import BfclData, converse, item_label, prompt, score, skip
+from pytest_nemoeval.tasks.bfcl import BfclData, converse, failed_inputs, item_label, prompt, score, skip
 from pytest_nemoeval.tasks.bfcl.scores import bfcl_v3
 
 suite = Suite(
@@ -19,6 +19,7 @@ suite = Suite(
     repeats=1,
     primary_metric="overall",
     metrics=[bfcl_v3],
+    failed_inputs=failed_inputs,
     id_field="id",
     driver=converse,
     item_label=item_label,

@@ -11,7 +11,7 @@ Score: the v4 leaderboard's weighted overall (see pytest_nemoeval/tasks/bfcl/sco
 """
 
 from pytest_nemoeval import Suite
-from pytest_nemoeval.tasks.bfcl import BfclData, converse, item_label, prompt, score, skip
+from pytest_nemoeval.tasks.bfcl import BfclData, converse, failed_inputs, item_label, prompt, score, skip
 from pytest_nemoeval.tasks.bfcl.scores import bfcl_v4
 
 suite = Suite(
@@ -23,6 +23,7 @@ suite = Suite(
     repeats=1,
     primary_metric="overall",
     metrics=[bfcl_v4],
+    failed_inputs=failed_inputs,
     id_field="id",
     driver=converse,
     item_label=item_label,

@@ -12,7 +12,7 @@ the reason, and the metrics say how many samples they cover.
 import pytest
 
 from pytest_nemoeval import HubDataset, Suite
-from pytest_nemoeval.tasks.ifbench import UngradableInstruction, follows, metrics, skip_reason
+from pytest_nemoeval.tasks.ifbench import UngradableInstruction, failed_inputs, follows, metrics, skip_reason
 
 REVISION = "2e8a48de45ff3bf41242f927254ca81b59ca3ae2"  # see docs/fidelity.md
 
@@ -25,6 +25,7 @@ suite = Suite(
     repeats=8,
     primary_metric="prompt_loose",
     metrics=[metrics],
+    failed_inputs=failed_inputs,  # an item that errored followed none of its instructions
     id_field="key",
     requires={"if_verifiable": "pytest-nemoeval[ifbench]"},
     skip=skip_reason,  # words:start_verb (6 of 294 prompts) without NLTK's tagger: skipped, said in results

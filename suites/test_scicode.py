@@ -85,6 +85,7 @@ suite = Suite(
     repeats=8,
     primary_metric="subtask",
     metrics=[scicode.metrics],
+    failed_inputs=scicode.failed_inputs,  # an item that errored passed none of its steps
     id_field="problem_id",
     driver=solve_steps,
     data_files={scicode.TEST_DATA: scicode.TEST_DATA_SOURCE},

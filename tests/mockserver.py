@@ -5,6 +5,7 @@
 Prints `PORT <n>` when listening. The first requests get the faults in order (`429:2` = two 429s with
 Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices).
+`--fail-prompt TEXT` (repeatable): every request whose last user message contains TEXT gets a 500 naming TEXT.
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for,
 `{system}` by the system message (what a driver put in the prompt), `{tool}` by the last tool result.
@@ -32,7 +33,7 @@ from aiohttp import web
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
               die_after: int | None = None, answers: list[list[str]] | None = None,
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
-              search_key: str | None = None) -> web.Application:
+              search_key: str | None = None, fail_prompts: list[str] | None = None) -> web.Application:
     state = {"chat_requests": 0, "search_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -58,6 +59,11 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         if die_after is not None and state["chat_requests"] > die_after:
             os._exit(0)  # the endpoint dies: later connections are refused
         payload = await request.json()
+        users = [message.get("content") or "" for message in payload.get("messages") or [] if message.get("role") == "user"]
+        failing = next((text for text in fail_prompts or [] if users and text in str(users[-1])), None)
+        if failing is not None:
+            return web.json_response({"error": {"message": f"internal error for the prompt with {failing!r}"}},
+                                     status=500)
         fault = state["faults"].pop(0) if state["faults"] else None
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited"}}, status=429, headers={"Retry-After": "1"})
@@ -83,7 +89,6 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"choices": []})
         if latency:
             await asyncio.sleep(latency)
-        users = [message.get("content") or "" for message in payload.get("messages") or [] if message.get("role") == "user"]
         turns = len(users)
         reply = next((text for substring, text in answers or [] if users and substring in users[-1]), answer)
         system = next((message.get("content") or "" for message in payload.get("messages") or []
@@ -122,7 +127,7 @@ async def serve(args: argparse.Namespace) -> None:
     answers = json.loads(Path(args.answers).read_text()) if args.answers else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
                     args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
-                    args.search_snippet, args.search_key)
+                    args.search_snippet, args.search_key, args.fail_prompt)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -139,6 +144,7 @@ def main() -> None:
     parser.add_argument("--answer", default="The answer is B.\nAnswer: \\boxed{B}")
     parser.add_argument("--answers", default=None, help="JSON file: [[substring of the last user message, reply], ...]")
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--fail-prompt", action="append", default=[], help="a 500 for every prompt containing it")
     parser.add_argument("--require-key", default=None)
     parser.add_argument("--tool-call", action="append", default=[], help="NAME=JSON arguments (repeatable)")
     parser.add_argument("--search-snippet", default=None, help="serve SerpAPI's /search with this snippet")

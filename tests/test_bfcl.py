@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 
 import pytest
@@ -213,6 +214,29 @@ def test_overall_scores_follow_each_versions_weighting():
     assert with_memory["overall"][0] == pytest.approx((10 * 0.625 + 10 * 0.25 + 10 * 0.75 + 30 * 0.25 + 40) / 100)
 
 
+@pytest.mark.parametrize("version", ["bfcl_v3", "bfcl_v4"])
+def test_an_entry_that_errored_is_a_wrong_entry_of_its_category(tmp_path, version):
+    from pytest_nemoeval.results import ResultsCollector
+    from pytest_nemoeval.suite import load_suite_module
+
+    suite = load_suite_module(str(ROOT / "suites" / f"test_{version}.py")).suite
+    collector = ResultsCollector(tmp_path, "run")
+    for index, (category, error) in enumerate([("simple_python", None), ("simple_python", "HTTP 500"),
+                                                 ("multiple", "HTTP 500")]):
+        ident = {"benchmark": version, "sample_index": index, "repeat": 0, "sample_id": index, "repeats": 1,
+                 "primary_metric": "overall", "suite_file": "unused",
+                 "failed_inputs": suite.failed_inputs({"id": f"{category}_{index}", "category": category})}
+        record = None if error else {"correct": True, "metric_inputs": {"category": category}}
+        collector.add(ident, record, error, None)
+    collector.discard()
+    metrics = getattr(bfcl_scores, version)(collector.tallies[version].outcomes(), 1)
+    assert metrics["simple_python"] == {"value": 0.5, "stderr": 0.5, "ci95": [0.0, 1.0], "samples": 2}  # [1, 0]
+    assert (metrics["multiple"]["value"], metrics["multiple"]["samples"]) == (0.0, 1)
+    # non-live: the unweighted mean of simple (0.5) and multiple (0); overall: of non-live alone (v3: the groups
+    # that ran; v4: non-live's weight renormalised)
+    assert metrics["overall"] == {"value": pytest.approx(0.25), "samples": 3, "covers": ["multiple", "simple_python"]}
+
+
 @pytest.fixture
 def bfcl_project(pytester: pytest.Pytester) -> pytest.Pytester:
     copy_suites(pytester, "bfcl_v3", "bfcl_v4")
@@ -333,7 +357,11 @@ def test_a_dead_endpoint_fails_the_memory_questions_with_its_reason(bfcl_project
     result = bfcl_project.runpytest_subprocess(*MEMORY_RUN, "--limit-samples", "1", "--endpoint", mock.url,
                                                "--max-retries", "0")
     result.stdout.fnmatch_lines(["cannot connect*", "*2 errors*"])
-    assert results(bfcl_project)["benchmarks"]["bfcl_v4"]["errors"] == 2
+    entry = results(bfcl_project)["benchmarks"]["bfcl_v4"]
+    assert (entry["items"], entry["errors"], entry["skipped"]) == (2, 2, 1)  # memory_vector is skipped
+    # the errored questions are wrong entries of their categories (from their rows), not left out
+    assert [entry["metrics"][name]["value"] for name in ("memory_kv", "memory_rec_sum", "overall")] == [0.0] * 3
+    assert entry["metrics"]["overall"]["covers"] == ["memory_kv", "memory_rec_sum"]
 
 
 SERP_KEY = "serp-secret-789"
@@ -346,7 +374,7 @@ SERPAPI_REDIRECT = ("import os\nif os.environ.get('TEST_SERPAPI_URL'):\n    impo
 def search_project(bfcl_project, monkeypatch):
     (bfcl_project.path / "site").mkdir()
     (bfcl_project.path / "site" / "sitecustomize.py").write_text(SERPAPI_REDIRECT)
-    monkeypatch.setenv("PYTHONPATH", str(bfcl_project.path / "site"))
+    monkeypatch.setenv("PYTHONPATH", f"{bfcl_project.path / 'site'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     monkeypatch.setenv("SERPAPI_API_KEY", SERP_KEY)
     return bfcl_project
 

@@ -183,3 +183,26 @@ def test_a_source_without_revisions_says_so():
 
     with pytest.raises(DataError, match="has no revisions to choose from: drop data.revision"):
         suite("bfcl_v3").load_rows(None, 2, {"revision": "abc"})
+
+
+def test_results_record_the_data_and_prompts_of_each_run(bench, mock_server):
+    """results.json names the rows used (source, revision, count, sha256) and the prompts' sha256: a run on
+    other rows, or one whose prompt changed, says so."""
+    mock = mock_server()
+    records = []
+    for change in (None, "rows", "prompt"):
+        if change == "rows":  # another data file: one answer edited
+            data = bench.path / "data" / "mmlu_pro.jsonl"
+            data.write_text(data.read_text().replace('"answer": "', '"answer": "X', 1))
+        if change == "prompt":
+            module = bench.path / "suites" / "test_mmlu_pro.py"
+            module.write_text(module.read_text().replace("Answer the following", "Answer this"))
+        bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "--limit-samples", "3")
+        records.append(json.loads((bench.path / "results" / "results.json").read_text())
+                       ["benchmarks"]["mmlu_pro"]["dataset"])
+    first, rows_changed, prompt_changed = records
+    assert first["source"].endswith("data/mmlu_pro.jsonl") and first["revision"] is None and first["rows"] == 3
+    assert rows_changed["rows_sha256"] != first["rows_sha256"]
+    assert prompt_changed["rows_sha256"] == rows_changed["rows_sha256"]
+    assert prompt_changed["prompts_sha256"] != rows_changed["prompts_sha256"]
+    assert first["rows_sha256"] == suite("mmlu_pro").load_rows(str(EXAMPLES), 3).fingerprint()

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from pytest_nemoeval import VerdictError
-from pytest_nemoeval.tasks.hle import JUDGE_PROMPT, is_correct_judgement, parse_judge_verdict, parse_judgement
+from pytest_nemoeval.metrics import SampleOutcome
+from pytest_nemoeval.tasks.hle import JUDGE_PROMPT, calibration, is_correct_judgement, parse_judge_verdict, parse_judgement
 from pytest_nemoeval.tasks.hle.calibration import calibration_error
 
 
@@ -99,3 +100,12 @@ def test_judge_prompt_is_judge_hle_byte_for_byte():
     assert JUDGE_PROMPT.endswith("Confidence: The extracted confidence score between 0|\\%| and 100|\\%| from "
                                  "[response]. Put 100 if there is no confidence score available.")
     assert "[correct_answer]: {expected_answer}\n\n" in JUDGE_PROMPT and JUDGE_PROMPT.count("\n") == 16
+
+
+def test_an_errored_item_is_wrong_at_full_confidence_in_the_calibration_error():
+    outcomes = [SampleOutcome(0, [True], ["25"], [{"confidence": 80, "correct": True}]),
+                SampleOutcome(1, [False], [None], errors=["the judge's reply has no 'correct: yes/no' verdict"])]
+    metric = calibration.metrics(outcomes, 1)["calibration_error"]
+    # one bin of confidences 0.8 and 1.0 (mean 0.9) against 1 right of 2 (0.5); without the error: |0.8 - 1| = 0.2
+    assert metric == {"value": pytest.approx(0.4), "samples": 2}
+    assert calibration.metrics([], 1) == {}

@@ -202,6 +202,28 @@ def test_metrics_average_repeats_and_weight_instructions_like_nemo_skills():
     assert metrics["instruction_loose"]["stderr"] > 0
 
 
+def test_metrics_count_an_errored_item_as_following_none_of_its_instructions():
+    failed = ifbench.failed_inputs({"instruction_id_list": ["a", "b"]})
+    assert failed == {"strict": [False, False], "loose": [False, False]}
+    outcomes = [
+        # repeat 1 errored: its 2 instructions (known from the row) unfollowed
+        SampleOutcome(0, [True, False], [None, None], [{"strict": [True, False], "loose": [True, True]}, failed],
+                      errors=[None, "HTTP 500"]),
+        # both errored and no count known: the prompt fails, the instruction metrics cannot count it
+        SampleOutcome(1, [False, False], [None, None], errors=["HTTP 500", "HTTP 500"]),
+        # repeat 1 errored without inputs: its count (1) is known from repeat 0
+        SampleOutcome(2, [True, False], [None, None], [{"strict": [True], "loose": [True]}, None],
+                      errors=[None, "no verdict"]),
+    ]
+    metrics = ifbench.metrics(outcomes, 2)
+    assert metrics["prompt_strict"]["value"] == pytest.approx((0 + 0 + 0.5) / 3)
+    assert metrics["prompt_loose"]["value"] == pytest.approx((0.5 + 0 + 0.5) / 3)
+    # mean followed per sample over its repeats, over instructions: (1/2 + 1/2) / (2 + 1), (2/2 + 1/2) / (2 + 1)
+    assert metrics["instruction_strict"]["value"] == pytest.approx(1 / 3)
+    assert metrics["instruction_loose"]["value"] == pytest.approx(0.5)
+    assert [metrics[name]["samples"] for name in ("prompt_strict", "instruction_strict")] == [3, 2]
+
+
 @pytest.fixture
 def ifbench_project(pytester: pytest.Pytester) -> pytest.Pytester:
     copy_suites(pytester, "ifbench")
@@ -231,15 +253,19 @@ def test_scores_against_the_mock_match_hand_computed_values(ifbench_project, moc
     assert mock.chat_requests() == 10  # nothing sent for the skipped row
     entry = results(ifbench_project)["benchmarks"]["ifbench"]
     assert (entry["primary_metric"], entry["errors"]) == ("prompt_loose", 0)  # the skipped row is left out
+    assert (entry["samples"], entry["skipped"], entry["skipped_samples"]) == (5, 2, 1)
+    result.stdout.fnmatch_lines(["ifbench: prompt_loose 0.8000 *samples=5 of 6 (1 skipped)*"])
     metrics = {name: metric["value"] for name, metric in entry["metrics"].items()}
     assert metrics["prompt_strict"] == pytest.approx(1 / 5)
     assert metrics["prompt_loose"] == pytest.approx(4 / 5) == metrics["accuracy"]
     assert metrics["instruction_strict"] == pytest.approx(2 / 6)
     assert metrics["instruction_loose"] == pytest.approx(5 / 6)
+    assert metrics["error_rate"] == 0.0 and entry["metrics"]["prompt_loose"]["samples"] == 5
     rows = {(row["sample_id"], row["repeat"]): row for row in samples(ifbench_project, "ifbench")}
     assert rows[("m1", 1)]["strict"] == [False, True] and rows[("m1", 1)]["loose"] == [True, True]
     assert rows[("w2", 0)]["failed"] == ["count:word_count_range"]
-    assert rows[("m1", 0)]["extracted"] == "2/2 followed" and metrics["no_answer"] == 0.0
+    # every answered item has an answer; v1's two errored items have none
+    assert rows[("m1", 0)]["extracted"] == "2/2 followed" and metrics["no_answer"] == pytest.approx(2 / 12, abs=1e-6)
 
 
 def test_collecting_the_suite_imports_no_grader(ifbench_project):

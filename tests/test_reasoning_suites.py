@@ -32,13 +32,14 @@ def metrics(pytester: pytest.Pytester, name: str) -> dict[str, float]:
 def test_aime25_with_leading_zeros_think_traces_and_repeats(reasoning, mock_server):
     # repeat r answers 016+r ("016", "017", ...); the box inside the trace is never scored.
     # answers 70, 16, 117: only sample 1, repeat 0 is right; pass@2 = 1 - C(3,2)/C(4,2) = 1/2 for it;
-    # majority@4 with four different answers takes the first one ("016"), right for sample 1.
+    # majority@4: four different answers tie, so sample 1 scores the mean of their verdicts, 1/4 (NeMo Skills).
     server = mock_server("--answer", "<think>\\boxed{70}</think>So the answer is \\boxed{0{seed}}")
     result = reasoning.runpytest_subprocess("suites/test_aime25.py", "--endpoint", server.url, "--data-dir", "data",
                                             "--repeats", "4", "--set", "generation.seed=16")
     result.stdout.fnmatch_lines(["*11 incorrect, 1 correct*"])
     assert metrics(reasoning, "aime25") == pytest.approx({
-        "accuracy": 1 / 12, "pass@1": 1 / 12, "pass@2": 1 / 6, "pass@4": 1 / 3, "majority@4": 1 / 3, "no_answer": 0.0},
+        "accuracy": 1 / 12, "pass@1": 1 / 12, "pass@2": 1 / 6, "pass@4": 1 / 3, "majority@4": 1 / 12, "no_answer": 0.0,
+        "error_rate": 0.0},
         abs=1e-6)  # results.json keeps 6 digits
     row = next(row for row in samples(reasoning, "aime25") if row["correct"])
     assert (row["sample_id"], row["extracted"], row["expected"]) == ("2", "016", "16")
@@ -136,6 +137,12 @@ def test_hle_official_judge_is_an_option(reasoning, mock_server):
                                             silent.url, "--no-cache", *official)  # no structured verdict: an error
     result.stdout.fnmatch_lines(["*VerdictError: the judge's reply has no 'correct: yes/no' verdict*", "*3 failed*"])
     assert results(reasoning)["benchmarks"]["hle"]["errors"] == 3
+    # the errors are wrong answers at confidence 100: accuracy 0, calibration error |1 - 0|
+    assert metrics(reasoning, "hle") == {"accuracy": 0.0, "pass@1": 0.0, "no_answer": 1.0, "error_rate": 1.0,
+                                         "calibration_error": 1.0}
+    result.stdout.fnmatch_lines(["GATE FAILED: hle: 3 of 3 items errored (100.0% > 1.0%), more than --max-error-rate "
+                                 "allows; first error: *VerdictError: the judge's reply has no 'correct: yes/no'*"])
+    assert "judge-secret-456" not in result.stdout.str() + result.stderr.str()
     bad = reasoning.runpytest_subprocess("suites/test_hle.py", "--endpoint", model.url, "--judge-endpoint",
                                          judge.url, "--set", "benchmarks.hle.data.judge=gpt", "--data-dir", "data")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR

@@ -13,7 +13,10 @@ import time
 
 import pytest
 
-from helpers import mmlu_answers, results, samples
+from helpers import MMLU_DATA, mmlu_answers, results, samples
+
+from pytest_nemoeval.gate import error_rate_failure
+from pytest_nemoeval.results import ResultsCollector
 
 XDIST_MODES = [pytest.param([], id="no-xdist"), pytest.param(["-n", "0"], id="n0"), pytest.param(["-n", "2"], id="n2")]
 
@@ -181,3 +184,122 @@ def test_pass_at_k_interval_is_over_samples_not_items(bench, mock_server):
     mean = sum(correct) / 4
     stderr = math.sqrt(sum((c - mean) ** 2 for c in correct) / 3 / 4)  # 4 clusters, not 32 items
     assert accuracy["stderr"] == pytest.approx(stderr, abs=1e-6)
+
+
+# three of the 20 MMLU-Pro rows; the mock fails every request for them (HTTP 500), so with --max-retries 0 they error
+FAILING = ["What is 7 multiplied by 8?", "What is the chemical symbol for gold?", "Which planet is known as the Red Planet?"]
+ERROR_GATE = ("GATE FAILED: mmlu_pro: 3 of 20 items errored (15.0% > 1.0%), more than --max-error-rate allows; "
+              "first error: HTTP 500: internal error for the prompt with '{first}' (gave up after 1 attempts)")
+
+
+def run_with_errors(bench: pytest.Pytester, mock_server, *args: str) -> pytest.RunResult:
+    mock = mock_server(*[arg for question in FAILING for arg in ("--fail-prompt", question)])
+    return run(bench, mock, "--limit-samples", "20", "--max-retries", "0", "--no-cache", *args)
+
+
+@pytest.mark.parametrize("xdist", [XDIST_MODES[0], XDIST_MODES[2]])
+def test_errored_items_count_as_wrong_and_fail_the_error_gate(bench, mock_server, xdist):
+    result = run_with_errors(bench, mock_server, *xdist)
+    rows = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
+    failed = [index for index, row in enumerate(rows) if row["question"] in FAILING]
+    assert len(failed) == 3
+    # the mock answers B: the rows answering B that did not fail are right, over all 20 (not over the 17 answered)
+    right = sum(row["answer"] == "B" for index, row in enumerate(rows) if index not in failed)
+    entry = results(bench)["benchmarks"]["mmlu_pro"]
+    assert (entry["samples"], entry["items"], entry["errors"], entry["skipped"]) == (20, 20, 3, 0)
+    metrics = entry["metrics"]
+    assert metrics["accuracy"]["value"] == pytest.approx(right / 20, abs=1e-6)
+    assert metrics["no_answer"]["value"] == pytest.approx(3 / 20)  # the errors gave no answer
+    assert metrics["error_rate"]["value"] == 0.15
+    assert all(metric["samples"] == 20 for metric in metrics.values())
+    # one line for the benchmark; without xdist the items run in order, so the first error is the first row's
+    gate_lines = [line for line in result.stdout.lines if line.startswith("GATE FAILED")]
+    assert len(gate_lines) == 1, result.stdout.str()
+    result.stdout.fnmatch_lines([ERROR_GATE.format(first="*" if xdist else FAILING[0])])
+    assert results(bench)["gate"] == {"passed": False, "failures": [gate_lines[0].removeprefix("GATE FAILED: ")]}
+    assert "gate: FAILED" in result.stdout.str()
+    assert result.ret == 1
+
+
+@pytest.mark.parametrize("args, limit", [
+    (["--max-error-rate", "0.2"], 0.2),
+    (["--max-error-rate", "0.15"], 0.15),  # 3 of 20 is not above 15 %
+    (["-o", "nemoeval_max_error_rate=0.2"], 0.2),
+    (["--recipe", "recipe.yaml"], 0.25),
+])
+def test_max_error_rate_lets_the_errors_pass_the_gate(bench, mock_server, args, limit):
+    (bench.path / "recipe.yaml").write_text("max_error_rate: 0.25\n")
+    result = run_with_errors(bench, mock_server, *args)
+    assert not [line for line in result.stdout.lines if line.startswith("GATE FAILED")], result.stdout.str()
+    document = results(bench)
+    assert document["gate"] == {"passed": True, "failures": []}
+    assert document["config"]["max_error_rate"] == limit
+    assert document["benchmarks"]["mmlu_pro"]["errors"] == 3  # still counted, and still wrong
+    assert result.ret == 1  # the three items themselves errored
+
+
+def test_error_gate_names_count_rate_limit_and_first_error_on_one_line():
+    entry = {"errors": 1, "items": 400}
+    assert error_rate_failure("x", entry, 0.01, "boom") is None
+    assert error_rate_failure("x", {"errors": 0, "items": 20}, 0.0, None) is None  # 0: no error allowed
+    assert error_rate_failure("x", {"errors": 0, "items": 0}, 0.0, None) is None  # nothing ran
+    failure = error_rate_failure("x", entry, 0.0025 / 2, "Traceback\nline two")
+    assert failure is not None and failure.benchmark == "x"
+    assert failure.message == ("x: 1 of 400 items errored (0.250% > 0.125%), more than --max-error-rate allows; "
+                               "first error: Traceback")
+    long = error_rate_failure("x", {"errors": 1, "items": 20}, 0.0, "y" * 500)
+    assert long is not None and long.message.endswith(": " + "y" * 199 + "…")
+    assert "(5.0% > 0.0%)" in long.message
+
+
+def test_an_errored_item_reaches_the_metrics_as_a_failed_repeat_and_a_skipped_one_not_at_all(tmp_path):
+    collector = ResultsCollector(tmp_path, "run")
+
+    def ident(index, repeat):
+        return {"benchmark": "b", "sample_index": index, "repeat": repeat, "sample_id": index, "repeats": 2,
+                "primary_metric": "accuracy", "suite_file": "unused", "failed_inputs": {"steps": 3}}
+
+    collector.add(ident(0, 0), {"correct": True, "extracted": "A", "metric_inputs": {"steps": 2}}, None, None)
+    collector.add(ident(0, 1), None, "HTTP 500", None)
+    collector.add(ident(1, 0), None, "timeout", None)
+    collector.skip(ident(2, 0))
+    collector.discard()
+    tally = collector.tallies["b"]
+    assert (tally.items, tally.errors, tally.first_error, collector.skipped["b"]) == (3, 2, "HTTP 500", 1)
+    first, second = tally.outcomes()
+    assert (first.correct, first.answers, first.inputs, first.errors) == (
+        [True, False], ["A", None], [{"steps": 2}, {"steps": 3}], [None, "HTTP 500"])
+    assert (second.index, second.correct, second.answers, second.errors) == (1, [False], [None], ["timeout"])
+
+
+SKIPPING_SUITE = '''
+from pytest_nemoeval import Suite, HubDataset, extract_choice_letter
+
+suite = Suite(
+    name="mmlu_pro",
+    data=HubDataset("TIGER-Lab/MMLU-Pro", split="test"),
+    prompt=lambda row: row["question"],
+    id_field="question_id",
+    skip=lambda row: "no physics here" if row["category"] == "physics" else None,
+)
+
+
+def test_mmlu_pro(sample, response, verdict):
+    answer = extract_choice_letter(response.text)
+    verdict(answer == sample["answer"], answer=answer, expected=sample["answer"])
+'''
+
+
+def test_skipped_items_are_counted_apart_and_stay_out_of_the_metrics(bench, mock_server):
+    (bench.path / "suites" / "test_mmlu_pro.py").write_text(SKIPPING_SUITE)
+    mock = mock_server()  # answers B
+    result = run(bench, mock)
+    rows = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
+    kept = [row for row in rows if row["category"] != "physics"]
+    entry = results(bench)["benchmarks"]["mmlu_pro"]
+    assert (entry["samples"], entry["items"], entry["errors"], entry["skipped"]) == (len(kept), len(kept), 0, 20 - len(kept))
+    assert entry["metrics"]["accuracy"]["value"] == pytest.approx(sum(row["answer"] == "B" for row in kept) / len(kept),
+                                                                 abs=1e-6)
+    assert entry["metrics"]["accuracy"]["samples"] == len(kept) < 20
+    result.stdout.fnmatch_lines([f"mmlu_pro: accuracy * errors=0 skipped={20 - len(kept)}  gate: no threshold"])
+    assert result.ret == 0

@@ -213,6 +213,30 @@ def test_subtask_metric_is_passed_steps_over_all_steps_and_problem_needs_every_s
     assert metrics["subtask"]["stderr"] > 0
 
 
+def test_an_errored_item_passed_none_of_its_steps_and_they_stay_in_the_denominator():
+    assert scicode.failed_inputs({"problem_id": "62", "sub_steps": [{}, {}, {}]}) == {"passed": 0, "steps": 2}
+    outcomes = [  # step 62.1 is prefilled: not the model's
+        # repeat 1 errored: its 3 steps known from the row
+        SampleOutcome(0, [False, False], [None, None], [{"passed": 1, "steps": 3}, {"passed": 0, "steps": 3}],
+                      errors=[None, "HTTP 500"]),
+        # repeat 0 errored without inputs: its 2 steps known from repeat 1
+        SampleOutcome(1, [False, True], [None, None], [None, {"passed": 2, "steps": 2}], errors=["HTTP 500", None]),
+        # both errored, steps unknown: a failed problem only
+        SampleOutcome(2, [False, False], [None, None], errors=["HTTP 500", "HTTP 500"]),
+    ]
+    metrics = scicode.metrics(outcomes, 2)
+    assert metrics["subtask"]["value"] == pytest.approx((1 + 0 + 0 + 2) / (3 + 3 + 2 + 2))
+    assert metrics["problem"]["value"] == pytest.approx((0 + 0.5 + 0) / 3)
+    assert (metrics["subtask"]["samples"], metrics["problem"]["samples"]) == (2, 3)
+
+
+def test_the_suite_counts_the_steps_of_an_errored_problem_from_its_row():
+    from pytest_nemoeval.suite import load_suite_module
+
+    suite = load_suite_module(str(ROOT / "suites" / "test_scicode.py")).suite
+    assert suite.failed_inputs(problem("1")) == {"passed": 0, "steps": len(problem("1")["sub_steps"])}
+
+
 @pytest.mark.timeout(600)
 def test_embedded_model_runs_the_steps_end_to_end(scicode_project):
     row = problem("1")

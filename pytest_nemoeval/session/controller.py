@@ -192,7 +192,10 @@ class ControllerPlugin:
                 self.engine.close(f"generation stopped after {self.failures} failed item(s) (-x/--maxfail)")
         properties = dict(report.user_properties)
         ident = properties.get("nemoeval_item")
-        if ident is None or report.skipped:
+        if ident is None:
+            return
+        if report.skipped and report.when == "setup":  # a reason stated before sending: out of the metrics
+            self.collector.skip(ident)
             return
         record = properties.get("nemoeval")
         if report.when == "call" or (report.when == "setup" and report.failed):
@@ -273,8 +276,10 @@ def _terminal_fd(config: pytest.Config) -> int:
 
 
 def _one_line(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):  # (path, line, reason): the scorer skipped after the response came
+        return f"skipped after its request was sent: {report.longrepr[2]}"[:500]
     crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message).splitlines()[0][:500]
+    if crash is not None:  # pytest.fail(reason) reads "Failed: reason": the reason is the plugin's own line
+        return (str(crash.message).removeprefix("Failed: ").splitlines() or ["error"])[0][:500]
     lines = [line for line in str(report.longrepr).strip().splitlines() if line.strip()]
     return (lines[-1] if lines else "error")[:500]

@@ -3,6 +3,7 @@ records its verdict. Registered where items are collected (the only process, or 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ class PreparedSuite:
     repeats: int
     generation: dict[str, Any]
     module_file: Path
+    dataset: dict[str, Any]
 
     @property
     def module_dir(self) -> Path:
@@ -65,6 +67,16 @@ class Role(Protocol):
     def show_configuration(self) -> None: ...
 
     def show_progress(self, waiting: pytest.Item) -> None: ...
+
+
+def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> dict[str, Any]:
+    """What results.json records of a benchmark's data: source, revision, the number of rows, and the sha256
+    of the rows and of every row's prompt (the template applied to them): two runs on other data, or with
+    another prompt, differ here."""
+    prompts = hashlib.sha256()
+    for index in range(len(rows)):
+        prompts.update(prompt_hash(suite.messages(rows[index], system_prompt)).encode())
+    return {**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint(), "prompts_sha256": prompts.hexdigest()}
 
 
 def item_ref(item: pytest.Item) -> ItemRef | None:
@@ -123,8 +135,9 @@ class ItemsPlugin:
             self.data_errors.append(f"{suite.name}: {exc}")
         except OSError as exc:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
-        prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats),
-                                 self.run.generation_for(suite.name, suite.generation), module_file)
+        generation = self.run.generation_for(suite.name, suite.generation)
+        prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats), generation,
+                                 module_file, dataset_record(suite, rows, generation.get("system_prompt")))
         self.prepared[suite.name] = prepared
         return prepared
 
@@ -247,11 +260,14 @@ class ItemsPlugin:
             return
         prepared = self.prepared[ref.benchmark]
         row = prepared.rows[ref.sample_index]
-        item.user_properties.append(("nemoeval_item", {
+        ident = {
             "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
             "sample_id": prepared.suite.sample_id(row, ref.sample_index),
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
-            "suite_file": str(prepared.module_file)}))
+            "suite_file": str(prepared.module_file), "dataset": prepared.dataset}
+        item.user_properties.append(("nemoeval_item", ident))
+        if prepared.suite.failed_inputs is not None:  # after the ident: were it to raise, the error still counts
+            ident["failed_inputs"] = prepared.suite.failed_inputs(row)
         if self.store is None or POSITION not in item.stash:  # no generation, or a skipped item
             return
         item.stash[PLANNED] = self.store.planned(item.stash[POSITION])

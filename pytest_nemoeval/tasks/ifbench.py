@@ -162,13 +162,28 @@ def follows(response: str, row: dict[str, Any]) -> tuple[list[bool], list[bool]]
     return strict, loose
 
 
+def failed_inputs(row: dict[str, Any]) -> dict[str, Any]:
+    """The suite's `Suite(failed_inputs=...)`: an item that errored followed none of its row's instructions."""
+    unfollowed = [False] * len(row["instruction_id_list"])
+    return {"strict": unfollowed, "loose": list(unfollowed)}
+
+
 def metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    """NeMo Skills IFMetrics: prompt-level and instruction-level accuracy, strict and loose."""
-    scored = [[inputs for inputs in outcome.inputs if inputs] for outcome in outcomes]
-    scored = [runs for runs in scored if runs]
+    """NeMo Skills IFMetrics: prompt-level and instruction-level accuracy, strict and loose, over every sample.
+
+    A repeat that errored followed nothing: its instructions (counted from its row by `failed_inputs`, else
+    from another repeat) count as not followed; when its count is unknown, only its prompt counts (as failed)."""
     metrics: dict[str, Any] = {}
     for mode in ("strict", "loose"):
-        metrics[f"prompt_{mode}"] = summarize([sum(all(run[mode]) for run in runs) / len(runs) for runs in scored])
-        followed = [sum(sum(run[mode]) for run in runs) / len(runs) for runs in scored]
-        metrics[f"instruction_{mode}"] = ratio_summary(followed, [len(runs[0][mode]) for runs in scored])
+        prompts, followed, instructions = [], [], []
+        for outcome in outcomes:
+            runs = [inputs[mode] if inputs else None for inputs in outcome.inputs]
+            count = next((len(run) for run in runs if run is not None), None)
+            runs = [None if outcome.errored(repeat) else run for repeat, run in enumerate(runs)]
+            prompts.append(sum(run is not None and all(run) for run in runs) / len(runs))
+            if count is not None:
+                followed.append(sum(sum(run) for run in runs if run is not None) / len(runs))
+                instructions.append(count)
+        metrics[f"prompt_{mode}"] = summarize(prompts)
+        metrics[f"instruction_{mode}"] = ratio_summary(followed, instructions)
     return metrics

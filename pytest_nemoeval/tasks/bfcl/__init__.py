@@ -55,6 +55,11 @@ def skip(row: dict[str, Any]) -> str | None:
     return f"{category}: {VECTOR_SKIP}" if category == "memory_vector" else None
 
 
+def failed_inputs(row: dict[str, Any]) -> dict[str, Any]:
+    """The suites' `Suite(failed_inputs=...)`: an entry that errored is a wrong entry of its category."""
+    return {"category": row["category"]}
+
+
 class BfclData(DataSource):
     """The entries that bfcl-eval ships, one row per entry: the prompt entry (function docs without the
     language hints, as the checker needs them), its possible answer and its category. `limit` is per

@@ -11,11 +11,12 @@ Score = tuple[float, int]  # (accuracy, number of entries)
 
 
 def category_scores(outcomes: list[SampleOutcome]) -> dict[str, list[float]]:
-    """Per category, each sample's accuracy averaged over its repeats."""
+    """Per category, each entry's accuracy averaged over its repeats; a repeat that errored is wrong. An entry's
+    category comes from a verdict or, when every repeat errored, from its row (the suites' `failed_inputs`)."""
     scores: dict[str, list[float]] = {}
     for outcome in outcomes:
         inputs = next((entry for entry in outcome.inputs if entry), None)
-        if inputs and outcome.correct:
+        if inputs:
             scores.setdefault(inputs["category"], []).append(sum(outcome.correct) / len(outcome.correct))
     return scores
 
@@ -81,7 +82,7 @@ def scores(version: str, outcomes: list[SampleOutcome]) -> dict[str, Any]:
     metrics: dict[str, Any] = {name: summarize(values) for name, values in sorted(per_category.items())}
     counted = {name: (sum(values) / len(values), len(values)) for name, values in per_category.items()}
     for name, (value, entries) in overall_scores(version, counted).items():
-        metrics[name] = {"value": value, "entries": entries}
+        metrics[name] = {"value": value, "samples": entries}
     if "overall" in metrics:
         metrics["overall"]["covers"] = sorted(counted)
     return metrics

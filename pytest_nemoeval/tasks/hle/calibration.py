@@ -34,9 +34,22 @@ def calibration_error(confidence: list[float], correct: list[bool], bin_size: in
 
 
 def metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    """`calibration_error` of the judged verdicts' stated confidence."""
-    verdicts = [inputs for outcome in outcomes for inputs in outcome.inputs if inputs and "confidence" in inputs]
-    if not verdicts:
+    """`calibration_error` of the verdicts' stated confidence; an item that errored is wrong at confidence 100
+    (no answer, no hedge: nothing earns it a lower error)."""
+    confidence: list[float] = []
+    correct: list[bool] = []
+    covered: set[int] = set()
+    for outcome in outcomes:
+        for repeat, inputs in enumerate(outcome.inputs):
+            if outcome.errored(repeat):
+                confidence.append(1.0)
+                correct.append(False)
+            elif inputs and "confidence" in inputs:
+                confidence.append(inputs["confidence"] / 100)
+                correct.append(bool(inputs["correct"]))
+            else:
+                continue
+            covered.add(outcome.index)
+    if not confidence:
         return {}
-    error = calibration_error([v["confidence"] / 100 for v in verdicts], [bool(v["correct"]) for v in verdicts])
-    return {"calibration_error": {"value": error}}
+    return {"calibration_error": {"value": calibration_error(confidence, correct), "samples": len(covered)}}

@@ -117,16 +117,25 @@ def context_exceeded(error: BaseException) -> bool:
     return any(marker in str(error) for marker in CONTEXT_EXCEEDED)
 
 
-def _ratio(outcomes: list[SampleOutcome], key: str) -> dict[str, Any]:
-    """sum(passed) / sum(steps) over every repeat, as NeMo Skills' subtask_accuracy; the interval treats
-    each problem as a cluster (ratio estimator)."""
-    clusters = [(sum(i[key] for i in o.inputs if i), sum(i["steps"] for i in o.inputs if i)) for o in outcomes]
-    clusters = [(passed, total) for passed, total in clusters if total]
-    return ratio_summary([passed for passed, _ in clusters], [total for _, total in clusters])
+def failed_inputs(problem: dict[str, Any]) -> dict[str, Any]:
+    """The suite's `Suite(failed_inputs=...)`: an item that errored passed none of the steps the model writes."""
+    steps = sum((problem["problem_id"], index) not in PREFILLED for index in range(len(problem["sub_steps"])))
+    return {"passed": 0, "steps": steps}
 
 
 def metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    """`subtask` (NeMo Skills' subtask_accuracy, the model card's number) and `problem` (every step passed)."""
-    scored = [outcome for outcome in outcomes if outcome.correct]
-    return {"subtask": _ratio(scored, "passed"),
-            "problem": summarize([sum(outcome.correct) / len(outcome.correct) for outcome in scored])}
+    """`subtask` (NeMo Skills' subtask_accuracy, the model card's number: passed steps / all steps of every
+    repeat, each problem a cluster of the ratio estimator) and `problem` (every step passed), over every problem.
+
+    A repeat that errored passed no step; its steps (counted from its row by `failed_inputs`, else from another
+    repeat) stay in the denominator; a problem whose step count is unknown counts only in `problem`."""
+    passed, steps = [], []
+    for outcome in outcomes:
+        known = next((inputs["steps"] for inputs in outcome.inputs if inputs), None)
+        total = sum(inputs["steps"] if inputs else known or 0 for inputs in outcome.inputs)
+        if total:
+            steps.append(total)
+            passed.append(sum(inputs["passed"] for repeat, inputs in enumerate(outcome.inputs)
+                              if inputs and not outcome.errored(repeat)))
+    return {"subtask": ratio_summary(passed, steps),
+            "problem": summarize([sum(outcome.correct) / len(outcome.correct) for outcome in outcomes])}
