@@ -127,42 +127,21 @@ def test_examples_have_rows_for_every_suite(suite):
 
 
 # every suite once, on the embedded model, which is HLE's judge too (the default without --endpoint): one
-# sample, one repeat, short replies
+# sample, one repeat, short replies; 768 tokens per slot bound a reply that loops (a 135M model may)
 SMOKE = ["--limit-samples", "1", "--repeats", "1", "--set", "generation.max_new_tokens=48",
          "--deploy-arg=--ctx-per-slot 768"]
-# The 135M judge now and then repeats itself in "reasoning" (greedy, at temperature 0, it can loop) until its
-# slot's context ends, so its JSON never closes: by design an error, never "incorrect". In a 2048-token slot
-# such a reply once crawled on for over 10 minutes (0.2 tokens/s late in the constrained JSON); 768 tokens (the
-# largest prompt here is ~520, the judge's ~420 with a 48-token answer) bound it.
-JUDGE_LOOPED = "the judge's reply has no 'correct: yes/no' verdict"
 
 
 @pytest.mark.timeout(900)  # 30-40 s alone on 2 cores, 2-3 min beside another full test run
 def test_example_data_runs_every_suite_on_the_embedded_model(pytester):
     copy_suites(pytester, *SUITES)
     shutil.copytree(EXAMPLES, pytester.path / "data")
-    result = pytester.runpytest_subprocess("suites/", "--data-dir", "data", *SMOKE)  # no -x: see JUDGE_LOOPED
+    result = pytester.runpytest_subprocess("suites/", "--data-dir", "data", "-x", *SMOKE)
+    output = result.stdout.str()[-3000:] + result.stderr.str()[-3000:]
     benchmarks = results(pytester)["benchmarks"]
-    assert sorted(benchmarks) == SUITES, result.stdout.str()[-3000:] + result.stderr.str()[-3000:]
-    errors = []
+    assert sorted(benchmarks) == SUITES, output
     for name, entry in benchmarks.items():
         (row,) = samples(pytester, name)
-        assert (entry["items"], entry["errors"]) == (1, row["verdict"] == "error"), (name, entry)
-        if row["verdict"] == "error":
-            errors.append(row["error"])
-            assert name == "hle" and JUDGE_LOOPED in row["error"], (name, row)
-        else:
-            assert row["verdict"] in ("correct", "incorrect"), (name, row)
-    assert result.ret == (pytest.ExitCode.TESTS_FAILED if errors else pytest.ExitCode.OK), result.stdout.str()[-3000:]
-
-
-def test_a_run_prints_no_warnings_of_ours(pytester):
-    """The plugin adds nothing noisy to users' runs: no pytest-asyncio (whose loop-scope warning opened every
-    run) among its requirements, and a run on the example data ends without a warnings summary."""
-    from importlib.metadata import requires
-
-    assert not [line for line in requires("pytest-nemoeval") if line.startswith("pytest-asyncio")]
-    copy_suites(pytester, *SUITES)
-    result = pytester.runpytest_subprocess("suites/", "--data-dir", str(EXAMPLES), "--collect-only", "-q")
-    assert result.ret == 0, result.stderr.str()
-    assert "warning" not in (result.stdout.str() + result.stderr.str()).lower()
+        assert (entry["items"], entry["errors"]) == (1, 0), (name, entry, row)
+        assert row["verdict"] in ("correct", "incorrect"), (name, row)
+    assert result.ret == pytest.ExitCode.OK, output
