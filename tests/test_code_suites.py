@@ -219,7 +219,7 @@ def test_livecodebench_suite_runs_through_pytest(code_bench, mock_server):
     (code_bench.path / "recipe.yaml").write_text("benchmarks:\n  livecodebench:\n    data: {relase: v6}\n")
     typo = code_bench.runpytest_subprocess("suites/", "--data-dir", "data", "--recipe", "recipe.yaml", "--collect-only")
     typo.stderr.fnmatch_lines(["ERROR: livecodebench: unknown data option 'relase' (known: end_date, release, "
-                               "start_date)"])
+                               "revision, start_date)"])
 
 
 def test_humaneval_suite_runs_through_pytest(code_bench, mock_server):
