@@ -301,5 +301,6 @@ def test_skipped_items_are_counted_apart_and_stay_out_of_the_metrics(bench, mock
     assert entry["metrics"]["accuracy"]["value"] == pytest.approx(sum(row["answer"] == "B" for row in kept) / len(kept),
                                                                  abs=1e-6)
     assert entry["metrics"]["accuracy"]["samples"] == len(kept) < 20
-    result.stdout.fnmatch_lines([f"mmlu_pro: accuracy * errors=0 skipped={20 - len(kept)}  gate: no threshold"])
+    result.stdout.fnmatch_lines([f"mmlu_pro: accuracy * samples={len(kept)} of 20 ({20 - len(kept)} skipped) "
+                                 "items=* errors=0  gate: no threshold"])
     assert result.ret == 0
