@@ -60,6 +60,7 @@ class BenchmarkTally:
     repeats: int
     suite_file: str
     dataset: dict[str, Any] | None = None  # where the rows came from and their fingerprints (ItemsPlugin)
+    generation: dict[str, Any] | None = None  # the resolved generation settings (a baseline must match them)
     samples: dict[int, dict[int, Repeat]] = field(default_factory=lambda: defaultdict(dict))
     items: int = 0
     errors: int = 0
@@ -92,7 +93,8 @@ class ResultsCollector:
         The record names its response by request key; the text and reasoning come from the store here.
         """
         tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(
-            item["primary_metric"], item["repeats"], item["suite_file"], item.get("dataset")))
+            item["primary_metric"], item["repeats"], item["suite_file"], item.get("dataset"),
+            item.get("generation")))
         tally.items += 1
         repeats = tally.samples[item["sample_index"]]
         if record is None:
@@ -163,7 +165,8 @@ class ResultsDocument:
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
-                "metrics": _rounded(metrics), "thresholds": [], "dataset": tally.dataset}
+                "metrics": _rounded(metrics), "thresholds": [], "dataset": tally.dataset,
+                "generation": tally.generation}
         first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
         self.gate_failures = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors)
         self.benchmarks = benchmarks

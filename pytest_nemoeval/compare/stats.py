@@ -43,7 +43,17 @@ def mcnemar_exact(worse: int, better: int) -> float:
     n = worse + better
     if n == 0:
         return 1.0
-    tail = math.fsum(math.comb(n, i) for i in range(min(worse, better) + 1)) / 2 ** n
+    k = min(worse, better)
+    if n <= 1000:  # exact: integer sum over a power of two
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    else:  # pmf(k) in log space, then pmf(i - 1) = pmf(i) * i / (n - i + 1) down to the negligible terms
+        term = math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2))
+        tail = 0.0
+        for i in range(k, -1, -1):
+            tail += term
+            if term < tail * 1e-17:
+                break
+            term *= i / (n - i + 1)
     return min(1.0, 2 * tail)
 
 

@@ -264,7 +264,8 @@ class ItemsPlugin:
             "benchmark": ref.benchmark, "sample_index": ref.sample_index, "repeat": ref.repeat,
             "sample_id": prepared.suite.sample_id(row, ref.sample_index),
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
-            "suite_file": str(prepared.module_file), "dataset": prepared.dataset}
+            "suite_file": str(prepared.module_file), "dataset": prepared.dataset,
+            "generation": prepared.generation}
         item.user_properties.append(("nemoeval_item", ident))
         if prepared.suite.failed_inputs is not None:  # after the ident: were it to raise, the error still counts
             ident["failed_inputs"] = prepared.suite.failed_inputs(row)

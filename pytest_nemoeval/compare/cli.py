@@ -1,0 +1,65 @@
+"""`python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR`: the in-run comparison on two finished runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pytest_nemoeval.compare.pairing import UnreadableRun, read_results
+from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, INCONCLUSIVE_MODES, INCONCLUSIVE_STATUS, PolicyError,
+                                            inconclusive_mode, max_drop_value, policy_from_recipe)
+from pytest_nemoeval.compare.report import compare_runs, lines, markdown
+
+USAGE_ERROR = 4  # as pytest's
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="python -m pytest_nemoeval compare",
+        description="Compare a candidate run with a baseline run (paired by sample id and repeat). Exit status: "
+                    f"0 GO, 1 NO-GO of a critical benchmark, {INCONCLUSIVE_STATUS} INCONCLUSIVE, 4 usage error.")
+    parse.add_argument("baseline", metavar="BASE_DIR", help="results directory of the baseline run")
+    parse.add_argument("candidate", metavar="CANDIDATE_DIR", help="results directory of the candidate run")
+    parse.add_argument("--policy", metavar="RECIPE", help="recipe whose benchmarks.<name>.gate (and max_drop, "
+                       "inconclusive) set the policy")
+    parse.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parse.add_argument("--max-drop", metavar="D", help=f"largest accepted drop, a fraction (default {DEFAULT_MAX_DROP})")
+    parse.add_argument("--inconclusive", choices=INCONCLUSIVE_MODES, help=f"INCONCLUSIVE exits with status "
+                       f"{INCONCLUSIVE_STATUS} (default), or passes (0), or fails (1)")
+    parse.add_argument("--show-flips", action="store_true", help="list the ids of the flipped samples")
+    return parse
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        recipe = {}
+        if args.policy:
+            from pytest_nemoeval.config import load_recipe
+
+            recipe = load_recipe(args.policy)
+        policy = policy_from_recipe(recipe, f"recipe {args.policy}")
+        drop = args.max_drop if args.max_drop is not None else recipe.get("max_drop", DEFAULT_MAX_DROP)
+        max_drop = max_drop_value(drop, "--max-drop")
+        mode = inconclusive_mode(args.inconclusive or recipe.get("inconclusive", "status"), "--inconclusive")
+        base_dir, cand_dir = Path(args.baseline).resolve(), Path(args.candidate).resolve()
+        base_doc, cand_doc = read_results(base_dir, "baseline"), read_results(cand_dir, "candidate")
+    except (UnreadableRun, PolicyError) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except Exception as exc:  # pytest.UsageError of load_recipe, without importing pytest up front
+        if type(exc).__name__ != "UsageError":
+            raise
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    samples = {name: cand_dir / name / "samples.jsonl" for name in cand_doc["benchmarks"]}
+    comparison = compare_runs(base_dir, base_doc, cand_doc, samples, policy, max_drop, mode, args.show_flips)
+    if args.format == "json":
+        print(json.dumps(comparison, indent=2))
+    elif args.format == "markdown":
+        print(markdown(comparison), end="")
+    else:
+        print("\n".join(lines(comparison)))
+    return int(comparison["exit_status"])

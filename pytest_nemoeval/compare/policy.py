@@ -1,0 +1,66 @@
+"""The comparison policy: per benchmark its metric, direction, `max_drop` and tier (recipe `benchmarks.<name>.gate`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+TIERS = ("critical", "supporting", "advisory")  # critical decides the exit status; supporting warns; advisory shows
+DIRECTIONS = ("higher", "lower")
+INCONCLUSIVE_MODES = ("status", "pass", "fail")
+INCONCLUSIVE_STATUS = 6  # outside pytest's own 0-5
+DEFAULT_MAX_DROP = 0.01  # one point: a smaller drop is within what we accept as equal
+GATE_KEYS = {"metric", "direction", "max_drop", "tier"}
+
+
+class PolicyError(ValueError):
+    """A bad policy value: the message is the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class BenchmarkPolicy:
+    metric: str | None = None  # None: the benchmark's primary metric
+    direction: str = "higher"
+    max_drop: float | None = None  # None: the run's --max-drop
+    tier: str = "critical"
+
+
+def max_drop_value(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0.0 <= number <= 1.0:  # also NaN
+        raise PolicyError(f"{where} must be a fraction in [0, 1] (0.01 = one point), got {value!r}")
+    return number
+
+
+def parse_gate(section: Any, where: str) -> BenchmarkPolicy:
+    if not isinstance(section, dict):
+        raise PolicyError(f"{where} must be a mapping (keys: {', '.join(sorted(GATE_KEYS))})")
+    unknown = sorted(set(section) - GATE_KEYS)
+    if unknown:
+        raise PolicyError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(GATE_KEYS))})")
+    tier = str(section.get("tier", "critical"))
+    if tier not in TIERS:
+        raise PolicyError(f"{where}.tier: unknown tier {tier!r} (known: {', '.join(TIERS)})")
+    direction = str(section.get("direction", "higher"))
+    if direction not in DIRECTIONS:
+        raise PolicyError(f"{where}.direction: {direction!r}, expected higher or lower")
+    drop = section.get("max_drop")
+    return BenchmarkPolicy(section.get("metric"), direction,
+                           None if drop is None else max_drop_value(drop, f"{where}.max_drop"), tier)
+
+
+def policy_from_recipe(recipe: dict[str, Any], where: str) -> dict[str, BenchmarkPolicy]:
+    benchmarks = recipe.get("benchmarks") or {}
+    return {name: parse_gate(section["gate"], f"{where}: benchmarks.{name}.gate")
+            for name, section in benchmarks.items() if isinstance(section, dict) and section.get("gate") is not None}
+
+
+def inconclusive_mode(value: Any, where: str) -> str:
+    mode = str(value)
+    if mode not in INCONCLUSIVE_MODES:
+        raise PolicyError(f"{where} must be one of {', '.join(INCONCLUSIVE_MODES)}, got {value!r}")
+    return mode
