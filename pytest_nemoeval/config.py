@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,77 +14,10 @@ from typing import Any, Callable
 
 import pytest
 
-from pytest_nemoeval.gate import Threshold, parse_threshold
-
-
-def _positive_int(name: str) -> Callable[[Any], int]:
-    def convert(value: Any) -> int:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise pytest.UsageError(f"{name} must be a whole number, got {value!r}") from None
-        if number < 1:
-            raise pytest.UsageError(f"{name} must be at least 1, got {number}")
-        return number
-
-    return convert
-
-
-def _non_negative_int(name: str) -> Callable[[Any], int]:
-    def convert(value: Any) -> int:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise pytest.UsageError(f"{name} must be a whole number, got {value!r}") from None
-        if number < 0:
-            raise pytest.UsageError(f"{name} must be 0 or more, got {number}")
-        return number
-
-    return convert
-
-
-def _positive_float(name: str) -> Callable[[Any], float]:
-    def convert(value: Any) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise pytest.UsageError(f"{name} must be a number of seconds, got {value!r}") from None
-        if number <= 0:
-            raise pytest.UsageError(f"{name} must be more than 0, got {number}")
-        return number
-
-    return convert
-
-
-def _fraction(name: str) -> Callable[[Any], float]:
-    def convert(value: Any) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        if not 0.0 <= number <= 1.0:  # also NaN
-            raise pytest.UsageError(f"{name} must be a fraction in [0, 1] (0.01 = 1%), got {value!r}")
-        return number
-
-    return convert
-
-
-def _text(value: Any) -> str:
-    return str(value)
-
-
-def _arguments(value: Any) -> list[str]:
-    """--deploy-arg values (or a recipe list): each split like a shell would, so '--x 1' is two arguments."""
-    import shlex
-
-    values = [value] if isinstance(value, str) else list(value)
-    return [token for text in values for token in shlex.split(str(text))]
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+from pytest_nemoeval import option_values as values
+from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, PolicyError, inconclusive_mode,
+                                            max_drop_value, parse_gate)
+from pytest_nemoeval.gate import GATE_ON, Threshold, parse_threshold
 
 
 @dataclass(frozen=True)
@@ -107,56 +39,69 @@ OPENAI_URL = "https://api.openai.com/v1"  # the judge's default when the model u
 
 OPTIONS: tuple[Option, ...] = (
     Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
-           None, _text, "URL"),
+           None, values.text, "URL"),
     Option("model", "--model", "served model name (default: first id of /v1/models); with --deploy vllm the "
-           "model to serve (hub id or checkpoint directory)", None, _text, "NAME"),
-    Option("api_key_env", "--api-key-env", "environment variable holding the API key", "OPENAI_API_KEY", _text, "VAR"),
+           "model to serve (hub id or checkpoint directory)", None, values.text, "NAME"),
+    Option("api_key_env", "--api-key-env", "environment variable holding the API key", "OPENAI_API_KEY", values.text,
+           "VAR"),
     Option("limit_samples", "--limit-samples", "use only the first N samples of each benchmark", None,
-           _positive_int("--limit-samples"), "N"),
-    Option("repeats", "--repeats", "override every suite's repeat count", None, _positive_int("--repeats"), "N"),
-    Option("parallelism", "--parallelism", "requests in flight at most", 64, _positive_int("--parallelism"), "N"),
+           values.positive_int("--limit-samples"), "N"),
+    Option("repeats", "--repeats", "override every suite's repeat count", None, values.positive_int("--repeats"), "N"),
+    Option("parallelism", "--parallelism", "requests in flight at most", 64, values.positive_int("--parallelism"), "N"),
     Option("request_timeout", "--request-timeout", "seconds per attempt", 600.0,
-           _positive_float("--request-timeout"), "S"),
+           values.positive_float("--request-timeout"), "S"),
     Option("max_retries", "--max-retries", "retries per request on 429/5xx/connection errors", 5,
-           _non_negative_int("--max-retries"), "N"),
+           values.non_negative_int("--max-retries"), "N"),
     Option("max_error_rate", "--max-error-rate", "gate: fail the run when more than this fraction of a benchmark's "
-           "items errored (errors count as wrong answers either way)", 0.01, _fraction("--max-error-rate"), "R"),
+           "items errored (errors count as wrong answers either way)", 0.01, values.fraction("--max-error-rate"), "R"),
+    # comparison with a baseline run (compare/): verdicts per benchmark, recipe `benchmarks.<name>.gate` as policy
+    Option("baseline", "--baseline", "compare with this earlier run's results directory (paired by sample id and "
+           "repeat): GO / NO-GO / INCONCLUSIVE per benchmark", None, values.text, "DIR"),
+    Option("max_drop", "--max-drop", f"largest drop of a metric accepted as no regression, a fraction (default "
+           f"{DEFAULT_MAX_DROP:g}: one point)", DEFAULT_MAX_DROP, values.policy("--max-drop", max_drop_value), "D"),
+    Option("inconclusive", "--inconclusive", "an INCONCLUSIVE comparison or threshold: exit status 6 (status), "
+           "or pass (0), or fail (1)", "status", values.policy("--inconclusive", inconclusive_mode), "MODE"),
+    Option("show_flips", "--show-flips", "list the ids of samples that flipped against the baseline", False,
+           values.flag, is_flag=True),
+    Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95% CI (ci: pass when "
+           "the CI clears the value, fail when it misses it, INCONCLUSIVE in between)", "point",
+           values.choice("--gate-on", GATE_ON), "point|ci"),
     Option("results_dir", "--results-dir", "where results.json, samples and the response cache go", "results",
-           _text, "DIR"),
+           values.text, "DIR"),
     Option("data_dir", "--data-dir", "read DIR/<benchmark>.jsonl (hub schema) instead of downloading", None,
-           _text, "DIR"),
-    Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, _flag, is_flag=True),
+           values.text, "DIR"),
+    Option("cache", "--no-cache", "do not reuse or keep responses from earlier runs", True, values.flag, is_flag=True),
     Option("fail_incorrect", "--fail-incorrect", "count wrong answers as test failures (golden-sample tests)",
-           False, _flag, is_flag=True),
+           False, values.flag, is_flag=True),
     # the sandbox that runs model-written code (code suites; sandbox.py)
     Option("sandbox_workers", "--sandbox-workers", "sandboxed programs running at once (default: CPU cores)",
-           os.cpu_count() or 1, _positive_int("--sandbox-workers"), "N"),
+           os.cpu_count() or 1, values.positive_int("--sandbox-workers"), "N"),
     Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
-           "file-system isolation", False, _flag, is_flag=True),
+           "file-system isolation", False, values.flag, is_flag=True),
     # the judge of suites graded by a model (recipe section `judge:`)
     Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model; `embedded`: the "
-           "embedded model (default without --endpoint/--deploy, else " + OPENAI_URL + ")", None, _text, "URL"),
-    Option("judge.model", "--judge-model", "judge model name", "gpt-4o", _text, "NAME"),
+           "embedded model (default without --endpoint/--deploy, else " + OPENAI_URL + ")", None, values.text, "URL"),
+    Option("judge.model", "--judge-model", "judge model name", "gpt-4o", values.text, "NAME"),
     Option("judge.api_key_env", "--judge-api-key-env", "environment variable holding the judge's API key",
-           "JUDGE_API_KEY", _text, "VAR"),
+           "JUDGE_API_KEY", values.text, "VAR"),
     Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
-           _positive_int("--judge-parallelism"), "N"),
+           values.positive_int("--judge-parallelism"), "N"),
     # a server the plugin starts itself (recipe section `deployment:`); --model is the model to serve
     Option("deployment.backend", "--deploy", "start this server for the run: vllm (default without --endpoint: "
-           "the embedded CPU model)", None, _text, "BACKEND"),
+           "the embedded CPU model)", None, values.text, "BACKEND"),
     Option("deployment.tensor_parallel_size", "--tensor-parallel-size", "vLLM tensor parallel size (default 1)",
-           None, _positive_int("--tensor-parallel-size"), "N"),
+           None, values.positive_int("--tensor-parallel-size"), "N"),
     Option("deployment.data_parallel_size", "--data-parallel-size", "vLLM data parallel size (default 1)",
-           None, _positive_int("--data-parallel-size"), "N"),
+           None, values.positive_int("--data-parallel-size"), "N"),
     Option("deployment.expert_parallel", "--expert-parallel", "vLLM expert parallelism over N GPUs: "
            "--enable-expert-parallel with TP x DP = N (TP=1, DP=N unless given)", None,
-           _positive_int("--expert-parallel"), "N"),
+           values.positive_int("--expert-parallel"), "N"),
     Option("deployment.served_model_name", "--served-model-name", "name the deployed model is served as "
-           "(default: --model)", None, _text, "NAME"),
+           "(default: --model)", None, values.text, "NAME"),
     Option("deployment.timeout", "--deploy-timeout", "seconds to wait for the server to be ready "
-           "(default 1800 for vLLM, 180 for the embedded model)", None, _positive_float("--deploy-timeout"), "S"),
+           "(default 1800 for vLLM, 180 for the embedded model)", None, values.positive_float("--deploy-timeout"), "S"),
     Option("deployment.args", "--deploy-arg", "argument passed verbatim to the server, e.g. "
-           "--deploy-arg='--max-model-len 32768'; repeatable", None, _arguments, "ARG", repeatable=True),
+           "--deploy-arg='--max-model-len 32768'; repeatable", None, values.arguments, "ARG", repeatable=True),
 )
 OPTION_BY_KEY = {option.key: option for option in OPTIONS}
 # sections of dotted options, e.g. judge: {endpoint, model, ...}
@@ -166,7 +111,7 @@ for _option in OPTIONS:
         SECTIONS.setdefault(_option.key.split(".")[0], set()).add(_option.key.split(".", 1)[1])
 RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks"} | set(
     SECTIONS)
-BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data"}
+BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data", "gate"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body"}
 
 
@@ -257,6 +202,11 @@ def validate_tree(data: dict[str, Any], where: str) -> None:
             _check_generation(section["generation"], where, f"benchmarks.{name}.generation")
         if not isinstance(section.get("data") or {}, dict):
             raise pytest.UsageError(f"{where}: 'benchmarks.{name}.data' must be a mapping of dataset options")
+        if section.get("gate") is not None:
+            try:
+                parse_gate(section["gate"], f"benchmarks.{name}.gate")
+            except PolicyError as exc:
+                raise pytest.UsageError(f"{where}: {exc}") from None
         thresholds = section.get("thresholds") or []
         if not isinstance(thresholds, list):
             raise pytest.UsageError(f"{where}: 'benchmarks.{name}.thresholds' must be a list like ['accuracy>=0.7']")
@@ -317,6 +267,12 @@ class RunConfig:
         merged.update(self.benchmark(name).get("generation") or {})
         return merged
 
+    def policy(self) -> dict[str, BenchmarkPolicy]:
+        """The comparison policy of each benchmark with a recipe `gate:` (validated with the recipe)."""
+        return {name: parse_gate(section["gate"], f"benchmarks.{name}.gate")
+                for name, section in (self.tree.get("benchmarks") or {}).items()
+                if isinstance(section, dict) and section.get("gate") is not None}
+
     def repeats_for(self, name: str, suite_default: int) -> int:
         if self.tree.get("repeats") is not None:
             return int(self.tree["repeats"])
@@ -332,6 +288,15 @@ class RunConfig:
         tree = copy.deepcopy(self.tree)
         tree["thresholds"] = [str(threshold) for threshold in self.thresholds]
         return tree
+
+
+def _check_baseline(directory: str) -> None:
+    from pytest_nemoeval.compare.pairing import UnreadableRun, read_results
+
+    try:
+        read_results(Path(directory), "--baseline")
+    except UnreadableRun as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def resolve(config: pytest.Config) -> RunConfig:
@@ -362,6 +327,8 @@ def resolve(config: pytest.Config) -> RunConfig:
         if _get(tree, option.key) is not None:
             _put(tree, option.key, option.convert(_get(tree, option.key)))
     tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
+    if tree["baseline"] is not None:
+        _check_baseline(str(tree["baseline"]))
     if tree["judge"]["endpoint"] is None:  # a run on the embedded model is graded by it too: offline, no key
         embedded = tree["endpoint"] is None and tree["deployment"]["backend"] is None
         tree["judge"]["endpoint"] = EMBEDDED_JUDGE if embedded else OPENAI_URL

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+GATE_ON = ("point", "ci")  # --gate-on: a threshold holds on the point estimate, or on the 95 % interval
 _THRESHOLD = re.compile(
     r"^\s*(?P<benchmark>[A-Za-z0-9_]+)\.(?P<metric>[A-Za-z0-9_@]+)\s*(?P<op>>=|<=)\s*(?P<value>[-+0-9.eE]+)\s*$")
 
@@ -24,6 +25,12 @@ class Threshold:
 
     def holds(self, actual: float) -> bool:
         return actual >= self.value if self.op == ">=" else actual <= self.value
+
+    def holds_on_interval(self, low: float, high: float) -> bool | None:
+        """True when the whole interval meets the value, False when none of it does, None (INCONCLUSIVE) else."""
+        inside, outside = (low >= self.value, high < self.value) if self.op == ">=" else \
+            (high <= self.value, low > self.value)
+        return True if inside else (False if outside else None)
 
 
 def parse_threshold(text: str, where: str) -> Threshold:
@@ -45,15 +52,16 @@ def parse_threshold(text: str, where: str) -> Threshold:
 class GateFailure:
     benchmark: str
     message: str
+    inconclusive: bool = False  # --gate-on ci: the interval straddles the threshold
 
 
 def evaluate(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]], max_error_rate: float,
-             first_errors: dict[str, str | None]) -> list[GateFailure]:
+             first_errors: dict[str, str | None], gate_on: str = "point") -> list[GateFailure]:
     """The error rate of every benchmark, then every threshold, checked against computed metrics (each
     threshold check is recorded into its benchmark entry)."""
     failures = [failure for name, entry in benchmarks.items()
                 if (failure := error_rate_failure(name, entry, max_error_rate, first_errors.get(name)))]
-    return failures + threshold_failures(thresholds, benchmarks)
+    return failures + threshold_failures(thresholds, benchmarks, gate_on)
 
 
 def error_rate_failure(benchmark: str, entry: dict[str, Any], max_error_rate: float,
@@ -79,7 +87,8 @@ def _percent(fraction: float) -> str:
     return f"{fraction:.8%}"
 
 
-def threshold_failures(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]]) -> list[GateFailure]:
+def threshold_failures(thresholds: list[Threshold], benchmarks: dict[str, dict[str, Any]],
+                       gate_on: str = "point") -> list[GateFailure]:
     failures: list[GateFailure] = []
     for threshold in thresholds:
         entry = benchmarks.get(threshold.benchmark)
@@ -90,14 +99,18 @@ def threshold_failures(thresholds: list[Threshold], benchmarks: dict[str, dict[s
         if metric is None:
             known = ", ".join(sorted(entry["metrics"]))
             message = f"{threshold}: {threshold.benchmark} reports no metric '{threshold.metric}' (reported: {known})"
-            passed = False
+            passed: bool | None = False
         else:
-            passed = threshold.holds(metric["value"])
             interval = metric.get("ci95")
+            on_ci = gate_on == "ci" and interval is not None
+            passed = threshold.holds_on_interval(*interval) if on_ci else threshold.holds(metric["value"])
             shown = f" (95% CI [{interval[0]:.4f}, {interval[1]:.4f}])" if interval else ""
             message = (f"{threshold.benchmark}.{threshold.metric} = {metric['value']:.4f}{shown}, "
-                       f"required {threshold.op} {threshold.value:g}")
-        checks.append({"metric": threshold.metric, "op": threshold.op, "value": threshold.value, "passed": passed})
+                       f"required {threshold.op} {threshold.value:g}" + (" by the whole CI" if on_ci else ""))
+            if passed is None:
+                message = f"INCONCLUSIVE: {message}: the CI straddles {threshold.value:g}"
+        check = {"metric": threshold.metric, "op": threshold.op, "value": threshold.value, "passed": passed}
+        checks.append(check if gate_on == "point" else {**check, "gate_on": gate_on})
         if not passed:
-            failures.append(GateFailure(threshold.benchmark, message))
+            failures.append(GateFailure(threshold.benchmark, message, inconclusive=passed is None))
     return failures

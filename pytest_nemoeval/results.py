@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from pytest_nemoeval import __version__
+from pytest_nemoeval.compare.report import (baseline_column, baseline_comparison, comparison_failures,
+                                            inconclusive_exit_status)
 from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics
@@ -123,6 +125,12 @@ class ResultsCollector:
             handle = self._files[benchmark] = open(self._partial_dir / f"{benchmark}.jsonl", "w", encoding="utf-8")
         return handle
 
+    def sample_files(self) -> dict[str, Path]:
+        """Each benchmark's samples.jsonl as written so far (flushed), before finish() moves it in place."""
+        for handle in self._files.values():
+            handle.flush()
+        return {benchmark: self._partial_dir / f"{benchmark}.jsonl" for benchmark in self._files}
+
     def finish(self, document: dict[str, Any]) -> Path:
         for benchmark, handle in self._files.items():
             handle.close()
@@ -153,10 +161,13 @@ class ResultsDocument:
         self.model: str | None = None
         self.benchmarks: dict[str, dict[str, Any]] = {}
         self.gate_failures: list[GateFailure] = []
+        self.inconclusive: list[GateFailure] = []  # thresholds on the CI and comparisons that decided nothing
+        self.comparison: dict[str, Any] | None = None
         self.path: Path | None = None
 
-    def write(self, collector: ResultsCollector, endpoint: str, deployment: dict[str, Any] | None) -> bool:
-        """Compute, gate and write everything at once (atomically); False when the gate failed."""
+    def write(self, collector: ResultsCollector, endpoint: str, deployment: dict[str, Any] | None) -> int:
+        """Compute, gate, compare with the baseline and write everything at once (atomically); the exit status
+        the gate asks for: 0, 1 (failed), or per --inconclusive when something is INCONCLUSIVE."""
         benchmarks: dict[str, dict[str, Any]] = {}
         for name, tally in sorted(collector.tallies.items()):
             own = load_suite_module(tally.suite_file).suite.metrics
@@ -168,7 +179,12 @@ class ResultsDocument:
                 "metrics": _rounded(metrics), "thresholds": [], "dataset": tally.dataset,
                 "generation": tally.generation}
         first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
-        self.gate_failures = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors)
+        checks = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors, self.run.gate_on)
+        if self.run.baseline is not None:
+            self.comparison = baseline_comparison(self.run, benchmarks, collector.sample_files())
+            checks += comparison_failures(self.comparison)
+        self.gate_failures = [check for check in checks if not check.inconclusive]
+        self.inconclusive = [check for check in checks if check.inconclusive]
         self.benchmarks = benchmarks
         provenance = {"plugin_version": __version__, "python": platform.python_version(), "git_sha": git_sha(),
                       "started": collector.started, "finished": now_iso()}
@@ -183,8 +199,14 @@ class ResultsDocument:
             "benchmarks": benchmarks,
             "gate": {"passed": not self.gate_failures, "failures": [failure.message for failure in self.gate_failures]},
         }
+        if self.inconclusive:
+            document["gate"]["inconclusive"] = [check.message for check in self.inconclusive]
+        if self.comparison is not None:
+            document["comparison"] = self.comparison
         self.path = collector.finish(document)
-        return not self.gate_failures
+        if self.gate_failures:
+            return 1
+        return inconclusive_exit_status(self.run.inconclusive) if self.inconclusive else 0
 
     def summary_rows(self) -> list[str]:
         rows = []
@@ -197,10 +219,12 @@ class ResultsDocument:
             total = entry["samples"] + entry["skipped_samples"]  # the metrics cover `samples` of them
             samples = f"{entry['samples']} of {total} ({entry['skipped_samples']} skipped)" if entry["skipped_samples"] \
                 else str(entry["samples"])
+            compared = (self.comparison or {}).get("benchmarks", {}).get(name)
+            versus = f"  {baseline_column(compared)}" if compared else ""
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
                         f"samples={samples} items={entry['items']} errors={entry['errors']}  "
-                        f"gate: {gate}")
+                        f"gate: {gate}{versus}")
         return rows
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_nemoeval.compare.pairing import PER_SAMPLE_METRICS, differences, pair
+from pytest_nemoeval.compare.pairing import PER_SAMPLE_METRICS, differences, pair, read_results
 from pytest_nemoeval.compare.policy import INCONCLUSIVE_STATUS, BenchmarkPolicy
 from pytest_nemoeval.compare.stats import (GO, INCONCLUSIVE, NO_GO, mcnemar_exact, paired_delta, samples_needed,
                                            verdict)
+from pytest_nemoeval.gate import GateFailure
 
 NOT_COMPARABLE = "NOT COMPARABLE"
 
@@ -73,6 +74,41 @@ def compare_runs(base_dir: Path, base_doc: dict[str, Any], cand_doc: dict[str, A
             "benchmarks": benchmarks, "verdict": status, "exit_status": exit_status}
 
 
+def baseline_comparison(run: Any, benchmarks: dict[str, dict[str, Any]], sample_files: dict[str, Path]) -> dict[str, Any]:
+    """The in-run comparison (--baseline): this run's benchmark entries and samples against the baseline dir."""
+    base_dir = Path(run.baseline).resolve()
+    return compare_runs(base_dir, read_results(base_dir, "--baseline"), {"benchmarks": benchmarks}, sample_files,
+                        run.policy(), run.max_drop, run.inconclusive, run.show_flips)
+
+
+def comparison_failures(comparison: dict[str, Any]) -> list[GateFailure]:
+    """A critical benchmark's NO-GO fails the gate; its INCONCLUSIVE, INSUFFICIENT or NOT COMPARABLE is
+    inconclusive (exit status per --inconclusive)."""
+    found = []
+    for name, entry in comparison["benchmarks"].items():
+        if entry["tier"] != "critical" or entry["verdict"] == GO:
+            continue
+        if entry["comparable"]:
+            low, high = entry["ci95"]
+            message = (f"{name}: {entry['verdict']} against the baseline: {entry['metric']} delta {entry['delta']:+.4f} "
+                       f"(95% CI {low:+.4f} to {high:+.4f}), max drop {entry['max_drop']:g}")
+        else:
+            message = f"{name}: {NOT_COMPARABLE} with the baseline: {entry['reason']}"
+        found.append(GateFailure(name, message, inconclusive=entry["verdict"] != NO_GO))
+    return found
+
+
+def inconclusive_exit_status(mode: str) -> int:
+    return {"status": INCONCLUSIVE_STATUS, "pass": 0, "fail": 1}[mode]
+
+
+def baseline_column(entry: dict[str, Any]) -> str:
+    """The baseline's value and the verdict, for a benchmark's score line."""
+    if not entry["comparable"]:
+        return f"baseline: {NOT_COMPARABLE}"
+    return f"baseline {_value(entry['baseline'])} delta {entry['delta']:+.4f} {entry['verdict']}"
+
+
 def overall(benchmarks: dict[str, dict[str, Any]], inconclusive: str) -> tuple[str, int]:
     """Only critical benchmarks decide: any NO-GO is NO-GO (1); else any undecided one is INCONCLUSIVE
     (status 6, or 0 / 1 with --inconclusive pass / fail); else GO (0)."""
@@ -80,7 +116,7 @@ def overall(benchmarks: dict[str, dict[str, Any]], inconclusive: str) -> tuple[s
     if NO_GO in critical:
         return NO_GO, 1
     if any(decided != GO for decided in critical):
-        return INCONCLUSIVE, {"status": INCONCLUSIVE_STATUS, "pass": 0, "fail": 1}[inconclusive]
+        return INCONCLUSIVE, inconclusive_exit_status(inconclusive)
     return GO, 0
 
 

@@ -230,9 +230,9 @@ class ControllerPlugin:
                 deployment = (self.deployment.summary(self.server.command)
                               if self.deployment is not None and self.server is not None else None)
                 endpoint = self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or "")
-                if not self.results.write(self.collector, endpoint, deployment) and \
-                        session.exitstatus == pytest.ExitCode.OK:
-                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                status = self.results.write(self.collector, endpoint, deployment)
+                if status and session.exitstatus == pytest.ExitCode.OK:  # 1, or INCONCLUSIVE's own status
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED if status == 1 else status
         finally:
             if self.server is not None:
                 self.server.stop()
@@ -250,8 +250,16 @@ class ControllerPlugin:
         terminalreporter.write_sep("=", "nemoeval scores")
         for row in rows:
             terminalreporter.write_line(row)
+        if self.results.comparison is not None:
+            from pytest_nemoeval.compare.report import lines
+
+            terminalreporter.write_sep("=", "nemoeval comparison with the baseline")
+            for row in lines(self.results.comparison):
+                terminalreporter.write_line(row)
         for failure in self.results.gate_failures:
             terminalreporter.write_line(f"GATE FAILED: {failure.message}", red=True, bold=True)
+        for check in self.results.inconclusive:
+            terminalreporter.write_line(f"GATE INCONCLUSIVE: {check.message}", yellow=True, bold=True)
         if self.results.path is not None:
             terminalreporter.write_line(f"results: {self.results.path}")
 
@@ -262,6 +270,14 @@ class ControllerPlugin:
         rows = "".join(f"<li>{html.escape(row)}</li>" for row in self.results.summary_rows())
         failures = "".join(f"<li><b>GATE FAILED</b>: {html.escape(f.message)}</li>"
                            for f in self.results.gate_failures)
+        failures += "".join(f"<li><b>GATE INCONCLUSIVE</b>: {html.escape(f.message)}</li>"
+                            for f in self.results.inconclusive)
+        if self.results.comparison is not None:
+            from pytest_nemoeval.compare.report import lines
+
+            compared = "".join(f"<li>{html.escape(row)}</li>" for row in lines(self.results.comparison))
+            postfix.append(f'<div id="nemoeval-comparison"><h2>nemoeval comparison with the baseline</h2>'
+                           f'<ul>{compared}</ul></div>')
         if rows:
             prefix.append(f'<div id="nemoeval-scores"><h2>nemoeval scores</h2><ul>{rows}{failures}</ul></div>')
 
