@@ -108,7 +108,7 @@ def threshold_failures(thresholds: list[Threshold], benchmarks: dict[str, dict[s
             message = (f"{threshold.benchmark}.{threshold.metric} = {metric['value']:.4f}{shown}, "
                        f"required {threshold.op} {threshold.value:g}" + (" by the whole CI" if on_ci else ""))
             if passed is None:
-                message = f"INCONCLUSIVE: {message}: the CI straddles {threshold.value:g}"
+                message = f"{message}: the CI straddles {threshold.value:g}"
         check = {"metric": threshold.metric, "op": threshold.op, "value": threshold.value, "passed": passed}
         checks.append(check if gate_on == "point" else {**check, "gate_on": gate_on})
         if not passed:
