@@ -66,7 +66,8 @@ def test_the_same_run_twice_is_go_with_delta_zero(bench, mock_server, xdist):
     assert json.loads(offline.stdout)["benchmarks"] == results(bench, "cand")["comparison"]["benchmarks"]
 
 
-def test_flipped_answers_give_the_hand_computed_delta_flips_and_verdict(bench, mock_server):
+@pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
+def test_flipped_answers_give_the_hand_computed_delta_flips_and_verdict(bench, mock_server, xdist):
     # candidate: right on 71-78 (the mock's B was wrong there), wrong on 70 (B was right); 83 and 89 stay B
     letters = {row["question_id"]: row["answer"] for row in ROWS[1:9]} | {70: "A"}
     default, better = mock_server(), mock_server("--answers", scripted(bench, letters))
@@ -74,8 +75,8 @@ def test_flipped_answers_give_the_hand_computed_delta_flips_and_verdict(bench, m
     cand = [letters.get(row["question_id"], "B") == row["answer"] for row in ROWS]
     gain = by_hand(base, cand)
     assert (gain["worse"], gain["better"]) == (1, 8) and gain["ci95"][0] > -0.01  # the scenario is a clear GO
-    assert run(bench, default, "base").ret == 0
-    result = run(bench, better, "cand", "--baseline", "base", "--show-flips")
+    assert run(bench, default, "base", *xdist).ret == 0
+    result = run(bench, better, "cand", "--baseline", "base", "--show-flips", *xdist)
     assert result.ret == 0
     entry = results(bench, "cand")["comparison"]["benchmarks"]["mmlu_pro"]
     assert entry["baseline"] == pytest.approx(sum(base) / 20) and entry["candidate"] == pytest.approx(sum(cand) / 20)
@@ -90,8 +91,10 @@ def test_flipped_answers_give_the_hand_computed_delta_flips_and_verdict(bench, m
     # the other way round: the drop is a NO-GO of a critical benchmark, exit status 1, in the run and offline
     drop = by_hand(cand, base)
     assert drop["ci95"][1] < -0.01
-    result = run(bench, default, "again", "--baseline", "cand")
+    result = run(bench, default, "again", "--baseline", "cand", "--html", "report.html", *xdist)
     assert result.ret == 1
+    html = (bench.path / "report.html").read_text()
+    assert "nemoeval comparison with the baseline" in html and "verdict: NO-GO" in html
     result.stdout.fnmatch_lines([f"GATE FAILED: mmlu_pro: NO-GO against the baseline: accuracy delta "
                                  f"{drop['delta']:+.4f} (95% CI {drop['ci95'][0]:+.4f} to {drop['ci95'][1]:+.4f}), "
                                  f"max drop 0.01"])
@@ -113,6 +116,12 @@ def test_flipped_answers_give_the_hand_computed_delta_flips_and_verdict(bench, m
     policy = bench.path / "policy.yaml"
     policy.write_text("benchmarks:\n  mmlu_pro:\n    gate: {tier: advisory}\n")
     assert compare(bench, "cand", "again", "--policy", str(policy)).returncode == 0
+    # the same policy in the run's recipe, with the baseline a recipe key too: shown, recorded, not gating
+    policy.write_text("baseline: cand\nbenchmarks:\n  mmlu_pro:\n    gate: {tier: supporting}\n")
+    result = run(bench, default, "advised", "--recipe", str(policy), *xdist)
+    assert result.ret == 0
+    entry = results(bench, "advised")["comparison"]["benchmarks"]["mmlu_pro"]
+    assert (entry["tier"], entry["verdict"]) == ("supporting", "NO-GO")
 
 
 def test_two_samples_are_insufficient(bench, mock_server):
