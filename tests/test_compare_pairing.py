@@ -82,7 +82,14 @@ def test_policy_metric_direction_and_a_metric_without_per_sample_form(tmp_path):
     assert strict["verdict"] == "INCONCLUSIVE"  # delta -1/12, CI about [-0.25, +0.08]
     relaxed = run_compare(a, b, {"bench": parse_gate({"max_drop": 0.3, "metric": "overall"}, "gate")})
     entry = relaxed["benchmarks"]["bench"]
-    assert entry["verdict"] == "GO" and entry["metric"] == "pass@1" and "overall has no per-sample form" in entry["note"]
+    assert entry["verdict"] == "GO" and entry["metric"] == "pass@1"
+    assert "overall has no per-sample form" in entry["note"]
+    # half the samples fall: CI [-0.80, -0.20] is a NO-GO; where lower is better its mirror [0.20, 0.80] is a GO
+    fall = rows({(s, 0): "incorrect" if s < 6 else "correct" for s in range(12)})
+    c = write_run(tmp_path / "c", fall)
+    assert run_compare(a, c)["benchmarks"]["bench"]["verdict"] == "NO-GO"
+    lower = run_compare(a, c, {"bench": parse_gate({"direction": "lower"}, "gate")})
+    assert lower["benchmarks"]["bench"]["verdict"] == "GO" and lower["exit_status"] == 0
     assert run_compare(a, b, {"bench": BenchmarkPolicy(tier="supporting")})["exit_status"] == 0
 
 

@@ -32,7 +32,8 @@ def test_paired_delta_matches_scipy_paired_t_statistics():
     assert Z95 == pytest.approx(scipy_stats.norm.ppf(0.975), abs=1e-15)
 
 
-@pytest.mark.parametrize("worse,better", [(0, 0), (1, 0), (3, 1), (5, 5), (12, 3), (0, 9), (40, 61), (200, 170), (700, 650), (16000, 16500), (0, 2000)])
+@pytest.mark.parametrize("worse,better", [(0, 0), (1, 0), (3, 1), (5, 5), (12, 3), (0, 9), (40, 61), (200, 170),
+                                          (700, 650), (16000, 16500), (0, 2000)])
 def test_mcnemar_is_the_exact_binomial_test(worse, better):
     expected = 1.0 if worse + better == 0 else scipy_stats.binomtest(worse, worse + better, 0.5).pvalue
     assert mcnemar_exact(worse, better) == pytest.approx(expected, rel=1e-9, abs=1e-300)

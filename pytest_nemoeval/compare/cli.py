@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from pytest_nemoeval.compare.pairing import UnreadableRun, read_results
 from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, INCONCLUSIVE_MODES, INCONCLUSIVE_STATUS, PolicyError,
                                             inconclusive_mode, max_drop_value, policy_from_recipe)
@@ -25,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--policy", metavar="RECIPE", help="recipe whose benchmarks.<name>.gate (and max_drop, "
                        "inconclusive) set the policy")
     parse.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    parse.add_argument("--max-drop", metavar="D", help=f"largest accepted drop, a fraction (default {DEFAULT_MAX_DROP})")
+    parse.add_argument("--max-drop", metavar="D",
+                       help=f"largest accepted drop, a fraction (default {DEFAULT_MAX_DROP})")
     parse.add_argument("--inconclusive", choices=INCONCLUSIVE_MODES, help=f"INCONCLUSIVE exits with status "
                        f"{INCONCLUSIVE_STATUS} (default), or passes (0), or fails (1)")
     parse.add_argument("--show-flips", action="store_true", help="list the ids of the flipped samples")
@@ -46,12 +49,7 @@ def main(argv: list[str]) -> int:
         mode = inconclusive_mode(args.inconclusive or recipe.get("inconclusive", "status"), "--inconclusive")
         base_dir, cand_dir = Path(args.baseline).resolve(), Path(args.candidate).resolve()
         base_doc, cand_doc = read_results(base_dir, "baseline"), read_results(cand_dir, "candidate")
-    except (UnreadableRun, PolicyError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    except Exception as exc:  # pytest.UsageError of load_recipe, without importing pytest up front
-        if type(exc).__name__ != "UsageError":
-            raise
+    except (UnreadableRun, PolicyError, pytest.UsageError) as exc:  # UsageError: load_recipe's
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_ERROR
     samples = {name: cand_dir / name / "samples.jsonl" for name in cand_doc["benchmarks"]}

@@ -15,7 +15,7 @@ from pytest_nemoeval.gate import GateFailure
 NOT_COMPARABLE = "NOT COMPARABLE"
 
 
-def compare_benchmark(name: str, base: dict[str, Any], cand: dict[str, Any], base_samples: Path,
+def compare_benchmark(base: dict[str, Any], cand: dict[str, Any], base_samples: Path,
                       cand_samples: Path, policy: BenchmarkPolicy, max_drop: float, show_flips: bool) -> dict[str, Any]:
     drop = policy.max_drop if policy.max_drop is not None else max_drop
     metric = policy.metric or base.get("primary_metric") or "accuracy"
@@ -67,14 +67,15 @@ def compare_runs(base_dir: Path, base_doc: dict[str, Any], cand_doc: dict[str, A
             benchmarks[name] = {"tier": policy.get(name, BenchmarkPolicy()).tier, "comparable": False,
                                 "verdict": NOT_COMPARABLE, "reason": "not in the baseline run"}
             continue
-        benchmarks[name] = compare_benchmark(name, base, cand, base_dir / name / "samples.jsonl", cand_samples[name],
+        benchmarks[name] = compare_benchmark(base, cand, base_dir / name / "samples.jsonl", cand_samples[name],
                                              policy.get(name, BenchmarkPolicy()), max_drop, show_flips)
     status, exit_status = overall(benchmarks, inconclusive)
     return {"baseline": str(base_dir), "max_drop": max_drop, "inconclusive": inconclusive,
             "benchmarks": benchmarks, "verdict": status, "exit_status": exit_status}
 
 
-def baseline_comparison(run: Any, benchmarks: dict[str, dict[str, Any]], sample_files: dict[str, Path]) -> dict[str, Any]:
+def baseline_comparison(run: Any, benchmarks: dict[str, dict[str, Any]],
+                        sample_files: dict[str, Path]) -> dict[str, Any]:
     """The in-run comparison (--baseline): this run's benchmark entries and samples against the baseline dir."""
     base_dir = Path(run.baseline).resolve()
     return compare_runs(base_dir, read_results(base_dir, "--baseline"), {"benchmarks": benchmarks}, sample_files,
@@ -90,7 +91,8 @@ def comparison_failures(comparison: dict[str, Any]) -> list[GateFailure]:
             continue
         if entry["comparable"]:
             low, high = entry["ci95"]
-            message = (f"{name}: {entry['verdict']} against the baseline: {entry['metric']} delta {entry['delta']:+.4f} "
+            message = (f"{name}: {entry['verdict']} against the baseline: {entry['metric']} "
+                       f"delta {entry['delta']:+.4f} "
                        f"(95% CI {low:+.4f} to {high:+.4f}), max drop {entry['max_drop']:g}")
         else:
             message = f"{name}: {NOT_COMPARABLE} with the baseline: {entry['reason']}"
@@ -180,5 +182,5 @@ def markdown(comparison: dict[str, Any]) -> str:
         if entry["verdict"] == INCONCLUSIVE and entry["samples_needed"] is not None:
             notes.append(f"- {name}: about {entry['samples_needed']} samples would decide it at the observed variance")
     out += ["", *notes] if notes else []
-    out.append(f"\nGO: the CI's lower bound is above -max_drop; NO-GO: its upper bound is below -max_drop.")
+    out.append("\nGO: the CI's lower bound is above -max_drop; NO-GO: its upper bound is below -max_drop.")
     return "\n".join(out) + "\n"

@@ -1,7 +1,8 @@
 """The statistics of a paired comparison: per-sample differences, their mean with a 95 % interval, the exact
 McNemar test, the verdict against `max_drop` and the samples a verdict would need.
 
-One place for all of it, without scipy: the tests check it against scipy.stats.
+One place for all of it, without scipy (the tests check it against scipy.stats); the z of the 95 % interval is the
+metrics' own.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-Z95 = 1.959963984540054
+from pytest_nemoeval.metrics import Z95
 MIN_PAIRS = 10  # fewer paired samples than this: INSUFFICIENT, no verdict
 
 GO, NO_GO, INCONCLUSIVE, INSUFFICIENT = "GO", "NO-GO", "INCONCLUSIVE", "INSUFFICIENT"
