@@ -63,7 +63,7 @@ OPTIONS: tuple[Option, ...] = (
            "or pass (0), or fail (1)", "status", values.policy("--inconclusive", inconclusive_mode), "MODE"),
     Option("show_flips", "--show-flips", "list the ids of samples that flipped against the baseline", False,
            values.flag, is_flag=True),
-    Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95% CI (ci: pass when "
+    Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95 percent CI (ci: pass when "
            "the CI clears the value, fail when it misses it, INCONCLUSIVE in between)", "point",
            values.choice("--gate-on", GATE_ON), "point|ci"),
     Option("results_dir", "--results-dir", "where results.json, samples and the response cache go", "results",
