@@ -122,6 +122,8 @@ def test_flipped_answers_give_the_hand_computed_delta_flips_and_verdict(bench, m
     assert result.ret == 0
     entry = results(bench, "advised")["comparison"]["benchmarks"]["mmlu_pro"]
     assert (entry["tier"], entry["verdict"]) == ("supporting", "NO-GO")
+    result.stdout.fnmatch_lines(["GATE WARNING: mmlu_pro: NO-GO against the baseline: accuracy delta *"])
+    assert "GATE FAILED" not in result.stdout.str()
 
 
 def test_two_samples_are_insufficient(bench, mock_server):

@@ -85,19 +85,23 @@ def baseline_comparison(run: Any, benchmarks: dict[str, dict[str, Any]],
 def comparison_failures(comparison: dict[str, Any]) -> list[GateFailure]:
     """A critical benchmark's NO-GO fails the gate; its INCONCLUSIVE, INSUFFICIENT or NOT COMPARABLE is
     inconclusive (exit status per --inconclusive)."""
-    found = []
-    for name, entry in comparison["benchmarks"].items():
-        if entry["tier"] != "critical" or entry["verdict"] == GO:
-            continue
-        if entry["comparable"]:
-            low, high = entry["ci95"]
-            message = (f"{name}: {entry['verdict']} against the baseline: {entry['metric']} "
-                       f"delta {entry['delta']:+.4f} "
-                       f"(95% CI {low:+.4f} to {high:+.4f}), max drop {entry['max_drop']:g}")
-        else:
-            message = f"{name}: {NOT_COMPARABLE} with the baseline: {entry['reason']}"
-        found.append(GateFailure(name, message, inconclusive=entry["verdict"] != NO_GO))
-    return found
+    return [GateFailure(name, _gate_line(name, entry), inconclusive=entry["verdict"] != NO_GO)
+            for name, entry in comparison["benchmarks"].items()
+            if entry["tier"] == "critical" and entry["verdict"] != GO]
+
+
+def comparison_warnings(comparison: dict[str, Any]) -> list[str]:
+    """A supporting benchmark's NO-GO: a warning line, never the exit status."""
+    return [_gate_line(name, entry) for name, entry in comparison["benchmarks"].items()
+            if entry["tier"] == "supporting" and entry["verdict"] == NO_GO]
+
+
+def _gate_line(name: str, entry: dict[str, Any]) -> str:
+    if not entry["comparable"]:
+        return f"{name}: {NOT_COMPARABLE} with the baseline: {entry['reason']}"
+    low, high = entry["ci95"]
+    return (f"{name}: {entry['verdict']} against the baseline: {entry['metric']} delta {entry['delta']:+.4f} "
+            f"(95% CI {low:+.4f} to {high:+.4f}), max drop {entry['max_drop']:g}")
 
 
 def inconclusive_exit_status(mode: str) -> int:

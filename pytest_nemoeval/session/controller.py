@@ -251,11 +251,13 @@ class ControllerPlugin:
         for row in rows:
             terminalreporter.write_line(row)
         if self.results.comparison is not None:
-            from pytest_nemoeval.compare.report import lines
+            from pytest_nemoeval.compare.report import comparison_warnings, lines
 
             terminalreporter.write_sep("=", "nemoeval comparison with the baseline")
             for row in lines(self.results.comparison):
                 terminalreporter.write_line(row)
+            for warning in comparison_warnings(self.results.comparison):
+                terminalreporter.write_line(f"GATE WARNING: {warning}", yellow=True, bold=True)
         for failure in self.results.gate_failures:
             terminalreporter.write_line(f"GATE FAILED: {failure.message}", red=True, bold=True)
         for check in self.results.inconclusive:
