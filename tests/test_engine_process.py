@@ -66,6 +66,20 @@ def test_status_line_is_live_and_keeps_pytests_lines_intact(bench, mock_server, 
     assert len(outcomes) == 9, between  # each outcome shown once
 
 
+def test_status_lines_during_a_long_wait_do_not_repeat_pytests_line(bench, mock_server):
+    """An item waiting through several status lines: they follow one another; pytest's line is begun again
+    once, when the item's outcome comes, not after each of them."""
+    mock = mock_server("--latency", "11")
+    process = start(bench, mock, "--limit-samples", "2", "--parallelism", "1")  # about 22 s
+    out, _ = process.communicate(timeout=120)
+    lines = out.splitlines()
+    status = [i for i, line in enumerate(lines) if line.startswith("nemoeval: generated")]
+    assert any(b == a + 1 for a, b in zip(status, status[1:])), lines  # two in a row while waiting
+    assert sum(line.startswith("suites/test_mmlu_pro.py") for line in lines) <= 3, lines
+    theirs = [line for line in lines if PYTEST_PROGRESS.match(line.rstrip())]
+    assert len("".join(PYTEST_PROGRESS.match(line.rstrip()).group(1) for line in theirs)) == 2, lines
+
+
 def test_qq_has_no_status_line(bench, mock_server):
     mock = mock_server()
     result = bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "-qq",

@@ -41,6 +41,7 @@ class ControllerPlugin:
         self.results = ResultsDocument(config, run)
         self.failures = 0
         self.status: StatusLine | None = None
+        self.reopen: pytest.Item | None = None  # an item whose line a status line interrupted
 
     # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
 
@@ -63,7 +64,7 @@ class ControllerPlugin:
     def show_progress(self, waiting: pytest.Item | None = None, final: bool = False) -> None:
         """The engine's status line, when a new one is due, on a line of its own after pytest's current line
         (see engine/progress.py). While an item `waiting` for its response holds pytest's line open (its
-        location is written, its outcome not yet), that line is begun again after the status line."""
+        location is written, its outcome not yet), that line is begun again when its outcome comes."""
         line = self.status.due(final) if self.status is not None else None
         if line is None:
             return
@@ -78,9 +79,16 @@ class ControllerPlugin:
             # end of the run do not
             distributed = self.config.pluginmanager.has_plugin("dsession")
             writer.write(line + ("\n" if final or distributed else ""))
-            if waiting is not None:
-                reporter.pytest_runtest_logstart(nodeid=waiting.nodeid, location=waiting.location)
             writer.flush()
+        if waiting is not None:
+            self.reopen = waiting
+
+    def _reopen_line(self) -> None:
+        """Begin again the line of the item that waited under a status line, before its outcome is shown."""
+        if self.reopen is not None:
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            reporter.pytest_runtest_logstart(nodeid=self.reopen.nodeid, location=self.reopen.location)
+            self.reopen = None
 
     def usage_error(self, message: str) -> None:
         """The only process reports its own usage errors (pytest prints the one line)."""
@@ -176,10 +184,12 @@ class ControllerPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         self.collect(report)
+        self._reopen_line()
         try:
             return (yield)  # pytest's reporter shows the item, then the status line, if due, on its own line
         finally:
-            self.show_progress()  # once the collector has the record, the report (which pytest keeps) need not carry it
+            self.show_progress()
+            # once the collector has the record, the report (which pytest keeps) need not carry it
             if any(name in OWN_PROPERTIES for name, _ in report.user_properties):
                 report.user_properties = [entry for entry in report.user_properties
                                           if entry[0] not in OWN_PROPERTIES]
