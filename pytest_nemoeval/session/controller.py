@@ -4,7 +4,6 @@ gate. Registered in the only process, or in the xdist controller (which never co
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import uuid
 from pathlib import Path
@@ -21,7 +20,7 @@ from pytest_nemoeval.session.items import OWN_PROPERTIES
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.loop import Lane
     from pytest_nemoeval.engine.process import EngineProcess
-    from pytest_nemoeval.engine.progress import StatusLine
+    from pytest_nemoeval.session.status import StatusDisplay
     from pytest_nemoeval.engine.store import ResponseStore
 
 
@@ -40,8 +39,7 @@ class ControllerPlugin:
         self.collector = ResultsCollector(self.results_dir, self.run_id)
         self.results = ResultsDocument(config, run)
         self.failures = 0
-        self.status: StatusLine | None = None
-        self.reopen: pytest.Item | None = None  # an item whose line a status line interrupted
+        self.status: StatusDisplay | None = None  # the engine's status line on the terminal
 
     # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
 
@@ -62,33 +60,8 @@ class ControllerPlugin:
         return self.deployment is not None and self.deployment.backend == "embedded"
 
     def show_progress(self, waiting: pytest.Item | None = None, final: bool = False) -> None:
-        """The engine's status line, when a new one is due, on a line of its own after pytest's current line
-        (see engine/progress.py). While an item `waiting` for its response holds pytest's line open (its
-        location is written, its outcome not yet), that line is begun again when its outcome comes."""
-        line = self.status.due(final) if self.status is not None else None
-        if line is None:
-            return
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        capman = self.config.pluginmanager.get_plugin("capturemanager")
-        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
-            writer = self.config.get_terminal_writer()
-            reporter.ensure_newline()  # and pytest's next outcome starts a new line with its file name
-            if writer.width_of_current_line:  # xdist's outcomes carry no file name: ensure_newline can't tell
-                writer.line()
-            # pytest begins its next line of outcomes with a newline; xdist's outcomes (letters only) and the
-            # end of the run do not
-            distributed = self.config.pluginmanager.has_plugin("dsession")
-            writer.write(line + ("\n" if final or distributed else ""))
-            writer.flush()
-        if waiting is not None:
-            self.reopen = waiting
-
-    def _reopen_line(self) -> None:
-        """Begin again the line of the item that waited under a status line, before its outcome is shown."""
-        if self.reopen is not None:
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            reporter.pytest_runtest_logstart(nodeid=self.reopen.nodeid, location=self.reopen.location)
-            self.reopen = None
+        if self.status is not None:
+            self.status.show(waiting, final)
 
     def usage_error(self, message: str) -> None:
         """The only process reports its own usage errors (pytest prints the one line)."""
@@ -140,18 +113,19 @@ class ControllerPlugin:
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine.process import EngineProcess
-        from pytest_nemoeval.engine.progress import StatusLine
         from pytest_nemoeval.engine.store import status_path
+        from pytest_nemoeval.session.status import StatusDisplay
 
         if self.engine is not None:
             return
         verbosity = self.config.get_verbosity()
         if verbosity > -2 and self.config.pluginmanager.get_plugin("terminalreporter") is not None:
-            self.status = StatusLine(status_path(self.results_dir, self.run_id), 30.0 if verbosity < 0 else 5.0)
+            self.status = StatusDisplay(self.config, status_path(self.results_dir, self.run_id),
+                                        30.0 if verbosity < 0 else 5.0)
         self.engine = EngineProcess(
             self.open_store(), lanes=self.lanes(), request_timeout=self.run.request_timeout,
             max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
-            status=(self.status.path, self.status.interval) if self.status is not None else None)
+            status=(self.status.line.path, self.status.line.interval) if self.status is not None else None)
         self.engine.start()
         if self.server is not None:  # its death mid-run fails the remaining items with its log tail
             self.server.watch(self.engine.close)
@@ -184,7 +158,8 @@ class ControllerPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         self.collect(report)
-        self._reopen_line()
+        if self.status is not None:
+            self.status.reopen()
         try:
             return (yield)  # pytest's reporter shows the item, then the status line, if due, on its own line
         finally:
@@ -232,7 +207,7 @@ class ControllerPlugin:
             self.engine.close()
             self.show_progress(final=True)
             if self.status is not None:
-                self.status.remove()
+                self.status.line.remove()
         try:
             if not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self.collector.discard()
