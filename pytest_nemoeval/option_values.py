@@ -11,26 +11,21 @@ from pytest_nemoeval.compare.policy import PolicyError
 
 
 def positive_int(name: str) -> Callable[[Any], int]:
-    def convert(value: Any) -> int:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise pytest.UsageError(f"{name} must be a whole number, got {value!r}") from None
-        if number < 1:
-            raise pytest.UsageError(f"{name} must be at least 1, got {number}")
-        return number
-
-    return convert
+    return _whole_number(name, 1, "at least 1")
 
 
 def non_negative_int(name: str) -> Callable[[Any], int]:
+    return _whole_number(name, 0, "0 or more")
+
+
+def _whole_number(name: str, least: int, wording: str) -> Callable[[Any], int]:
     def convert(value: Any) -> int:
         try:
             number = int(value)
         except (TypeError, ValueError):
             raise pytest.UsageError(f"{name} must be a whole number, got {value!r}") from None
-        if number < 0:
-            raise pytest.UsageError(f"{name} must be 0 or more, got {number}")
+        if number < least:
+            raise pytest.UsageError(f"{name} must be {wording}, got {number}")
         return number
 
     return convert
