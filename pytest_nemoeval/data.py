@@ -92,6 +92,8 @@ class Rows(Sequence[dict[str, Any]]):
         self._encoded = encoded
         self._last: tuple[int, dict[str, Any]] | None = None
         self.origin: dict[str, Any] = {}  # where they came from: {"source": ..., "revision": ...} (Suite.load_rows)
+        self.examples: Rows | None = None  # a harness task's few-shot split, and each row's examples in it
+        self.shots: list[list[int]] = []
 
     def __len__(self) -> int:
         return len(self._encoded)

@@ -63,6 +63,7 @@ class BenchmarkTally:
     suite_file: str
     dataset: dict[str, Any] | None = None  # where the rows came from and their fingerprints (ItemsPlugin)
     generation: dict[str, Any] | None = None  # the resolved generation settings (a baseline must match them)
+    scoring: dict[str, Any] | None = None  # base-model suites: the completions server path (completions.probe)
     samples: dict[int, dict[int, Repeat]] = field(default_factory=lambda: defaultdict(dict))
     items: int = 0
     errors: int = 0
@@ -96,7 +97,7 @@ class ResultsCollector:
         """
         tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(
             item["primary_metric"], item["repeats"], item["suite_file"], item.get("dataset"),
-            item.get("generation")))
+            item.get("generation"), item.get("scoring")))
         tally.items += 1
         repeats = tally.samples[item["sample_index"]]
         if record is None:
@@ -178,6 +179,8 @@ class ResultsDocument:
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": _rounded(metrics), "thresholds": [], "dataset": tally.dataset,
                 "generation": tally.generation}
+            if tally.scoring is not None:
+                benchmarks[name]["scoring"] = tally.scoring
         first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
         checks = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors, self.run.gate_on)
         if self.run.baseline is not None:

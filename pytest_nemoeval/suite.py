@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pytest_nemoeval.data import DataSource, Rows, at_revision, check_row, read_jsonl
 from pytest_nemoeval.errors import DataError, DriverError
+from pytest_nemoeval.harness import HarnessTask
 
 Messages = list[dict[str, Any]]
 
@@ -24,7 +25,11 @@ class Suite:
 
     name: str
     data: DataSource | Callable[[dict[str, Any]], DataSource]  # a source, or a function of data_options
-    prompt: Callable[[dict[str, Any]], str | Messages]
+    # row -> the chat prompt (a user message, or the messages); a base-model suite gives `harness` instead
+    prompt: Callable[[dict[str, Any]], str | Messages] | None = None
+    # an lm-evaluation-harness task (harness.py): few-shot prompts sent as raw completions, scored by the
+    # log-likelihood of each choice (multiple choice) or by the generated text (generative)
+    harness: HarnessTask | None = None
     required_fields: tuple[str, ...] = ()
     generation: dict[str, Any] = field(default_factory=dict)
     repeats: int = 1
@@ -72,6 +77,8 @@ class Suite:
         source = self.source(options)
         keep = None if self.keep is None else (lambda row: self.keep(row, options))  # type: ignore[misc]
         rows = self._rows(source, data_dir, limit, keep)
+        if self.harness is not None and self.harness.fewshot is not None:
+            self._attach_examples(rows, data_dir)
         rows.origin = {"source": str(Path(data_dir) / f"{self.name}.jsonl") if data_dir else source.describe(),
                        "revision": None if data_dir else getattr(source, "revision", None)}
         return rows
@@ -97,12 +104,44 @@ class Suite:
             rows = [row for row in rows if keep(row)]
         return Rows.of(rows[:limit] if limit is not None else rows)
 
+    def _attach_examples(self, rows: Rows, data_dir: str | None) -> None:
+        """The few-shot split (DIR/<name>.fewshot.jsonl with --data-dir) and each row's examples in it."""
+        assert self.harness is not None and self.harness.fewshot is not None
+        fewshot = self.harness.fewshot
+        if data_dir:
+            path = Path(data_dir) / f"{self.name}.fewshot.jsonl"
+            if not path.is_file():
+                raise DataError(f"--data-dir {data_dir}: no file {path} (the few-shot examples, one JSON object per "
+                                f"line, in the schema of {fewshot.source.describe()})")
+            examples = read_jsonl(path, None, self.required_fields)
+        else:
+            examples = Rows.of(fewshot.source.load(None))
+        loaded = [examples[index] for index in range(len(examples))]
+        try:
+            rows.shots = fewshot.choose([rows[index] for index in range(len(rows))], loaded)
+        except ValueError as exc:
+            raise DataError(f"few-shot examples: {exc}") from None
+        rows.examples = examples
+
+    def request_text(self, rows: Rows, index: int, system_prompt: str | None) -> str | Messages | list[tuple[str, str]]:
+        """What is sent for a row: its chat messages, or a harness task's prompt (generative) or its
+        (context, continuation) pairs (multiple choice)."""
+        row = rows[index]
+        if self.harness is None:
+            return self.messages(row, system_prompt)
+        examples = [rows.examples[i] for i in rows.shots[index]] if rows.examples is not None else []
+        if self.harness.generative:
+            return self.harness.context(row, examples)
+        return self.harness.requests(row, examples)
+
     def source(self, options: dict[str, Any]) -> DataSource:
         """The data source for these data options; `revision` (recipe data.revision) replaces the pinned one."""
         source = self.data if isinstance(self.data, DataSource) else self.data(options)
         return at_revision(source, str(options["revision"])) if options.get("revision") else source
 
     def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
+        if self.prompt is None:
+            raise TypeError(f"suite {self.name} has no chat prompt")
         prompt = self.prompt(row)
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
         if system_prompt:
@@ -130,12 +169,15 @@ def installed(module: str) -> bool:
         return False
 
 
-def build_payload(messages: Messages, model: str, generation: dict[str, Any], repeat: int) -> dict[str, Any]:
-    """The chat-completions request. A fixed seed is offset by the repeat so repeats stay distinct."""
+def build_payload(messages: Messages | str, model: str, generation: dict[str, Any], repeat: int,
+                  field: str = "messages") -> dict[str, Any]:
+    """The chat-completions request (or, with field="prompt", the completions one). A fixed seed is offset by
+    the repeat so repeats stay distinct."""
     options = {key: value for key, value in generation.items() if value is not None}
-    options.pop("system_prompt", None)
+    for setting in LOCAL_SETTINGS:
+        options.pop(setting, None)
     extra = options.pop("extra_body", None) or {}
-    payload: dict[str, Any] = {"model": model, "messages": messages}
+    payload: dict[str, Any] = {"model": model, field: messages}
     if "max_new_tokens" in options:
         payload["max_tokens"] = int(options.pop("max_new_tokens"))
     if "seed" in options:
@@ -145,14 +187,19 @@ def build_payload(messages: Messages, model: str, generation: dict[str, Any], re
     return payload
 
 
+# generation settings the plugin itself uses, never sent: the chat system prompt, and for log-likelihood items
+# the harness's max_length (context truncation) and pin_slots (teacher forcing on one slot per sample)
+LOCAL_SETTINGS = ("system_prompt", "max_length", "pin_slots")
+
+
 def request_key(payload: dict[str, Any], repeat: int) -> str:
     """Cache key: model + full request payload + repeat index."""
     text = json.dumps({"payload": payload, "repeat": repeat}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def prompt_hash(messages: Messages) -> str:
-    return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+def prompt_hash(prompt: Any) -> str:
+    return hashlib.sha256(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 @functools.cache

@@ -74,6 +74,12 @@ class RunProcesses:
         return left
 
 
+def lm_eval_reference() -> list[dict]:
+    """lm-evaluation-harness's own scores of examples/data (tests/data/lm_eval_reference.jsonl, see its README)."""
+    path = ROOT / "tests" / "data" / "lm_eval_reference.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def mmlu_answers(limit: int) -> list[str]:
     rows = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
     return [row["answer"] for row in rows[:limit]]

@@ -15,7 +15,8 @@ is replaced by the request's seed, `{turn}` by the number of user messages, `{mo
 in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
 `--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
 last message is a tool result (then the reply text): one step of calls per user turn.
-GET /stats returns {"chat_requests": n, "search_requests": m}. `--die-after N` exits at request N+1 (a dead endpoint).
+`--lm vllm|llama|plain` adds the completions API of a toy model with hand-computable log-probs (lmserver.py).
+GET /stats returns {"chat_requests": n, "search_requests": m, ...}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from aiohttp import web
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
               die_after: int | None = None, answers: list[list[str]] | None = None,
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
-              search_key: str | None = None, fail_prompts: list[str] | None = None) -> web.Application:
+              search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
+              lm_faults_after: int = 0) -> web.Application:
     state = {"chat_requests": 0, "search_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -45,7 +47,7 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         return web.json_response({"status": "ok"})
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"chat_requests": state["chat_requests"], "search_requests": state["search_requests"]})
+        return web.json_response({key: value for key, value in state.items() if key != "faults"})
 
     async def search(request: web.Request) -> web.Response:
         state["search_requests"] += 1
@@ -115,6 +117,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
                     web.post("/v1/chat/completions", chat)])
     if search_snippet is not None:
         app.add_routes([web.get("/search", search)])
+    if lm is not None:
+        from lmserver import add_routes
+
+        add_routes(app, lm, state, answer, lm_faults_after)
     return app
 
 
@@ -127,7 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
     answers = json.loads(Path(args.answers).read_text()) if args.answers else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
                     args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
-                    args.search_snippet, args.search_key, args.fail_prompt)
+                    args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -149,6 +155,9 @@ def main() -> None:
     parser.add_argument("--tool-call", action="append", default=[], help="NAME=JSON arguments (repeatable)")
     parser.add_argument("--search-snippet", default=None, help="serve SerpAPI's /search with this snippet")
     parser.add_argument("--search-key", default=None, help="the api_key /search accepts")
+    parser.add_argument("--lm", choices=("vllm", "llama", "plain"), default=None,
+                        help="serve /v1/completions with a toy model, as vLLM or llama.cpp do (see lmserver.py)")
+    parser.add_argument("--lm-faults-after", type=int, default=0, help="--lm: faults start after N completions")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:

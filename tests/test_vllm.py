@@ -7,13 +7,14 @@ transformers' GGUF loading (needs gguf and accelerate), served by vLLM with --en
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import results
+from helpers import ROOT, copy_suites, lm_eval_reference, results, samples
 
 pytestmark = [pytest.mark.vllm,
               pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed (tox -e vllm)")]
@@ -61,3 +62,29 @@ def test_mmlu_pro_on_a_vllm_deployment(bench, smollm2, run_processes):
                                           "--tensor-parallel-size 1 --data-parallel-size 1 --enforce-eager "
                                           "--max-model-len 2048")
     assert run_processes.wait_gone(60) == []  # the API server and its engine process
+
+
+@pytest.mark.timeout(1800)
+def test_base_model_suites_on_a_vllm_deployment(pytester, smollm2, run_processes):
+    """The echo path on vLLM's own API: log-likelihoods of the same weights as lm-evaluation-harness's
+    Hugging Face backend scored them (tests/data/lm_eval_reference.jsonl), and a generative item."""
+    copy_suites(pytester, "openbookqa", "winogrande", "mmlu")
+    (pytester.path / "data").mkdir()
+    for name in ("openbookqa", "winogrande", "winogrande.fewshot", "mmlu", "mmlu.fewshot"):
+        shutil.copy(ROOT / "examples" / "data" / f"{name}.jsonl", pytester.path / "data")
+    result = pytester.runpytest_subprocess(
+        "suites/", "--data-dir", "data", "--limit-samples", "10",
+        "--deploy", "vllm", "--model", str(smollm2), "--served-model-name", "smollm2",
+        "--deploy-arg=--enforce-eager", "--deploy-arg=--max-model-len 2048", "--deploy-arg=--no-enable-prefix-caching",
+        "--deploy-arg=--dtype float32", "--deploy-timeout", "1200", timeout=1700)
+    assert result.ret == 0, result.stdout.str()
+    document = results(pytester)
+    for name in ("openbookqa", "winogrande"):
+        entry = document["benchmarks"][name]
+        assert entry["scoring"] == {"api": "completions", "server": "vllm", "method": "echo"}
+        assert (entry["items"], entry["errors"]) == (10, 0)
+        reference = [row for row in lm_eval_reference() if row["task"] == name][:10]
+        for expected, sample in zip(reference, samples(pytester, name)):
+            assert sample["loglikelihoods"] == pytest.approx(expected["loglikelihoods"], abs=0.05)
+            assert sample["extracted"] == expected["acc_pred"]
+    assert document["benchmarks"]["mmlu"]["errors"] == 0

@@ -25,7 +25,9 @@ from typing import Any, Awaitable
 
 from pytest_nemoeval import sandbox
 from pytest_nemoeval.errors import EndpointDown, GenerationError
+from pytest_nemoeval.completions import server_root
 from pytest_nemoeval.engine.drivers import Chat, DriverRow, run_driver
+from pytest_nemoeval.engine.loglikelihood import LoglikelihoodScorer
 from pytest_nemoeval.engine.progress import Progress
 from pytest_nemoeval.engine.store import DEAD, STOPPED, ResponseStore
 from pytest_nemoeval.suite import request_key
@@ -66,12 +68,15 @@ class _LaneState:
 
     def __init__(self, lane: Lane, key: str, timeout: float) -> None:
         self.lane = lane
-        self.url = f"{lane.url}/chat/completions"
+        self.url = f"{lane.url}/chat/completions"  # the lane's usual request; url_for() names the others
         self.transport = Transport({"Authorization": f"Bearer {key}"} if key else {}, timeout)
         self.slots = asyncio.Semaphore(lane.parallelism)
         self.dead: str | None = None
         self.streak = 0
         self.streak_started = 0.0
+
+    def url_for(self, path: str) -> str:
+        return (server_root(self.lane.url) if path == "/tokenize" else self.lane.url) + path
 
 
 class GenerationEngine:
@@ -88,6 +93,7 @@ class GenerationEngine:
         self._progress = progress
         self._lanes: dict[str, _LaneState] = {}
         self._fetching: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._scorer: LoglikelihoodScorer | None = None
 
     async def run(self) -> None:
         sandbox.configure(self._settings)  # --sandbox-workers: this process runs the code suites' programs
@@ -127,15 +133,14 @@ class GenerationEngine:
                 if self._store.has(key):
                     self._finish(key, None, cached=True)
                     continue
-                if "driver" in payload:  # its requests take slots of their lanes themselves (request())
-                    row = DriverRow.of(payload)
+                if "driver" in payload or "loglikelihood" in payload:  # its requests take lane slots themselves
                     await drivers.acquire()
-                    chat = Chat(row, self._settings, self.request)
-                    task = asyncio.create_task(self._answer(key, run_driver(row, chat)))
+                    task = asyncio.create_task(self._answer(key, self._several(payload)))
                     task.add_done_callback(lambda t: (tasks.discard(t), drivers.release()))
-                else:
+                else:  # one chat request, or one raw completion (a base-model suite's generative item)
                     await model.slots.acquire()
-                    task = asyncio.create_task(self._answer(key, self._attempts(model, payload)))
+                    path = "/completions" if "prompt" in payload else "/chat/completions"
+                    task = asyncio.create_task(self._answer(key, self._attempts(model, payload, path)))
                     task.add_done_callback(lambda t: (tasks.discard(t), model.slots.release()))
                 tasks.add(task)
             while tasks:
@@ -146,6 +151,22 @@ class GenerationEngine:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+
+    def _several(self, payload: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        """A plan row that takes several requests: a suite's driver, or a sample's log-likelihoods."""
+        if "driver" in payload:
+            row = DriverRow.of(payload)
+            return run_driver(row, Chat(row, self._settings, self.request))
+        if self._scorer is None:
+            self._scorer = LoglikelihoodScorer(self.send, payload["model"])
+        return self._scorer.score(payload["loglikelihood"])
+
+    async def send(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One uncached request on the model lane to `path` (/completions, or /tokenize at the server root):
+        its JSON, within the lane's bound and with its retries."""
+        state = self._lanes["model"]
+        async with state.slots:
+            return await self._attempts(state, payload, path, raw=True)
 
     async def _answer(self, key: str, response: Awaitable[dict[str, Any]]) -> None:
         """Store a plan row's response, or its one-line failure."""
@@ -180,16 +201,18 @@ class GenerationEngine:
         self._store.put(key, body)
         return body
 
-    async def _attempts(self, state: _LaneState, payload: dict[str, Any]) -> dict[str, Any]:
-        """Send with retries; the body, or GenerationError with the last reason."""
+    async def _attempts(self, state: _LaneState, payload: dict[str, Any], path: str = "/chat/completions",
+                        raw: bool = False) -> dict[str, Any]:
+        """Send with retries; the body (the response's JSON when raw), or GenerationError with the last reason."""
+        url = state.url_for(path)
         last = "no attempt made"
         for attempt in range(self._max_retries + 1):
             if state.dead:
                 raise EndpointDown(state.dead)
             try:
                 started = time.monotonic()
-                response = await state.transport.post(state.url, payload)
-                return self._accept(state, response, time.monotonic() - started)
+                response = await state.transport.post(url, payload)
+                return self._accept(state, url, response, time.monotonic() - started, raw)
             except _Retryable as exc:
                 last, retry_after = str(exc), exc.retry_after
             except AttemptTimeout as exc:
@@ -204,20 +227,25 @@ class GenerationEngine:
                 await asyncio.sleep(_backoff(attempt, retry_after))
         raise GenerationError(f"{last} (gave up after {self._max_retries + 1} attempts)")
 
-    def _accept(self, state: _LaneState, response: HttpResponse, latency: float) -> dict[str, Any]:
+    def _accept(self, state: _LaneState, url: str, response: HttpResponse, latency: float,
+                raw: bool) -> dict[str, Any]:
         state.streak = 0
         status = response.status
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}: {_server_message(response.body)}",
                              _retry_after(response.headers.get("Retry-After")))
         if status != 200:
-            raise GenerationError(f"HTTP {status} from {state.url}: {_server_message(response.body)}")
+            raise GenerationError(f"HTTP {status} from {url}: {_server_message(response.body)}")
+        chat = url.endswith("/chat/completions")
         try:
             data = json.loads(response.body)
+            if raw and isinstance(data, dict):
+                return data
             choice = data["choices"][0]
-            message = choice.get("message") or {}
+            message = (choice.get("message") or {}) if chat else {"content": choice["text"]}
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise _Retryable(f"invalid response (not an OpenAI chat completion): {response.body[:120]!r}") from None
+            kind = "chat completion" if chat else "response"
+            raise _Retryable(f"invalid response (not an OpenAI {kind}): {response.body[:120]!r}") from None
         usage = data.get("usage") or {}
         return {
             "content": message.get("content"),

@@ -46,6 +46,9 @@ class ControllerPlugin:
     def served_model(self) -> str:
         return self.connect().model
 
+    def endpoint_url(self) -> str:
+        return self.connect().base_url
+
     def open_store(self) -> ResponseStore:
         from pytest_nemoeval.engine.store import ResponseStore
 
@@ -139,6 +142,7 @@ class ControllerPlugin:
         node.workerinput["nemoeval_embedded"] = self.runs_embedded_model()
         if not self.config.option.collectonly:
             node.workerinput["nemoeval_model"] = self.connect().model
+            node.workerinput["nemoeval_base_url"] = self.connect().base_url
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

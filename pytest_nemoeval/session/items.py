@@ -17,7 +17,8 @@ from pytest_nemoeval.endpoint import connect
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
-from pytest_nemoeval.suite import Suite, build_payload, installed, prompt_hash, request_key
+from pytest_nemoeval.session.plan import PreparedSuite, plan_row
+from pytest_nemoeval.suite import Suite, installed, prompt_hash
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.store import ResponseStore
@@ -37,24 +38,12 @@ class ItemRef:
     repeat: int
 
 
-@dataclass
-class PreparedSuite:
-    suite: Suite
-    rows: Rows
-    repeats: int
-    generation: dict[str, Any]
-    module_file: Path
-    dataset: dict[str, Any]
-
-    @property
-    def module_dir(self) -> Path:
-        return self.module_file.parent
-
-
 class Role(Protocol):
     """What the items need from the process they run in (ControllerPlugin or WorkerPlugin)."""
 
     def served_model(self) -> str: ...
+
+    def endpoint_url(self) -> str: ...
 
     def open_store(self) -> ResponseStore: ...
 
@@ -75,7 +64,7 @@ def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> dict[
     another prompt, differ here."""
     prompts = hashlib.sha256()
     for index in range(len(rows)):
-        prompts.update(prompt_hash(suite.messages(rows[index], system_prompt)).encode())
+        prompts.update(prompt_hash(suite.request_text(rows, index, system_prompt)).encode())
     return {**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint(), "prompts_sha256": prompts.hexdigest()}
 
 
@@ -94,6 +83,7 @@ class ItemsPlugin:
         self.items: list[pytest.Item] = []
         self.store: ResponseStore | None = None
         self.model: str | None = None
+        self.scoring: dict[str, Any] | None = None  # what the completions probe found (base-model suites)
 
     # -- collection ---------------------------------------------------------------------------------
 
@@ -163,6 +153,7 @@ class ItemsPlugin:
         if self.items:
             self.check_judge(selected)
             self.model = self.role.served_model()
+            self.check_completions(selected)
             self.store = self.role.open_store()
             self.store.publish_plan(self.request_for(item_ref(item), self.model) for item in self.items)
             self.role.plan_published()
@@ -208,25 +199,27 @@ class ItemsPlugin:
                 f"is not set: export the judge's API key (or name the variable with --judge-api-key-env)")
         connect(judge["endpoint"], judge["model"], judge["api_key_env"], True, option="--judge-endpoint")
 
+    def check_completions(self, selected: list[str]) -> None:
+        """A selected base-model suite: the endpoint serves raw completions (and log-likelihoods if needed)."""
+        from pytest_nemoeval.completions import CapabilityError, probe
+
+        harness = [name for name in selected if self.prepared[name].suite.harness is not None]
+        if not harness:
+            return
+        loglikelihood = any(not self.prepared[name].suite.harness.generative for name in harness)  # type: ignore[union-attr]
+        try:
+            self.scoring = probe(self.role.endpoint_url(), self.role.served_model(),
+                                 os.environ.get(self.run.api_key_env), loglikelihood, ", ".join(harness))
+        except CapabilityError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
     def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, str, dict[str, Any]]:
         """(request key, prompt hash, payload) of one item: a row of the plan."""
         assert ref is not None
-        prepared = self.prepared[ref.benchmark]
-        suite, row = prepared.suite, prepared.rows[ref.sample_index]
-        messages = suite.messages(row, prepared.generation.get("system_prompt"))
-        if suite.driver is None:
-            payload = build_payload(messages, model, prepared.generation, ref.repeat)
-            return request_key(payload, ref.repeat), prompt_hash(messages), payload
-        from pytest_nemoeval.engine.drivers import DriverRow
-
-        driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
-                           prepared.generation, ref.repeat).payload()
-        # the key names the driver by module and function, not by path: a moved checkout keeps its cache
-        identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}",
-                    "data": self.run.benchmark(ref.benchmark).get("data")}  # options a driver may read
-        if suite.judge:  # another judge is another verdict
-            identity["judge"] = {key: self.run.section("judge")[key] for key in ("endpoint", "model")}
-        return request_key(identity, ref.repeat), prompt_hash(messages), driver
+        judge = self.run.section("judge")
+        return plan_row(self.prepared[ref.benchmark], ref.sample_index, ref.repeat, model,
+                        self.run.benchmark(ref.benchmark).get("data"),
+                        {key: judge[key] for key in ("endpoint", "model")}, self.scoring)
 
     # -- items --------------------------------------------------------------------------------------
 
@@ -266,6 +259,8 @@ class ItemsPlugin:
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
             "suite_file": str(prepared.module_file), "dataset": prepared.dataset,
             "generation": prepared.generation}
+        if prepared.suite.harness is not None and self.scoring is not None:
+            ident["scoring"] = self.scoring
         item.user_properties.append(("nemoeval_item", ident))
         if prepared.suite.failed_inputs is not None:  # after the ident: were it to raise, the error still counts
             ident["failed_inputs"] = prepared.suite.failed_inputs(row)

@@ -24,6 +24,9 @@ class WorkerPlugin:
     def served_model(self) -> str:
         return str(self.input["nemoeval_model"])
 
+    def endpoint_url(self) -> str:
+        return str(self.input["nemoeval_base_url"])
+
     def open_store(self) -> ResponseStore:
         """The controller's store: its path follows from the controller's results directory and run id."""
         from pytest_nemoeval.engine.store import ResponseStore, store_path

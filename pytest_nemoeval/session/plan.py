@@ -1,0 +1,66 @@
+"""The plan's rows: what the engine sends for one item (a chat request, a driver's task, a raw completion, or
+a sample's log-likelihoods), its cache key and its prompt hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_nemoeval.data import Rows
+from pytest_nemoeval.suite import Suite, build_payload, prompt_hash, request_key
+
+PlanRow = tuple[str, str, dict[str, Any]]  # (request key, prompt hash, payload)
+
+
+@dataclass
+class PreparedSuite:
+    suite: Suite
+    rows: Rows
+    repeats: int
+    generation: dict[str, Any]
+    module_file: Path
+    dataset: dict[str, Any]
+
+    @property
+    def module_dir(self) -> Path:
+        return self.module_file.parent
+
+
+def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,
+             judge: dict[str, Any], scoring: dict[str, Any] | None) -> PlanRow:
+    """One item's plan row. `data_options` (the recipe's) and `judge` (endpoint, model) are part of a driver's
+    key; `scoring` is what the completions probe found (base-model suites)."""
+    suite, row = prepared.suite, prepared.rows[index]
+    if suite.harness is not None:
+        return _harness_row(prepared, index, repeat, model, scoring)
+    messages = suite.messages(row, prepared.generation.get("system_prompt"))
+    if suite.driver is None:
+        payload = build_payload(messages, model, prepared.generation, repeat)
+        return request_key(payload, repeat), prompt_hash(messages), payload
+    from pytest_nemoeval.engine.drivers import DriverRow
+
+    driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
+                       prepared.generation, repeat).payload()
+    # the key names the driver by module and function, not by path: a moved checkout keeps its cache
+    identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}",
+                "data": data_options}  # options a driver may read
+    if suite.judge:  # another judge is another verdict
+        identity["judge"] = judge
+    return request_key(identity, repeat), prompt_hash(messages), driver
+
+
+def _harness_row(prepared: PreparedSuite, index: int, repeat: int, model: str,
+                 scoring: dict[str, Any] | None) -> PlanRow:
+    """A base-model item: one raw completion (generative), or its choices' log-likelihoods, whose key leaves
+    out how the server is driven (slots, pinning): the same log-probs either way."""
+    sent = prepared.suite.request_text(prepared.rows, index, None)
+    if isinstance(sent, str):
+        payload = build_payload(sent, model, prepared.generation, repeat, field="prompt")
+        return request_key(payload, repeat), prompt_hash(sent), payload
+    assert scoring is not None, "the completions probe runs before the plan is made"
+    spec = {"requests": sent, "server": scoring["server"], "method": scoring["method"],
+            "max_length": prepared.generation.get("max_length")}
+    payload = {"loglikelihood": {**spec, "slots": scoring.get("slots"), "pin": prepared.generation.get("pin_slots", True)},
+               "model": model}
+    return request_key({"loglikelihood": spec, "model": model}, repeat), prompt_hash(sent), payload
