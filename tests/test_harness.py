@@ -45,7 +45,10 @@ class ToyServer:
 def score(server: ToyServer, method: str, pairs: list[tuple[str, str]], **spec: Any) -> dict[str, Any]:
     scorer = LoglikelihoodScorer(server.send, "toy")
     server_kind = "vllm" if method == "echo" else "llama.cpp"
-    return asyncio.run(scorer.score({"requests": pairs, "server": server_kind, "method": method, "slots": 2, **spec}))
+    contexts = list(dict.fromkeys(context for context, _ in pairs))
+    requests = [[contexts.index(context), continuation] for context, continuation in pairs]
+    return asyncio.run(scorer.score({"contexts": contexts, "requests": requests, "server": server_kind,
+                                     "method": method, "slots": 2, **spec}))
 
 
 @pytest.mark.parametrize("method", ["echo", "teacher_forcing"])
@@ -114,7 +117,8 @@ def test_a_forced_token_the_server_did_not_sample_fails_the_item():
 
     scorer = LoglikelihoodScorer(wrong, "toy")
     with pytest.raises(GenerationError, match="logit_bias did not force token"):
-        asyncio.run(scorer.score({"requests": [("a", " b")], "server": "llama.cpp", "method": "teacher_forcing"}))
+        asyncio.run(scorer.score({"contexts": ["a"], "requests": [[0, " b"]], "server": "llama.cpp",
+                                  "method": "teacher_forcing"}))
 
 
 # -- prompts and scores -------------------------------------------------------------------------------

@@ -126,3 +126,20 @@ def test_a_server_without_log_probs_is_refused(base, mock_server):
     result.stderr.fnmatch_lines([f"ERROR: openbookqa, winogrande score log-likelihoods on token ids and "
                                  f"{mock.url}/tokenize did not tokenize (HTTP 404): serve the model with vLLM or llama.cpp"])
     assert mock.stats()["completions"] == 1  # the probe's 1-token completion, nothing more
+
+
+def test_a_missing_or_corrupt_few_shot_file_is_one_line(base, mock_server):
+    mock = mock_server("--lm", "vllm")
+    fewshot = base.path / "data" / "winogrande.fewshot.jsonl"
+    lines = fewshot.read_text().splitlines()
+    fewshot.write_text("\n".join([lines[0], '{"sentence": "cut off', *lines[2:]]) + "\n")
+    result = run(base, mock, "-k", "winogrande", "--limit-samples", "2")
+    assert result.ret != 0 and mock.stats()["completions"] == 0
+    assert [line for line in result.stderr.lines if line.startswith("ERROR:")] == [
+        "ERROR: winogrande: data/winogrande.fewshot.jsonl line 2: not valid JSON (Invalid control character at)"]
+    fewshot.unlink()
+    result = run(base, mock, "-k", "winogrande", "--limit-samples", "2")
+    result.stderr.fnmatch_lines(["ERROR: winogrande: --data-dir data: no file data/winogrande.fewshot.jsonl (the few-shot "
+                                 "examples, one JSON object per line, in the schema of allenai/winogrande (split train, "
+                                 "config winogrande_xl))"])
+    assert not (base.path / "results" / "results.json").exists()

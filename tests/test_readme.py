@@ -127,9 +127,10 @@ def test_examples_have_rows_for_every_suite(suite):
 
 
 # every suite once, on the embedded model, which is HLE's judge too (the default without --endpoint): one
-# sample, one repeat, short replies; 768 tokens per slot bound a reply that loops (a 135M model may)
+# sample, one repeat, short replies; 2048 tokens per slot bound a conversation that loops (a 135M model may)
+# and hold ARC-Challenge's 25-shot prompt (about 1,800 tokens)
 SMOKE = ["--limit-samples", "1", "--repeats", "1", "--set", "generation.max_new_tokens=48",
-         "--deploy-arg=--ctx-per-slot 768"]
+         "--deploy-arg=--ctx-per-slot 2048"]
 
 
 @pytest.mark.timeout(900)  # 30-40 s alone on 2 cores, 2-3 min beside another full test run

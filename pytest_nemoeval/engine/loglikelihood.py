@@ -1,6 +1,6 @@
 """Log-likelihood of continuations, as lm-evaluation-harness computes it for completions APIs.
 
-One plan row holds a sample's (context, continuation) pairs and the server path the probe found
+One plan row holds a sample's (context, continuation) pairs (each context once) and the server path the probe found
 (completions.py). For each pair, as lm_eval/api/model.py `_encode_pair` and models/api_models.py do:
 
 - trailing whitespace of the context moves to the front of the continuation;
@@ -43,7 +43,8 @@ class LoglikelihoodScorer:
         self._slots: asyncio.Queue[int] | None = None
 
     async def score(self, spec: dict[str, Any]) -> dict[str, Any]:
-        pairs = [(str(context), str(continuation)) for context, continuation in spec["requests"]]
+        contexts = spec["contexts"]  # the plan holds each context once and the pairs as (context index, continuation)
+        pairs = [(str(contexts[context]), str(continuation)) for context, continuation in spec["requests"]]
         server, method = spec["server"], spec["method"]
         encoded = [await self._encode(server, context, continuation) for context, continuation in pairs]
         encoded = [_truncate(context, continuation, spec.get("max_length")) for context, continuation in encoded]

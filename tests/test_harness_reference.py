@@ -1,0 +1,98 @@
+"""The base-model suites' requests against what lm-evaluation-harness itself built for the same rows
+(tests/data/lm_eval_reference.jsonl, made by the harness: see tests/data/README.md): every (context,
+continuation) pair and every generative prompt, byte for byte, few-shot examples and their seeded stream
+included; and the embedded model's log-likelihoods next to the harness's on the same weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from helpers import ROOT, copy_suites, lm_eval_reference, results, samples
+from pytest_nemoeval.suite import load_suite_module
+
+EXAMPLES = ROOT / "examples" / "data"
+REFERENCE = lm_eval_reference()
+SUITES = sorted({entry["suite"] for entry in REFERENCE})
+
+
+def sha256(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False).encode()).hexdigest()
+
+
+def built(name: str) -> list:
+    module = load_suite_module(str(ROOT / "suites" / f"test_{name}.py"))
+    rows = module.suite.load_rows(str(EXAMPLES), None)
+    return [module.suite.request_text(rows, index, None) for index in range(len(rows))]
+
+
+def test_the_reference_covers_every_base_model_suite():
+    assert SUITES == ["arc_challenge", "hellaswag", "mmlu", "mmlu_logits", "openbookqa", "winogrande"]
+    for name in SUITES:
+        rows = (EXAMPLES / f"{name}.jsonl").read_text().splitlines()
+        assert sorted(entry["index"] for entry in REFERENCE if entry["suite"] == name) == list(range(len(rows)))
+
+
+@pytest.mark.parametrize("name", SUITES)
+def test_every_request_is_the_harness_request_byte_for_byte(name):
+    ours = built(name)
+    for entry in (entry for entry in REFERENCE if entry["suite"] == name):
+        sent = ours[entry["index"]]
+        if "prompt" in entry or "requests" in entry:  # the strings themselves: a readable difference
+            expected = entry.get("prompt", entry.get("requests"))
+            assert (sent if isinstance(sent, str) else [list(pair) for pair in sent]) == expected
+        if name == "mmlu":
+            assert sha256(sent) == entry["prompt_sha256"], f"row {entry['index']}"
+        else:
+            assert sha256([list(pair) for pair in sent]) == entry["requests_sha256"], f"row {entry['index']}"
+
+
+@pytest.mark.parametrize("name", [name for name in SUITES if name != "mmlu"])
+def test_scores_from_the_harness_log_likelihoods_are_the_harness_scores(name):
+    """acc / acc_norm as the suite computes them from the harness's own log-likelihoods = the harness's."""
+    module = load_suite_module(str(ROOT / "suites" / f"test_{name}.py"))
+    rows = [json.loads(line) for line in (EXAMPLES / f"{name}.jsonl").read_text().splitlines()]
+    from pytest_nemoeval.harness import scores
+
+    for entry in (entry for entry in REFERENCE if entry["suite"] == name):
+        scored = scores(module.task, rows[entry["index"]], entry["loglikelihoods"])
+        assert scored["acc"] == bool(entry["acc"])
+        if entry.get("acc_norm") is not None:
+            assert scored["acc_norm"] == bool(entry["acc_norm"])
+
+
+def test_the_generative_answer_is_the_harness_filter(monkeypatch):
+    letter = load_suite_module(str(ROOT / "suites" / "test_mmlu.py")).letter
+    for entry in (entry for entry in REFERENCE if entry["suite"] == "mmlu"):
+        assert letter(entry["reply"]) == entry["answer"]
+    assert (letter(" B\n"), letter("\n C."), letter(""), letter("   ")) == ("B", "C", "[invalid]", "[invalid]")
+
+
+@pytest.mark.usefixtures("run_processes")
+def test_the_embedded_model_scores_as_the_harness_does(pytester):
+    """Teacher forcing on llama.cpp (SmolLM2-135M, Q4_1 weights) against the harness's Hugging Face backend on
+    the same weights dequantized: the quantized kernels move log-likelihoods a little, never the method."""
+    copy_suites(pytester, "openbookqa", "mmlu_logits")
+    (pytester.path / "data").mkdir()
+    for name in ("openbookqa", "mmlu_logits", "mmlu_logits.fewshot"):
+        shutil.copy(EXAMPLES / f"{name}.jsonl", pytester.path / "data")
+    result = pytester.runpytest_subprocess("suites/", "--data-dir", "data", "--limit-samples", "8")
+    assert result.ret == 0, result.stdout.str()
+    document = results(pytester)
+    for name in ("openbookqa", "mmlu_logits"):
+        entry = document["benchmarks"][name]
+        assert entry["scoring"] == {"api": "completions", "server": "llama.cpp", "method": "teacher_forcing", "slots": 4}
+        assert entry["errors"] == 0
+        module = load_suite_module(str(ROOT / "suites" / f"test_{name}.py"))
+        rows = [json.loads(line) for line in (EXAMPLES / f"{name}.jsonl").read_text().splitlines()]
+        index_of = {str(module.suite.sample_id(row, index)): index for index, row in enumerate(rows)}
+        expected = {entry["index"]: entry for entry in REFERENCE if entry["suite"] == name}
+        same = 0
+        for sample in samples(pytester, name):
+            reference = expected[index_of[str(sample["sample_id"])]]
+            assert sample["loglikelihoods"] == pytest.approx(reference["loglikelihoods"], abs=1.0)
+            same += sample["correct"] == bool(reference["acc"])
+        assert same >= 7, f"{name}: {same} of 8 predictions as the harness's"
