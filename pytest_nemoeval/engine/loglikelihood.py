@@ -134,5 +134,6 @@ def _truncate(context: list[int], continuation: list[int], max_length: int | Non
     whole = (context + continuation)[-max_length:]
     kept = len(whole) - len(continuation)
     if kept <= 0:
-        raise GenerationError(f"the continuation alone has {len(continuation)} tokens, more than max_length {max_length}")
+        raise GenerationError(f"the continuation alone has {len(continuation)} tokens, "
+                              f"more than max_length {max_length}")
     return whole[:kept], continuation

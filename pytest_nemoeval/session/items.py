@@ -206,7 +206,8 @@ class ItemsPlugin:
         harness = [name for name in selected if self.prepared[name].suite.harness is not None]
         if not harness:
             return
-        loglikelihood = any(not self.prepared[name].suite.harness.generative for name in harness)  # type: ignore[union-attr]
+        loglikelihood = any(not self.prepared[name].suite.harness.generative  # type: ignore[union-attr]
+                            for name in harness)
         try:
             self.scoring = probe(self.role.endpoint_url(), self.role.served_model(),
                                  os.environ.get(self.run.api_key_env), loglikelihood, ", ".join(harness))

@@ -59,9 +59,11 @@ def _harness_row(prepared: PreparedSuite, index: int, repeat: int, model: str,
         payload = build_payload(sent, model, prepared.generation, repeat, field="prompt")
         return request_key(payload, repeat), prompt_hash(sent), payload
     assert scoring is not None, "the completions probe runs before the plan is made"
-    contexts = list(dict.fromkeys(context for context, _ in sent))  # choices share one context: sent once
-    spec = {"contexts": contexts, "requests": [[contexts.index(context), continuation] for context, continuation in sent],
-            "server": scoring["server"], "method": scoring["method"], "max_length": prepared.generation.get("max_length")}
-    payload = {"loglikelihood": {**spec, "slots": scoring.get("slots"), "pin": prepared.generation.get("pin_slots", True)},
-               "model": model}
+    contexts = list(dict.fromkeys(context for context, _ in sent))  # choices share one context: kept once
+    spec = {"contexts": contexts,
+            "requests": [[contexts.index(context), continuation] for context, continuation in sent],
+            "server": scoring["server"], "method": scoring["method"],
+            "max_length": prepared.generation.get("max_length")}
+    pin = prepared.generation.get("pin_slots", True)
+    payload = {"loglikelihood": {**spec, "slots": scoring.get("slots"), "pin": pin}, "model": model}
     return request_key({"loglikelihood": spec, "model": model}, repeat), prompt_hash(sent), payload
