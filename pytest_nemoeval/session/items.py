@@ -266,6 +266,10 @@ class ItemsPlugin:
             "repeats": prepared.repeats, "primary_metric": prepared.suite.primary_metric, "model": self.model,
             "suite_file": str(prepared.module_file), "dataset": prepared.dataset,
             "generation": prepared.generation}
+        if prepared.suite.category_field is not None:
+            value = row.get(prepared.suite.category_field)
+            ident["category"] = "(missing)" if value is None else str(value)
+            ident["category_field"] = prepared.suite.category_field
         item.user_properties.append(("nemoeval_item", ident))
         if prepared.suite.failed_inputs is not None:  # after the ident: were it to raise, the error still counts
             ident["failed_inputs"] = prepared.suite.failed_inputs(row)
