@@ -64,6 +64,11 @@ class HtmlReport:
                 f'{"".join(rows)}</table><ul>{"".join(lines)}{text}</ul></div>')
 
     def plots(self) -> str:
+        from pytest_nemoeval.suite import installed
+
+        if not installed("matplotlib"):
+            return ("<div id=\"nemoeval-plots\"><p>plots need matplotlib: pip install "
+                    "'pytest-nemoeval[plot]'</p></div>")
         from pytest_nemoeval.report.plots import interval_plot
 
         benchmarks = self.results.benchmarks
