@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ def export(results_dir: Path, target: str, settings: dict[str, Any]) -> str:
     except ExportError as exc:
         raise ExportError(f"export to {target} failed: {exc}") from None
     except Exception as exc:  # the library's own error, whatever its type: one line, results.json kept
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = re.sub(r"(\w+://)[^/@\s]+@", r"\1", (str(exc).strip().splitlines() or [""])[0])[:300]  # no password
         raise ExportError(f"export to {target} failed: {type(exc).__name__}: {first}") from None
 
 
