@@ -76,6 +76,7 @@ def test_export_command_exports_a_finished_run(bench, mock_server):
     assert (bench.path / "results" / "results.json").read_bytes() == before
 
 
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")  # MLflow's store, on SQLAlchemy 2
 def test_mlflow_one_run_per_benchmark_in_a_sqlite_store(bench, mock_server, monkeypatch):
     monkeypatch.setenv("NEMOEVAL_TEST_KEY", SECRET)
     mock = mock_server("--require-key", SECRET)
