@@ -1,19 +1,26 @@
-"""`python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR [...]` (the only command)."""
+"""`python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR [...]` and `python -m pytest_nemoeval export DIR --to
+TARGET [...]`."""
 
 from __future__ import annotations
 
 import sys
 
+USAGE = ("usage: python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR [--policy RECIPE] "
+         "[--format text|json|markdown] [--max-drop D] [--inconclusive status|pass|fail] [--show-flips]\n"
+         "       python -m pytest_nemoeval export DIR --to mlflow|wandb|nemo-evaluator [...]")
+
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] != "compare":
-        print("usage: python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR [--policy RECIPE] "
-              "[--format text|json|markdown] [--max-drop D] [--inconclusive status|pass|fail] [--show-flips]",
-              file=sys.stderr)
-        return 4
-    from pytest_nemoeval.compare.cli import main as compare
+    if argv and argv[0] == "compare":
+        from pytest_nemoeval.compare.cli import main as compare
 
-    return compare(argv[1:])
+        return compare(argv[1:])
+    if argv and argv[0] == "export":
+        from pytest_nemoeval.export.cli import main as export
+
+        return export(argv[1:])
+    print(USAGE, file=sys.stderr)
+    return 4
 
 
 if __name__ == "__main__":

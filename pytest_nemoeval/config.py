@@ -17,6 +17,7 @@ import pytest
 from pytest_nemoeval import option_values as values
 from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, PolicyError, inconclusive_mode,
                                             max_drop_value, parse_gate)
+from pytest_nemoeval.export import targets
 from pytest_nemoeval.gate import GATE_ON, Threshold, parse_threshold
 
 
@@ -86,6 +87,19 @@ OPTIONS: tuple[Option, ...] = (
            "JUDGE_API_KEY", values.text, "VAR"),
     Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
            values.positive_int("--judge-parallelism"), "N"),
+    # exports of the finished run (recipe section `export:`; export/), also `python -m pytest_nemoeval export`
+    Option("export.to", "--export", "after the run, export it to mlflow, wandb or nemo-evaluator; repeatable",
+           [], targets, "TARGET", repeatable=True),
+    Option("export.mlflow_tracking_uri", "--mlflow-tracking-uri", "MLflow tracking URI (default: "
+           "MLFLOW_TRACKING_URI, else sqlite:///<results-dir>/mlflow.db)", None, values.text, "URI"),
+    Option("export.mlflow_experiment", "--mlflow-experiment", "MLflow experiment", "pytest-nemoeval", values.text,
+           "NAME"),
+    Option("export.wandb_project", "--wandb-project", "W&B project", "pytest-nemoeval", values.text, "NAME"),
+    Option("export.wandb_entity", "--wandb-entity", "W&B entity (default: the key's)", None, values.text, "NAME"),
+    Option("export.wandb_dir", "--wandb-dir", "where W&B keeps its run files (default: the results dir)", None,
+           values.text, "DIR"),
+    Option("export.nemo_evaluator_dir", "--nemo-evaluator-dir", "where the NeMo Evaluator layout goes (default: "
+           "<results-dir>/nemo-evaluator)", None, values.text, "DIR"),
     # a server the plugin starts itself (recipe section `deployment:`); --model is the model to serve
     Option("deployment.backend", "--deploy", "start this server for the run: vllm (default without --endpoint: "
            "the embedded CPU model)", None, values.text, "BACKEND"),

@@ -143,3 +143,17 @@ def benchmark_metrics(hook: Any, benchmark: str, outcomes: list[SampleOutcome], 
     for function in own:
         metrics.update(function(outcomes, repeats) or {})
     return metrics
+
+
+def rounded(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metric summaries with floats to 6 decimals, as results.json keeps them."""
+    def rnd(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 6)
+        if isinstance(value, list):
+            return [rnd(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rnd(v) for k, v in value.items()}
+        return value
+
+    return {name: rnd(values) for name, values in metrics.items()}

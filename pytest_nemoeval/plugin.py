@@ -13,6 +13,7 @@ import pytest
 
 from pytest_nemoeval import config as run_config
 from pytest_nemoeval import hookspecs, metrics
+from pytest_nemoeval.report.html import HtmlReport
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.session.controller import ControllerPlugin
 from pytest_nemoeval.session.items import VERDICT, ItemRef, ItemsPlugin
@@ -39,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         role = ControllerPlugin(config, run)
         config.pluginmanager.register(role, "nemoeval-controller")
+        config.pluginmanager.register(HtmlReport(config, role.results, role.results_dir), "nemoeval-html")
         if _xdist_controller(config):  # collects nothing: the workers do
             return
     items = config.stash[ITEMS] = ItemsPlugin(config, run, role)

@@ -21,7 +21,8 @@ from pytest_nemoeval.compare.report import (baseline_column, baseline_comparison
                                             inconclusive_exit_status)
 from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.gate import GateFailure, evaluate
-from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics
+from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics, rounded
+from pytest_nemoeval.report.categories import category_breakdown
 from pytest_nemoeval.scoring import Response
 from pytest_nemoeval.suite import load_suite_module
 
@@ -68,6 +69,8 @@ class BenchmarkTally:
     items: int = 0
     errors: int = 0
     first_error: str | None = None
+    category_field: str | None = None  # the suite's, when it has one: sample index -> its category
+    categories: dict[int, str] = field(default_factory=dict)
 
     def outcomes(self) -> list[SampleOutcome]:
         result = []
@@ -99,6 +102,9 @@ class ResultsCollector:
             item["primary_metric"], item["repeats"], item["suite_file"], item.get("dataset"),
             item.get("generation"), item.get("scoring")))
         tally.items += 1
+        if item.get("category_field") is not None:
+            tally.category_field = item["category_field"]
+            tally.categories[item["sample_index"]] = item["category"]
         repeats = tally.samples[item["sample_index"]]
         if record is None:
             error = error or "error"
@@ -164,6 +170,7 @@ class ResultsDocument:
         self.gate_failures: list[GateFailure] = []
         self.inconclusive: list[GateFailure] = []  # thresholds on the CI and comparisons that decided nothing
         self.comparison: dict[str, Any] | None = None
+        self.document: dict[str, Any] | None = None  # what results.json holds, once written
         self.path: Path | None = None
 
     def write(self, collector: ResultsCollector, endpoint: str, deployment: dict[str, Any] | None) -> int:
@@ -177,10 +184,14 @@ class ResultsDocument:
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
-                "metrics": _rounded(metrics), "thresholds": [], "dataset": tally.dataset,
+                "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
                 "generation": tally.generation}
             if tally.scoring is not None:
                 benchmarks[name]["scoring"] = tally.scoring
+            if tally.category_field is not None:
+                benchmarks[name]["categories"] = category_breakdown(
+                    self.config.hook, name, tally.outcomes(), tally.categories, tally.category_field,
+                    tally.repeats, tally.primary_metric)
         first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
         checks = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors, self.run.gate_on)
         if self.run.baseline is not None:
@@ -206,6 +217,7 @@ class ResultsDocument:
             document["gate"]["inconclusive"] = [check.message for check in self.inconclusive]
         if self.comparison is not None:
             document["comparison"] = self.comparison
+        self.document = document
         self.path = collector.finish(document)
         if self.gate_failures:
             return 1
@@ -230,15 +242,3 @@ class ResultsDocument:
                         f"gate: {gate}{versus}")
         return rows
 
-
-def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
-    def rnd(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, 6)
-        if isinstance(value, list):
-            return [rnd(v) for v in value]
-        if isinstance(value, dict):
-            return {k: rnd(v) for k, v in value.items()}
-        return value
-
-    return {name: rnd(values) for name, values in metrics.items()}

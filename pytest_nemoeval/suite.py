@@ -61,6 +61,9 @@ class Suite:
     # row -> the metric_inputs of its item when the item errors (a failed item's: what the row tells, e.g. its
     # instructions all unfollowed), so that the suite's metrics count the error as a failure of known size
     failed_inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # the row field whose value is the sample's category (MMLU-Pro `category`, LiveCodeBench `difficulty`):
+    # results.json and `-v` then break the metrics down by it, each with its interval
+    category_field: str | None = None
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():

@@ -18,6 +18,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95},
     repeats=1,
     primary_metric="overall",
+    category_field="category",
     metrics=[bfcl_v3],
     failed_inputs=failed_inputs,
     id_field="id",

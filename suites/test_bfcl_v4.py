@@ -22,6 +22,7 @@ suite = Suite(
     generation={"max_new_tokens": 8192},
     repeats=1,
     primary_metric="overall",
+    category_field="category",
     metrics=[bfcl_v4],
     failed_inputs=failed_inputs,
     id_field="id",

@@ -51,6 +51,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},  # sampled: 8 distinct repeats
     repeats=8,
     primary_metric="pass@1",
+    category_field="High-level domain",
     id_field="Record ID",
 )
 

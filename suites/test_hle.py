@@ -55,6 +55,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
     repeats=1,
     primary_metric="accuracy",
+    category_field="category",
     metrics=[calibration.metrics, judgement_metrics],
     id_field="id",
     driver=generate_and_judge,

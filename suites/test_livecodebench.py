@@ -74,6 +74,7 @@ suite = Suite(
     generation={"temperature": 0.0, "max_new_tokens": 4096},
     repeats=8,
     primary_metric="pass@1",
+    category_field="difficulty",
     id_field="question_id",
     driver=generate_and_run,
 )

@@ -30,6 +30,7 @@ suite = Suite(
     repeats=1,
     primary_metric="accuracy",
     id_field="question_id",
+    category_field="category",
 )
 
 

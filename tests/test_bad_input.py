@@ -28,6 +28,7 @@ CASES = [
     (["--data-dir", "missing_field"], "mmlu_pro: missing_field/mmlu_pro.jsonl line 2: missing field 'options'"),
     (["--endpoint", "http://127.0.0.1:9"], "--endpoint http://127.0.0.1:9 is not reachable: *; is the server up?"),
     (["--model", "no-such-model"], "--model no-such-model is not served by * (served: mock-model)"),
+    (["--export", "sheets"], "--export sheets: unknown export target (known: mlflow, wandb, nemo-evaluator)"),
     (["--api-key-env", "NEMOEVAL_TEST_UNSET_KEY"], "--api-key-env NEMOEVAL_TEST_UNSET_KEY: the environment variable NEMOEVAL_TEST_UNSET_KEY is not set; export it first"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
@@ -13,6 +14,8 @@ import pytest
 
 from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
+from pytest_nemoeval.report.categories import category_rows
+from pytest_nemoeval.report.junit import add_junit_properties
 from pytest_nemoeval.results import ResultsCollector, ResultsDocument
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.session.items import OWN_PROPERTIES
@@ -40,6 +43,7 @@ class ControllerPlugin:
         self.results = ResultsDocument(config, run)
         self.failures = 0
         self.status: StatusDisplay | None = None  # the engine's status line on the terminal
+        self.exported: list[str] = []  # what each export wrote, one line each
 
     # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
 
@@ -220,6 +224,9 @@ class ControllerPlugin:
                               if self.deployment is not None and self.server is not None else None)
                 endpoint = self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or "")
                 status = self.results.write(self.collector, endpoint, deployment)
+                add_junit_properties(self.config, self.results.benchmarks, not self.results.gate_failures)
+                if self.run.section("export")["to"] and not self.export():
+                    status = status or 1
                 if status and session.exitstatus == pytest.ExitCode.OK:  # 1, or INCONCLUSIVE's own status
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED if status == 1 else status
         finally:
@@ -232,13 +239,26 @@ class ControllerPlugin:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.store_path()}{suffix}").unlink(missing_ok=True)
 
+    def export(self) -> bool:
+        """The run's exports (--export, recipe `export:`), after results.json is written: a failed one is one
+        `ERROR:` line and fails the run, and never touches results.json."""
+        from pytest_nemoeval.export import run_exports
+
+        self.exported, errors = run_exports(self.results_dir, self.run.section("export"))
+        for error in errors:
+            print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        return not errors
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         rows = self.results.summary_rows()
         if not rows:
             return
         terminalreporter.write_sep("=", "nemoeval scores")
-        for row in rows:
+        verbose = self.config.get_verbosity() > 0
+        for row, entry in zip(rows, self.results.benchmarks.values()):
             terminalreporter.write_line(row)
+            for line in category_rows(entry) if verbose else ():
+                terminalreporter.write_line(line)
         if self.results.comparison is not None:
             from pytest_nemoeval.compare.report import comparison_warnings, lines
 
@@ -253,24 +273,8 @@ class ControllerPlugin:
             terminalreporter.write_line(f"GATE INCONCLUSIVE: {check.message}", yellow=True, bold=True)
         if self.results.path is not None:
             terminalreporter.write_line(f"results: {self.results.path}")
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        import html
-
-        rows = "".join(f"<li>{html.escape(row)}</li>" for row in self.results.summary_rows())
-        failures = "".join(f"<li><b>GATE FAILED</b>: {html.escape(f.message)}</li>"
-                           for f in self.results.gate_failures)
-        failures += "".join(f"<li><b>GATE INCONCLUSIVE</b>: {html.escape(f.message)}</li>"
-                            for f in self.results.inconclusive)
-        if self.results.comparison is not None:
-            from pytest_nemoeval.compare.report import lines
-
-            compared = "".join(f"<li>{html.escape(row)}</li>" for row in lines(self.results.comparison))
-            postfix.append(f'<div id="nemoeval-comparison"><h2>nemoeval comparison with the baseline</h2>'
-                           f'<ul>{compared}</ul></div>')
-        if rows:
-            prefix.append(f'<div id="nemoeval-scores"><h2>nemoeval scores</h2><ul>{rows}{failures}</ul></div>')
+        for line in self.exported:
+            terminalreporter.write_line(f"exported: {line}")
 
 
 def _terminal_fd(config: pytest.Config) -> int:

@@ -262,6 +262,10 @@ class ItemsPlugin:
             "generation": prepared.generation}
         if prepared.suite.harness is not None and self.scoring is not None:
             ident["scoring"] = self.scoring
+        if prepared.suite.category_field is not None:
+            value = row.get(prepared.suite.category_field)
+            ident["category"] = "(missing)" if value is None else str(value)
+            ident["category_field"] = prepared.suite.category_field
         item.user_properties.append(("nemoeval_item", ident))
         if prepared.suite.failed_inputs is not None:  # after the ident: were it to raise, the error still counts
             ident["failed_inputs"] = prepared.suite.failed_inputs(row)

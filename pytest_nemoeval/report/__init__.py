@@ -1,0 +1,1 @@
+"""What a run shows besides results.json: per-category breakdowns, the pytest-html report, JUnit properties."""
