@@ -29,6 +29,7 @@ suite = Suite(
     metrics=(mmlu.exact_match, mmlu.group_metrics),
     failed_inputs=mmlu.subject_of,
     item_label=lambda row: row["subject"],
+    category_field="subject",
 )
 
 

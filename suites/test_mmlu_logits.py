@@ -2,7 +2,8 @@
 
 Task: lm-evaluation-harness `mmlu` (tasks/mmlu/default, lm-eval 0.4.8 as forked by NVIDIA's nvidia-lm-eval 26.3,
 and 0.4.13), NeMo Evaluator's type `mmlu_logits` with --num_fewshot 5: the letters " A".." D" scored as
-continuations of "...\\nAnswer:", acc over all questions, with the four groups and every subject (tasks/mmlu.py).
+continuations of "...\\nAnswer:", acc over all questions, with the four groups (tasks/mmlu.py) and every subject
+(the per-category breakdown).
 The published base-model MMLU is the generative form: suites/test_mmlu.py.
 """
 
@@ -22,6 +23,7 @@ suite = Suite(
     metrics=(acc_metrics, mmlu.group_metrics),
     failed_inputs=mmlu.subject_of,
     item_label=lambda row: row["subject"],
+    category_field="subject",
 )
 
 

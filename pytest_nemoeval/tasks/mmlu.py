@@ -64,13 +64,11 @@ def exact_match(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
 
 
 def group_metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
-    """Each group's score (mean over its questions) and each subject's, as the harness reports them."""
-    by_name: dict[str, list[float]] = {}
+    """Each group's score, the mean over its questions, as the harness reports it (each subject's is in the
+    results' per-category breakdown: the suites' category_field)."""
+    by_group: dict[str, list[float]] = {}
     for outcome in outcomes:
         subject = next((inputs["subject"] for inputs in outcome.inputs if inputs), None)
-        if subject is None:
-            continue
-        value = sum(outcome.correct) / len(outcome.correct)
-        by_name.setdefault(GROUP_OF.get(subject, "other"), []).append(value)
-        by_name.setdefault(f"subject_{subject}", []).append(value)
-    return {name: summarize(values) for name, values in sorted(by_name.items())}
+        if subject is not None:
+            by_group.setdefault(GROUP_OF.get(subject, "other"), []).append(sum(outcome.correct) / len(outcome.correct))
+    return {name: summarize(values) for name, values in sorted(by_group.items())}
