@@ -80,6 +80,21 @@ def lm_eval_reference() -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def with_reference(pytester: pytest.Pytester, name: str) -> list[tuple[dict, dict]]:
+    """(sample record, lm_eval_reference entry of the same row) for each item of a base-model suite's run."""
+    from pytest_nemoeval.suite import load_suite_module
+
+    suite = load_suite_module(str(ROOT / "suites" / f"test_{name}.py")).suite
+    rows = [json.loads(line) for line in (ROOT / "examples" / "data" / f"{name}.jsonl").read_text().splitlines()]
+    index_of = {str(suite.sample_id(row, index)): index for index, row in enumerate(rows)}
+    expected = {entry["index"]: entry for entry in lm_eval_reference() if entry["suite"] == name}
+    return [(sample, expected[index_of[str(sample["sample_id"])]]) for sample in samples(pytester, name)]
+
+
+def argmax(values: list[float]) -> int:
+    return max(range(len(values)), key=lambda index: (values[index], -index))
+
+
 def mmlu_answers(limit: int) -> list[str]:
     rows = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
     return [row["answer"] for row in rows[:limit]]
