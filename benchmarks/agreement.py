@@ -52,12 +52,13 @@ def reference(output_dir: str) -> None:
         if suite is None:
             continue
         ours = [json.loads(line) for line in (EXAMPLES / f"{suite}.jsonl").read_text().splitlines()]
-        index_of = {row_key(row): index for index, row in enumerate(ours)}
+        id_field = suite_module(suite).suite.id_field  # the harness logs ARC's docs with answerKey mapped to a letter
+        index_of = {(row[id_field] if id_field else row_key(row)): index for index, row in enumerate(ours)}
         for line in Path(path).read_text().splitlines():
             sample = json.loads(line)
             doc = {key: value for key, value in sample["doc"].items() if key in ours[0]}  # processed docs add fields
             arguments = [[args["arg_0"], args["arg_1"]] for args in sample["arguments"].values()]
-            entry = {"suite": suite, "task": task, "index": index_of[row_key(doc)]}
+            entry = {"suite": suite, "task": task, "index": index_of[doc[id_field] if id_field else row_key(doc)]}
             if suite == "mmlu":  # generate_until: (prompt, generation kwargs); the reply and its filtered answer
                 entry.update(prompt_sha256=digest(arguments[0][0]), reply=sample["resps"][0][0],
                              answer=sample["filtered_resps"][0], exact_match=sample["exact_match"])
