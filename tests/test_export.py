@@ -211,3 +211,12 @@ def test_export_settings_come_from_the_recipe(bench, mock_server):
     assert results(bench)["config"]["export"]["to"] == ["nemo-evaluator"]
 
 
+
+
+def test_base_model_suites_export_under_nemo_evaluators_type_names():
+    """The Nemotron 3 Super evaluation stage's types (framework.yml of nvidia-lm-eval 26.3), so that its
+    comparison tooling lines our runs up with the published ones."""
+    from pytest_nemoeval.export.nemo_evaluator import task_name
+
+    assert [task_name(name) for name in ("mmlu", "arc_challenge", "hellaswag", "openbookqa", "winogrande")] == [
+        "adlr_mmlu", "adlr_arc_challenge_llama_25_shot", "hellaswag", "openbookqa", "adlr_winogrande_5_shot"]
