@@ -2,8 +2,9 @@
 
     python benchmarks/loglikelihood.py [--items 12] [--rounds 2] [--slots 4]
 
-One embedded llama.cpp server (SmolLM2-135M, the plugin's own launcher) serves every run; each run scores the
-same HellaSwag rows of examples/data (10-shot, 4 endings: one request per ending token) with --no-cache.
+Each run gets a fresh embedded llama.cpp server (SmolLM2-135M, the plugin's own launcher: no prompt cache left
+by an earlier run) and scores the same HellaSwag rows of examples/data (10-shot, 4 endings: one request per
+ending token) with --no-cache; the wall time is pytest's, the server started before it.
 Pinned, a sample's prompts extend one another on one slot and llama.cpp evaluates one new token per request;
 unpinned (`generation.pin_slots=false`, `id_slot` -1) the server picks a slot by prompt similarity. Runs
 alternate, round after round; each kind takes its best round. Prints items/s of both and their ratio.
@@ -50,7 +51,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--slots", type=int, default=4)
     args = parser.parse_args()
-    server, url = start_server(args.slots)
     directory = Path(tempfile.mkdtemp(prefix="nemoeval-bench-ll-"))
     try:
         (directory / "suites").mkdir()
@@ -61,9 +61,14 @@ def main() -> None:
         best: dict[str, float] = {}
         for _round in range(args.rounds):
             for kind, pin in (("pinned", "true"), ("unpinned", "false")):
-                run = check(run_pytest(directory, "suites/", "--endpoint", url, "--data-dir", "data", "--no-cache",
-                                       "--limit-samples", str(args.items), "--parallelism", str(args.slots),
-                                       "--set", f"generation.pin_slots={pin}", "-q"))
+                server, url = start_server(args.slots)
+                try:
+                    run = check(run_pytest(directory, "suites/", "--endpoint", url, "--data-dir", "data",
+                                           "--no-cache", "--limit-samples", str(args.items), "--parallelism",
+                                           str(args.slots), "--set", f"generation.pin_slots={pin}", "-q"))
+                finally:
+                    server.kill()
+                    server.wait()
                 if run.returncode != 0:
                     raise SystemExit(run.output[-2000:])
                 best[kind] = min(best.get(kind, float("inf")), run.wall)
@@ -73,8 +78,6 @@ def main() -> None:
         print(f"unpinned: {unpinned:.3f} items/s ({best['unpinned']:.1f} s)")
         print(f"pinned / unpinned throughput: {pinned / unpinned:.2f}x")
     finally:
-        server.kill()
-        server.wait()
         shutil.rmtree(directory, ignore_errors=True)
 
 
