@@ -21,15 +21,11 @@ task = HarnessTask(text=mmlu.text, target=lambda row: mmlu.LETTERS[int(row["answ
 
 suite = Suite(
     name="mmlu",
-    data=mmlu.DATA,
     harness=task,
-    required_fields=mmlu.REQUIRED,
+    **mmlu.dataset_fields(),
     generation={"temperature": 0.0, "top_p": 1e-05, "max_new_tokens": 2, "stop": ["\n\n"]},
     primary_metric="exact_match",
     metrics=(mmlu.exact_match, mmlu.group_metrics),
-    failed_inputs=mmlu.subject_of,
-    item_label=lambda row: row["subject"],
-    category_field="subject",
 )
 
 

@@ -16,14 +16,10 @@ task = HarnessTask(text=mmlu.text, choices=lambda row: list(mmlu.LETTERS), targe
 
 suite = Suite(
     name="mmlu_logits",
-    data=mmlu.DATA,
     harness=task,
-    required_fields=mmlu.REQUIRED,
+    **mmlu.dataset_fields(),
     primary_metric="acc",
     metrics=(acc_metrics, mmlu.group_metrics),
-    failed_inputs=mmlu.subject_of,
-    item_label=lambda row: row["subject"],
-    category_field="subject",
 )
 
 

@@ -58,6 +58,12 @@ def subject_of(row: dict[str, Any]) -> dict[str, Any]:
     return {"subject": row["subject"]}
 
 
+def dataset_fields() -> dict[str, Any]:
+    """The Suite fields both MMLU forms share: their rows, the subject every item gives, its breakdown."""
+    return {"data": DATA, "required_fields": REQUIRED, "failed_inputs": subject_of,
+            "item_label": lambda row: row["subject"], "category_field": "subject"}
+
+
 def exact_match(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
     """The generative form's metric, by the harness's name (the built-in accuracy under another name)."""
     return {"exact_match": summarize([sum(outcome.correct) / len(outcome.correct) for outcome in outcomes])}
