@@ -263,11 +263,17 @@ class RunConfig:
 
     tree: dict[str, Any]
     thresholds: list[Threshold]
+    # the benchmarks the recipe file names: the set the run covers (None: no recipe, or it names none)
+    recipe_benchmarks: frozenset[str] | None = None
 
     def __getattr__(self, key: str) -> Any:
         if key in OPTION_BY_KEY:
             return self.tree[key]
         raise AttributeError(key)
+
+    def covers(self, benchmark: str) -> bool:
+        """Does the run cover this suite? A recipe that names benchmarks runs those only."""
+        return self.recipe_benchmarks is None or benchmark in self.recipe_benchmarks
 
     def section(self, name: str) -> dict[str, Any]:
         """A section of dotted options, e.g. `section("judge")["endpoint"]`."""
@@ -323,9 +329,12 @@ def resolve(config: pytest.Config) -> RunConfig:
         if ini not in (None, "", []):
             _put(tree, option.key, ini)
     recipe_path = config.getoption("nemoeval_recipe") or config.getini("nemoeval_recipe")
+    recipe_benchmarks = None
     if recipe_path:
         tree["recipe"] = str(recipe_path)
-        for key, value in load_recipe(str(recipe_path)).items():
+        recipe = load_recipe(str(recipe_path))
+        recipe_benchmarks = frozenset(recipe.get("benchmarks") or {}) or None
+        for key, value in recipe.items():
             if key in SECTIONS:
                 tree[key].update(value)
             else:
@@ -354,4 +363,4 @@ def resolve(config: pytest.Config) -> RunConfig:
                                for key, value in section["data"].items()}
         for text in (section or {}).get("thresholds") or []:
             thresholds.append(parse_threshold(f"{name}.{text}", "recipe"))
-    return RunConfig(tree=tree, thresholds=thresholds)
+    return RunConfig(tree=tree, thresholds=thresholds, recipe_benchmarks=recipe_benchmarks)

@@ -25,14 +25,32 @@ def test_recipe_resolves_and_collect_only_shows_it(bench, mock_server, recipe: P
     for data in (ROOT / "examples" / "data").glob("*.jsonl"):
         shutil.copy(data, bench.path / "data" / data.name)
     mock = mock_server()
-    for module in (ROOT / "suites").glob("test_*.py"):  # the recipe names every suite; only MMLU-Pro runs
-        shutil.copy(module, bench.path / "suites")
     result = bench.runpytest_subprocess("suites/test_mmlu_pro.py", "--recipe", str(recipe), "--endpoint", mock.url,
                                         "--data-dir", "data", "--collect-only", "-q")
     assert result.ret == 0, result.stderr.str()
     for line in SHOWN[recipe.name]:
         result.stdout.fnmatch_lines([line])
     assert mock.chat_requests() == 0
+
+
+def test_a_recipe_runs_the_benchmarks_it_names_and_only_those(bench):
+    for module in (ROOT / "suites").glob("test_*.py"):
+        shutil.copy(module, bench.path / "suites" / module.name)
+    for data in (ROOT / "examples" / "data").glob("*"):
+        shutil.copy(data, bench.path / "data" / data.name)
+    (bench.path / "two.yaml").write_text("benchmarks:\n  gpqa: {repeats: 2}\n  aime25: {repeats: 1}\n")
+    result = bench.runpytest_subprocess("suites/", "--recipe", "two.yaml", "--data-dir", "data", "--collect-only",
+                                        "-q", "--limit-samples", "1")
+    assert result.ret == 0, result.stderr.str()
+    collected = [line for line in result.stdout.lines if "::" in line and "NOTSET" not in line]  # left-out suites: NOTSET
+    assert sorted(collected) == ["suites/test_aime25.py::test_aime25[s00000-r0]",
+                                 "suites/test_gpqa.py::test_gpqa[s00000-r0]", "suites/test_gpqa.py::test_gpqa[s00000-r1]"]
+    # without a recipe, or with one that names no benchmark, every suite runs
+    (bench.path / "none.yaml").write_text("parallelism: 4\n")
+    every = bench.runpytest_subprocess("suites/", "--recipe", "none.yaml", "--data-dir", "data", "--collect-only",
+                                       "-q", "--limit-samples", "1", "--repeats", "1")
+    assert {line.split("::")[0] for line in every.stdout.lines if "::" in line} == {
+        f"suites/{module.name}" for module in (ROOT / "suites").glob("test_*.py")}
 
 
 @pytest.mark.parametrize(("args", "judge"), [

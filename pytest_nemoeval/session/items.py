@@ -97,8 +97,9 @@ class ItemsPlugin:
             metafunc.parametrize(ITEM_PARAM, [])
             return
         module_file = Path(str(metafunc.module.__file__))
-        if not may_select(self.config.option.keyword or "", module_file, metafunc.function.__name__):
-            metafunc.parametrize(ITEM_PARAM, [])  # -k leaves this suite out: its data is never loaded
+        if (not may_select(self.config.option.keyword or "", module_file, metafunc.function.__name__)
+                or not self.run.covers(suite.name)):
+            metafunc.parametrize(ITEM_PARAM, [])  # -k or the recipe leaves this suite out: its data is never loaded
             return
         prepared = self.prepare(suite, module_file)
         skips: dict[str, pytest.MarkDecorator] = {}  # one mark per reason, shared by its items
