@@ -50,18 +50,33 @@ def test_ctrl_c_stops_the_run_and_the_server(bench):
     process = subprocess.Popen([sys.executable, "-m", "pytest", "suites/", "--data-dir", "data",
                                 "--set", "generation.max_new_tokens=512", "--set", "generation.extra_body={ignore_eos: true}",
                                 "--parallelism", "2"],
-                               cwd=bench.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=bench.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # SIGABRT dumps every thread's stack
     log = bench.path / "results" / "logs" / "server.log"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (log.exists() and "serving" in log.read_text()):
         time.sleep(0.1)
     time.sleep(2)  # generation under way
+    signals = _signal_state(process.pid)  # what the run inherited: an ignored or blocked SIGINT never arrives
     process.send_signal(signal.SIGINT)
     started = time.monotonic()
-    output, _ = process.communicate(timeout=60)
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        output, _ = process.communicate(timeout=30)
+        pytest.fail(f"no exit within 60 s of SIGINT ({signals}); its threads at SIGABRT:\n{output[-6000:]}")
     assert time.monotonic() - started < 20
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "KeyboardInterrupt" in output
+
+
+def _signal_state(pid: int) -> str:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "no /proc"
+    return ", ".join(line.replace("\t", " ") for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn")))
 
 
 def test_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
