@@ -146,6 +146,34 @@ def test_the_loop_executes_calls_until_an_answer_and_keeps_every_call():
     calls = body["tool_use"]["calls"]
     assert [(c["id"], c["code"], c["status"]) for c in calls] == [("a", "n = 7\nn", "completed"), ("b", None, "failed"),
                                                                  ("c", None, "failed")]
+    assert calls[1]["reason"] == "TypeError: no tool 'other' taking these arguments" and "reason" not in calls[2]
     assert all(call["wall_seconds"] >= 0 for call in calls) and calls[0]["wall_seconds"] > 0
     assert body["tool_use"]["stopped"] == "answer" and body["tool_use"]["replies"] == 2
 
+
+
+def test_a_tool_that_raises_is_a_failed_call_but_a_refusing_sandbox_fails_the_item(monkeypatch):
+    from pytest_nemoeval.sandbox import SandboxError
+    from pytest_nemoeval.tools import python_tool
+
+    replies = iter([{"content": None, "tool_calls": [{"id": "a", "type": "function", "function": {
+        "name": "stateful_python_code_exec", "arguments": '{"code": "1"}'}}]}, {"content": "done"}] * 2)
+
+    async def send(messages, **options):
+        return next(replies)
+
+    async def broken(*args, **kwargs):
+        raise OSError("too many open files")
+
+    monkeypatch.setattr(python_tool, "run_python", broken)
+    body = asyncio.run(tool_loop(send, [{"role": "user", "content": "q"}], [QUICK]))
+    (failed,) = body["tool_use"]["calls"]
+    assert (failed["output"], failed["status"], failed["reason"]) == (EXECUTION_FAILED, "failed",
+                                                                      "OSError: too many open files")
+
+    async def refusing(*args, **kwargs):
+        raise SandboxError("--sandbox-strict refuses")
+
+    monkeypatch.setattr(python_tool, "run_python", refusing)
+    with pytest.raises(SandboxError):
+        asyncio.run(tool_loop(send, [{"role": "user", "content": "q"}], [QUICK]))

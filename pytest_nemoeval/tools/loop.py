@@ -4,8 +4,8 @@ As NeMo Skills' ToolCallingWrapper.generate_async (NVIDIA/NeMo-Skills 0b012df8,
 nemo_skills/inference/model/tool_call.py, with mcp/adapters.py for the messages): every request offers the
 tools; the assistant message goes back into the conversation as the server returned it (reasoning_content
 included); each tool call gets a message {"role": "tool", "name", "tool_call_id", "content"}; arguments that
-are not JSON give the content '{"error": "Tool argument parsing failed."}', a call that cannot run (unknown
-tool, bad arguments) '{"error": "Tool execution failed."}'; the answer is the concatenation of every reply's
+are not JSON give the content '{"error": "Tool argument parsing failed."}', a call that raises (unknown tool,
+bad arguments) '{"error": "Tool execution failed."}'; the answer is the concatenation of every reply's
 content. The reference has no call budget (the published task sets no token budget either): here
 `max_tool_calls` (generation setting, default MAX_TOOL_CALLS) stops a conversation whose next calls would
 exceed it, and the answer is then what the replies said so far, as the reference's token budget does.
@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any, Awaitable, Callable, Sequence
 
+from pytest_nemoeval.sandbox import SandboxError
 from pytest_nemoeval.tools.python_tool import TOOL_KINDS, PythonTool, ToolResult
 
 MAX_TOOL_CALLS = 100
@@ -102,11 +103,16 @@ async def _run_call(call: dict[str, Any], by_name: dict[str, PythonTool], sessio
             if tool is None or not isinstance(arguments, dict):
                 raise TypeError(f"no tool {name!r} taking these arguments")
             result = await tool.run(arguments, sessions[tool.name])
-        except (TypeError, ValueError):
-            result = ToolResult(EXECUTION_FAILED, "failed")
+        except SandboxError:
+            raise  # the run refuses to execute model code (--sandbox-strict): the item fails with its reason
+        except Exception as exc:  # as the reference: the model is told, the record keeps why
+            result = ToolResult(EXECUTION_FAILED, "failed", f"{type(exc).__name__}: {exc}")
     code = arguments.get("code") if isinstance(arguments, dict) else None
-    return {"id": call.get("id"), "name": name, "arguments": raw, "code": code, "output": result.output,
-            "status": result.status, "wall_seconds": round(time.monotonic() - started, 4)}
+    record = {"id": call.get("id"), "name": name, "arguments": raw, "code": code, "output": result.output,
+              "status": result.status, "wall_seconds": round(time.monotonic() - started, 4)}
+    if result.reason:
+        record["reason"] = result.reason
+    return record
 
 
 def _total(replies: list[dict[str, Any]], key: str) -> Any:

@@ -52,6 +52,7 @@ class PythonSession:
 class ToolResult:
     output: str  # the tool message's content
     status: str  # "completed", "error", "timeout", or "failed" (the call never ran: bad arguments, unknown tool)
+    reason: str | None = None  # why a call failed (for the record; the model reads only `output`)
 
 
 @dataclass(frozen=True)
