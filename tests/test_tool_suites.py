@@ -14,6 +14,7 @@ from pytest_nemoeval import sandbox
 
 NAME = "stateful_python_code_exec"
 JUDGE_YES = "extracted_final_answer: 25\nReasoning: the same number\nJudgement: yes\nConfidence: 80"  # judge/hle
+OFFICIAL_YES = '{"extracted_final_answer": "25", "reasoning": "the same number", "correct": "yes", "confidence": 80}'
 isolated = pytest.mark.skipif(not sandbox.isolation()[0], reason=f"no user namespaces here: {sandbox.isolation()[1]}")
 
 
@@ -129,6 +130,12 @@ def test_hle_tools_driver_runs_the_loop_then_the_judge(project, mock_server):
     assert metrics(project, "hle_tools")["calibration_error"] == pytest.approx(0.2)
     row = samples(project, "hle_tools")[0]
     assert row["judge"] == JUDGE_YES and row["tool_use"]["calls"][0]["output"] == "True"
+    # the variant's own data options choose its judge: the official one reads a structured verdict
+    official = mock_server("--answer", OFFICIAL_YES)
+    run(project, model, "-k", "hle_tools", "--judge-endpoint", official.url, "--judge-model", "mock-model",
+        "--set", "benchmarks.hle_tools.data.judge=official")
+    assert metrics(project, "hle_tools")["accuracy"] == 1.0 and official.chat_requests() == 3
+    assert model.chat_requests() == 6  # the model's replies came from the cache
 
 
 def test_k_selects_only_the_variant(project, mock_server):

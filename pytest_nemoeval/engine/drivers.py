@@ -40,17 +40,18 @@ class DriverRow:
     generation: dict[str, Any]
     repeat: int
     tools: tuple[dict[str, Any], ...] = ()  # each tool's config(); the path is "" for single_request
+    data: dict[str, Any] | None = None  # the recipe's data options of this suite (benchmarks.<name>.data)
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> "DriverRow":
         driver = payload["driver"]
         return cls(driver["path"], driver["function"], payload["sample"], payload["messages"], payload["model"],
-                   payload["generation"], payload["repeat"], tuple(payload.get("tools", ())))
+                   payload["generation"], payload["repeat"], tuple(payload.get("tools", ())), payload.get("data"))
 
     def payload(self) -> dict[str, Any]:
         payload = {"driver": {"path": self.path, "function": self.function}, "sample": self.sample,
                    "messages": self.messages, "model": self.model, "generation": self.generation,
-                   "repeat": self.repeat}
+                   "repeat": self.repeat, "data": self.data}
         if self.tools:  # absent without tools: the keys of the other drivers' items stay as they were
             payload["tools"] = list(self.tools)
         return payload
@@ -64,6 +65,7 @@ class Chat:
         self.messages = row.messages  # the suite's prompt for this sample (system prompt included)
         self.repeat = row.repeat
         self.settings = settings  # the resolved run configuration (e.g. settings["sandbox_workers"])
+        self.data = row.data or {}  # the recipe's data options of this suite (e.g. HLE's judge kind)
         self._row = row
         self._request = request
         self._tools = tools_from(row.tools)

@@ -47,10 +47,9 @@ def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_
                                                 or prepared.module_file)
     function = "single_request" if suite.driver is None else suite.driver.__name__
     driver = DriverRow(path, function, row, messages, model, prepared.generation, repeat,
-                       tuple(tool.config() for tool in suite.tools)).payload()
+                       tuple(tool.config() for tool in suite.tools), data_options).payload()
     # the key names the driver by module and function, not by path: a moved checkout keeps its cache
-    identity = {**driver, "driver": f"{Path(path).name}:{function}" if path else function,
-                "data": data_options}  # options a driver may read
+    identity = {**driver, "driver": f"{Path(path).name}:{function}" if path else function}
     if suite.judge:  # another judge is another verdict
         identity["judge"] = judge
     return request_key(identity, repeat), prompt_hash(messages), driver
