@@ -59,11 +59,38 @@ def reference_postprocess(output):
 
 
 @pytest.mark.parametrize("output", [
-    "", "\n\n6\n", "Out[0]: 6\n", "a\nTraceback \x1b[36m(most recent call last)\x1b[39m:\n\x1b[36m  \x1b[39m\x1b[36mFile "
+    "", "\n\n6\n", "Out[0]: 6\n",
+    "a\nTraceback \x1b[36m(most recent call last)\x1b[39m:\n\x1b[36m  \x1b[39m\x1b[36mFile "
     "\x1b[39m\x1b[32m<ipython-input-1-b9936682e398>:2\x1b[39m\n\x1b[31m    \x1b[39m\x1b[31m1/0\x1b[39m\n\x1b[31m"
     "ZeroDivisionError\x1b[39m\x1b[31m:\x1b[39m division by zero\n\n", "  x  \n\n", "Out[12]:   [1, 2]\nOut: 3"])
 def test_output_is_cleaned_as_the_reference_server_does(output):
     assert postprocess(output) == reference_postprocess(output)
+
+
+# what IPython 9.18's TerminalInteractiveShell.run_cell printed (stdout, stderr) for each cell, traceback mode
+# Plain, captured as local_sandbox_server.py's shell_worker captures it (redirect_stdout / redirect_stderr)
+IPYTHON = {
+    "x = 3\nx*2": ("Out[0]: 6\n", ""),
+    "[1,2]\n'abc'": ("Out[0]: 'abc'\n", ""),
+    "import sys; print('e', file=sys.stderr); None": ("", "e\n"),
+    "print('a')\n1/0": ("a\nTraceback \x1b[36m(most recent call last)\x1b[39m:\n\x1b[36m  \x1b[39m\x1b[36mFile "
+                        "\x1b[39m\x1b[32m<ipython-input-1-b9936682e398>:2\x1b[39m\n\x1b[31m    \x1b[39m\x1b[31m1/0"
+                        "\x1b[39m\n\x1b[31mZeroDivisionError\x1b[39m\x1b[31m:\x1b[39m division by zero\n\n", ""),
+    "def f():\n    return g()\nf()": (
+        "Traceback \x1b[36m(most recent call last)\x1b[39m:\n  File \x1b[92m<ipython-input-1-ffd583bfeba3>:3\x1b[39m"
+        "\n    f()\n\x1b[36m  \x1b[39m\x1b[36mFile \x1b[39m\x1b[32m<ipython-input-1-ffd583bfeba3>:2\x1b[39m\x1b[36m in "
+        "\x1b[39m\x1b[35mf\x1b[39m\n\x1b[31m    \x1b[39m\x1b[31mreturn g()\x1b[39m\n\x1b[31mNameError\x1b[39m"
+        "\x1b[31m:\x1b[39m name 'g' is not defined\n\n", ""),
+    "y = ": ("  \x1b[36mFile \x1b[39m\x1b[32m<ipython-input-1-3042731917eb>:1\x1b[39m\n\x1b[31m    \x1b[39m\x1b[31my ="
+             "\x1b[39m\n        ^\n\x1b[31mSyntaxError\x1b[39m\x1b[31m:\x1b[39m invalid syntax\n\n", ""),
+}
+
+
+@pytest.mark.parametrize("code", IPYTHON)
+def test_the_model_reads_what_the_reference_ipython_sandbox_gives(code):
+    stdout, stderr = IPYTHON[code]
+    expected = reference_postprocess(stdout) + reference_postprocess(stderr)
+    assert run(code, PythonSession()).output == expected.removesuffix("\n")  # PythonTool.execute's last step
 
 
 def test_a_session_keeps_what_completed_cells_defined():
@@ -93,7 +120,7 @@ def test_output_is_stdout_then_stderr_each_cut_at_1000_characters():
 
 
 def test_syntax_errors_and_failed_calls_are_told_to_the_model():
-    assert run("y = ", PythonSession()).output == "    y = \n        ^\nSyntaxError: invalid syntax"
+    assert run("y = ", PythonSession()).output == "    y =\n        ^\nSyntaxError: invalid syntax"
     with pytest.raises(TypeError):
         run(None, PythonSession())  # type: ignore[arg-type]
 

@@ -53,7 +53,8 @@ def metrics(pytester: pytest.Pytester, name: str) -> dict[str, float]:
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["n0", "n2"])
 def test_aime25_tools_runs_code_in_one_session_and_records_every_call(project, mock_server, xdist):
     # the second cell uses the first's x: 16 + 54 = 70, the answer of the first of the answers 70, 16, 117
-    steps = script(project, {"calls": [call("x = 2 ** 4\nx")]}, {"calls": [call("print(x + 54)")], "content": "So {tool}. "},
+    steps = script(project, {"calls": [call("x = 2 ** 4\nx")]},
+                   {"calls": [call("print(x + 54)")], "content": "So {tool}. "},
                    {"content": "The answer is \\boxed{{tool}}", "reasoning": "checked"})
     server = mock_server("--tool-steps", steps)
     result = run(project, server, "-k", "aime25_tools", *xdist)
@@ -142,7 +143,8 @@ def test_k_selects_only_the_variant(project, mock_server):
     result = project.runpytest_subprocess("suites/", "--endpoint", mock_server().url, "--data-dir", "data",
                                           "--collect-only", "-q", "-k", "aime25_tools")
     ids = [line for line in result.stdout.lines if "::" in line]
-    assert len(ids) == 3 * 64 and all(line.startswith("suites/test_aime25_tools.py::test_aime25_tools[") for line in ids)
+    assert len(ids) == 3 * 64
+    assert all(line.startswith("suites/test_aime25_tools.py::test_aime25_tools[") for line in ids)
 
 
 ESCAPE = """

@@ -50,7 +50,8 @@ def print_traceback(error):
     """IPython's Plain traceback after postprocess_output: the cell's frames show their line only."""
     if isinstance(error, SyntaxError):
         lines = traceback.format_exception_only(type(error), error)
-        sys.stdout.write("".join(line for line in lines if not line.startswith('  File "<cell-')))
+        text = "".join(line for line in lines if not line.startswith('  File "<cell-'))
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in text.splitlines()))  # IPython strips the source
         return
     out = ["Traceback (most recent call last):\n"]
     for frame in traceback.extract_tb(error.__traceback__):
