@@ -8,7 +8,11 @@ import json
 import re
 
 import pytest
+import yaml
 
+from helpers import ROOT
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.suite import load_suite_module
 from pytest_nemoeval.tools import PythonTool, tool_loop
 from pytest_nemoeval.tools.loop import EXECUTION_FAILED, PARSE_FAILED, assistant_message, tool_message
 from pytest_nemoeval.tools.python_tool import PythonSession, postprocess
@@ -204,3 +208,21 @@ def test_a_tool_that_raises_is_a_failed_call_but_a_refusing_sandbox_fails_the_it
     monkeypatch.setattr(python_tool, "run_python", refusing)
     with pytest.raises(SandboxError):
         asyncio.run(tool_loop(send, [{"role": "user", "content": "q"}], [QUICK]))
+
+
+# NVIDIA-NeMo/Evaluator (ac66aff5) examples/nemotron/local_nvidia_nemotron_3_nano_30b_a3_tools.yaml: num_repeats,
+# ++inference.tokens_to_generate=null and the global params of its tasks
+PUBLISHED_TOOL_TASKS = {"aime25_tools": 64, "gpqa_tools": 8}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_TOOL_TASKS))
+def test_tools_recipe_and_variants_run_the_published_tools_tasks(name):
+    recipe = yaml.safe_load((ROOT / "recipes" / "nemotron_3_nano_30b_a3b_tools.yaml").read_text())
+    run_config = RunConfig(tree=recipe, thresholds=[])
+    variant = load_suite_module(str(ROOT / "suites" / f"test_{name}.py")).suite
+    assert variant.tools == [PythonTool()] and variant.data_file == name.removesuffix("_tools")
+    for repeats, generation in ((variant.repeats, variant.generation),  # the suite alone, and with the recipe
+                                (run_config.repeats_for(name, variant.repeats),
+                                 run_config.generation_for(name, variant.generation))):
+        assert repeats == PUBLISHED_TOOL_TASKS[name] and generation["max_new_tokens"] is None
+    assert {key: generation[key] for key in ("temperature", "top_p")} == {"temperature": 0.99999, "top_p": 0.99999}
