@@ -127,7 +127,8 @@ RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"}
     SECTIONS)
 BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data", "gate"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body",
-                   "max_length", "pin_slots"}  # the last two: log-likelihood items (suite.LOCAL_SETTINGS)
+                   "max_length", "pin_slots",  # log-likelihood items (suite.LOCAL_SETTINGS)
+                   "max_tool_calls"}  # tool suites (suite.LOCAL_SETTINGS)
 
 
 def _dest(option: Option) -> str:

@@ -118,6 +118,8 @@ class ResultsCollector:
             response = Response.from_body(body) if body is not None else None
             record = {**record, "response": response.text if response else None,
                       "reasoning": (response.reasoning or None) if response else None}
+            if body is not None and "tool_use" in body:  # a tool suite's calls: code, output, status, wall time
+                record["tool_use"] = body["tool_use"]
         self._file(item["benchmark"]).write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def skip(self, item: dict[str, Any]) -> None:

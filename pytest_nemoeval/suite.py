@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -10,11 +11,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from pytest_nemoeval.data import DataSource, Rows, at_revision, check_row, read_jsonl
 from pytest_nemoeval.errors import DataError, DriverError
 from pytest_nemoeval.harness import HarnessTask
+
+if TYPE_CHECKING:
+    from pytest_nemoeval.tools import PythonTool
 
 Messages = list[dict[str, Any]]
 
@@ -64,6 +68,21 @@ class Suite:
     # the row field whose value is the sample's category (MMLU-Pro `category`, LiveCodeBench `difficulty`):
     # results.json and `-v` then break the metrics down by it, each with its interval
     category_field: str | None = None
+    # tools the model may call (pytest_nemoeval/tools): each model request of an item becomes a tool loop, run
+    # by the engine (a suite without a driver: its one request; with one: each `await chat(...)` on the model lane)
+    tools: Sequence["PythonTool"] = ()
+    # the data's name in --data-dir (DIR/<data_name>.jsonl) when it is not `name`: a variant reads its base's
+    data_name: str | None = None
+
+    def variant(self, name: str, **changes: Any) -> "Suite":
+        """This suite under another name with some fields changed (e.g. tools, repeats); `generation` is merged
+        into this suite's, and the rows stay this suite's (also in --data-dir)."""
+        generation = {**self.generation, **changes.pop("generation", {})}
+        return dataclasses.replace(self, name=name, data_name=self.data_file, generation=generation, **changes)
+
+    @property
+    def data_file(self) -> str:
+        return self.data_name or self.name
 
     def load_rows(self, data_dir: str | None, limit: int | None, overrides: dict[str, Any] | None = None) -> Rows:
         for name, source in self.data_files.items():
@@ -82,14 +101,14 @@ class Suite:
         rows = self._rows(source, data_dir, limit, keep)
         if self.harness is not None and self.harness.fewshot is not None:
             self._attach_examples(rows, data_dir)
-        rows.origin = {"source": str(Path(data_dir) / f"{self.name}.jsonl") if data_dir else source.describe(),
+        rows.origin = {"source": str(Path(data_dir) / f"{self.data_file}.jsonl") if data_dir else source.describe(),
                        "revision": None if data_dir else getattr(source, "revision", None)}
         return rows
 
     def _rows(self, source: DataSource, data_dir: str | None, limit: int | None,
               keep: Callable[[dict[str, Any]], bool] | None) -> Rows:
         if data_dir:
-            path = Path(data_dir) / f"{self.name}.jsonl"
+            path = Path(data_dir) / f"{self.data_file}.jsonl"
             if not path.is_file():
                 raise DataError(f"--data-dir {data_dir}: no file {path} (one JSON object per line, "
                                 f"in the schema of {source.describe()})")
@@ -112,7 +131,7 @@ class Suite:
         assert self.harness is not None and self.harness.fewshot is not None
         fewshot = self.harness.fewshot
         if data_dir:
-            path = Path(data_dir) / f"{self.name}.fewshot.jsonl"
+            path = Path(data_dir) / f"{self.data_file}.fewshot.jsonl"
             if not path.is_file():
                 raise DataError(f"--data-dir {data_dir}: no file {path} (the few-shot examples, one JSON object per "
                                 f"line, in the schema of {fewshot.source.describe()})")
@@ -190,9 +209,10 @@ def build_payload(messages: Messages | str, model: str, generation: dict[str, An
     return payload
 
 
-# generation settings the plugin itself uses, never sent: the chat system prompt, and for log-likelihood items
-# the harness's max_length (context truncation) and pin_slots (teacher forcing on one slot per sample)
-LOCAL_SETTINGS = ("system_prompt", "max_length", "pin_slots")
+# generation settings the plugin itself uses, never sent: the chat system prompt, for log-likelihood items
+# the harness's max_length (context truncation) and pin_slots (teacher forcing on one slot per sample), and
+# a tool suite's budget of tool calls per conversation (tools/loop.py)
+LOCAL_SETTINGS = ("system_prompt", "max_length", "pin_slots", "max_tool_calls")
 
 
 def request_key(payload: dict[str, Any], repeat: int) -> str:

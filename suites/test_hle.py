@@ -22,8 +22,8 @@ SYSTEM = (
 )
 
 
-def judge_of(settings):
-    return ((settings.get("benchmarks") or {}).get("hle") or {}).get("data", {}).get("judge", "nemo_skills")
+def judge_of(chat):
+    return chat.data.get("judge", "nemo_skills")  # benchmarks.<this suite>.data.judge
 
 
 async def generate_and_judge(sample, chat):
@@ -31,7 +31,7 @@ async def generate_and_judge(sample, chat):
     answer = Response.from_body(reply).text  # the answer, without the reasoning trace
     if not answer:  # cut off while thinking: nothing to judge
         return {**reply, "judge": None}
-    judge = judge_of(chat.settings)
+    judge = judge_of(chat)
     messages, options = judge_request(judge, sample["question"], answer, sample["answer"])
     judged = await chat(messages, lane="judge", **options)
     return {**reply, "judge": judged.get("content"), "judge_format": judge}

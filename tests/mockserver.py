@@ -15,6 +15,9 @@ is replaced by the request's seed, `{turn}` by the number of user messages, `{mo
 in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
 `--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
 last message is a tool result (then the reply text): one step of calls per user turn.
+`--tool-steps FILE` scripts a tool conversation: a JSON list of steps, the step taken being the number of
+tool-calling replies after the last user message (the last step repeats); a step is
+{"calls": [[NAME, ARGUMENTS], ...]} (ARGUMENTS a JSON string, as sent) or {"content": TEXT, "reasoning": TEXT}.
 `--lm vllm|llama|plain` adds the completions API of a toy model with hand-computable log-probs (lmserver.py).
 GET /stats returns {"chat_requests": n, "search_requests": m, ...}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
@@ -35,7 +38,7 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
               die_after: int | None = None, answers: list[list[str]] | None = None,
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
               search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
-              lm_faults_after: int = 0) -> web.Application:
+              lm_faults_after: int = 0, tool_steps: list[dict] | None = None) -> web.Application:
     state = {"chat_requests": 0, "search_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -102,6 +105,9 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
                    .replace("{tool}", tool))
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
+        if tool_steps:
+            message = tool_step(tool_steps, messages, state["chat_requests"],
+                                lambda text: text.replace("{tool}", tool).replace("{seed}", str(payload.get("seed"))))
         if tool_calls and payload.get("tools") and messages[-1].get("role") != "tool":
             message = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": f"call_{state['chat_requests']}_{i}", "type": "function",
@@ -124,6 +130,22 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
     return app
 
 
+def tool_step(steps: list[dict], messages: list[dict], request: int, fill) -> dict:
+    """The scripted reply of --tool-steps to this conversation (see the module docstring)."""
+    last_user = max((i for i, message in enumerate(messages) if message.get("role") == "user"), default=-1)
+    done = sum(1 for message in messages[last_user + 1:]
+               if message.get("role") == "assistant" and message.get("tool_calls"))
+    step = steps[min(done, len(steps) - 1)]
+    if "calls" in step:
+        return {"role": "assistant", "content": fill(step.get("content", "")) or None, "tool_calls": [
+            {"id": f"call_{request}_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+            for i, (name, arguments) in enumerate(step["calls"])]}
+    message = {"role": "assistant", "content": fill(step["content"])}
+    if step.get("reasoning"):
+        message["reasoning_content"] = fill(step["reasoning"])
+    return message
+
+
 def parse_fault(text: str) -> tuple[str, int]:
     kind, _, count = text.partition(":")
     return kind, int(count or 1)
@@ -131,9 +153,10 @@ def parse_fault(text: str) -> tuple[str, int]:
 
 async def serve(args: argparse.Namespace) -> None:
     answers = json.loads(Path(args.answers).read_text()) if args.answers else None
+    steps = json.loads(Path(args.tool_steps).read_text()) if args.tool_steps else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
                     args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
-                    args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after)
+                    args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after, steps)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -153,6 +176,7 @@ def main() -> None:
     parser.add_argument("--fail-prompt", action="append", default=[], help="a 500 for every prompt containing it")
     parser.add_argument("--require-key", default=None)
     parser.add_argument("--tool-call", action="append", default=[], help="NAME=JSON arguments (repeatable)")
+    parser.add_argument("--tool-steps", default=None, help="JSON file: a scripted tool conversation (see above)")
     parser.add_argument("--search-snippet", default=None, help="serve SerpAPI's /search with this snippet")
     parser.add_argument("--search-key", default=None, help="the api_key /search accepts")
     parser.add_argument("--lm", choices=("vllm", "llama", "plain"), default=None,

@@ -13,6 +13,9 @@ RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 SHOWN = {  # what --collect-only shows of each recipe's resolved configuration
     "nemotron_3_nano_30b_a3b.yaml": ['nemoeval configuration: *"parallelism": 512*',
                                      '*"thresholds": [[]"mmlu_pro.accuracy>=0.763"*', '*"ifbench.prompt_loose>=0.695"*'],
+    "nemotron_3_nano_30b_a3b_tools.yaml": ['nemoeval configuration: *"parallelism": 512*',
+                                           '*"aime25_tools.pass@1>=0.972"*', '*"hle_tools.accuracy>=0.135"*',
+                                           '*"gpqa_tools": {*"generation": {"max_new_tokens": null}*'],
     "nemotron_3_super_base.yaml": ['nemoeval configuration: *"parallelism": 128*', '*"mmlu.exact_match>=0.8486"*',
                                    '*"hellaswag.acc_norm>=0.8796"*', '*"winogrande.acc>=0.7687"*'],
 }

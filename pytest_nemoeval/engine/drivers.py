@@ -7,6 +7,8 @@ model lane (the suite's generation settings, overridden by `options`, e.g. `tool
 cached, retried and bounded like a plain one; a failed one raises GenerationError, which fails the item.
 The driver's return value (a JSON-serialisable dict) is the item's response: "content" (and
 "reasoning_content", "tool_calls") become `response.text` etc., the whole dict is `response.body`.
+A suite with `tools=` (pytest_nemoeval/tools) runs each `await chat(...)` on the model lane as a tool loop,
+and a suite with tools but no driver runs `single_request`: its one request, as a tool loop.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Awaitable, Callable
 
 from pytest_nemoeval.errors import DriverError, GenerationError
 from pytest_nemoeval.suite import Messages, build_payload, load_suite_module
+from pytest_nemoeval.tools import tool_loop, tools_from
 
 Requester = Callable[[str, dict[str, Any], int], Awaitable[dict[str, Any]]]
 
@@ -36,16 +39,22 @@ class DriverRow:
     model: str
     generation: dict[str, Any]
     repeat: int
+    tools: tuple[dict[str, Any], ...] = ()  # each tool's config(); the path is "" for single_request
+    data: dict[str, Any] | None = None  # the recipe's data options of this suite (benchmarks.<name>.data)
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> "DriverRow":
         driver = payload["driver"]
         return cls(driver["path"], driver["function"], payload["sample"], payload["messages"], payload["model"],
-                   payload["generation"], payload["repeat"])
+                   payload["generation"], payload["repeat"], tuple(payload.get("tools", ())), payload.get("data"))
 
     def payload(self) -> dict[str, Any]:
-        return {"driver": {"path": self.path, "function": self.function}, "sample": self.sample,
-                "messages": self.messages, "model": self.model, "generation": self.generation, "repeat": self.repeat}
+        payload = {"driver": {"path": self.path, "function": self.function}, "sample": self.sample,
+                   "messages": self.messages, "model": self.model, "generation": self.generation,
+                   "repeat": self.repeat, "data": self.data}
+        if self.tools:  # absent without tools: the keys of the other drivers' items stay as they were
+            payload["tools"] = list(self.tools)
+        return payload
 
 
 class Chat:
@@ -56,10 +65,20 @@ class Chat:
         self.messages = row.messages  # the suite's prompt for this sample (system prompt included)
         self.repeat = row.repeat
         self.settings = settings  # the resolved run configuration (e.g. settings["sandbox_workers"])
+        self.data = row.data or {}  # the recipe's data options of this suite (e.g. HLE's judge kind)
         self._row = row
         self._request = request
+        self._tools = tools_from(row.tools)
 
     async def __call__(self, messages: Messages, *, lane: str = "model", **options: Any) -> dict[str, Any]:
+        if lane == "model" and self._tools:
+            if "tools" in options:
+                raise DriverError("a suite with tools= offers its own tools: its driver must not pass tools=")
+            return await tool_loop(self._send, messages, self._tools, self._row.generation.get("max_tool_calls"),
+                                   **options)
+        return await self._send(messages, lane=lane, **options)
+
+    async def _send(self, messages: Messages, *, lane: str = "model", **options: Any) -> dict[str, Any]:
         if lane == "model":
             payload = build_payload(messages, self._row.model, {**self._row.generation, **options}, self.repeat)
         else:
@@ -67,7 +86,14 @@ class Chat:
         return await self._request(lane, payload, self.repeat)
 
 
+async def single_request(sample: dict[str, Any], chat: Chat) -> dict[str, Any]:
+    """The driver of a suite with tools and no driver of its own: its one request (a tool loop)."""
+    return await chat(chat.messages)
+
+
 def load_driver(path: str, function: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    if not path:
+        return single_request
     driver = getattr(load_suite_module(path), function, None)
     if not callable(driver):
         raise DriverError(f"{path} has no driver function {function}()")

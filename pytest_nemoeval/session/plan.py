@@ -3,6 +3,7 @@ a sample's log-likelihoods), its cache key and its prompt hash."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,20 @@ def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_
     if suite.harness is not None:
         return _harness_row(prepared, index, repeat, model, scoring)
     messages = suite.messages(row, prepared.generation.get("system_prompt"))
-    if suite.driver is None:
+    if suite.driver is None and not suite.tools:
         payload = build_payload(messages, model, prepared.generation, repeat)
         return request_key(payload, repeat), prompt_hash(messages), payload
     from pytest_nemoeval.engine.drivers import DriverRow
 
-    driver = DriverRow(str(prepared.module_file), suite.driver.__name__, row, messages, model,
-                       prepared.generation, repeat).payload()
+    # a driver is loaded from its module's file (a variant's driver may be its base module's); a suite with
+    # tools and no driver runs drivers.single_request (no path)
+    path = "" if suite.driver is None else str(getattr(sys.modules.get(suite.driver.__module__), "__file__", None)
+                                                or prepared.module_file)
+    function = "single_request" if suite.driver is None else suite.driver.__name__
+    driver = DriverRow(path, function, row, messages, model, prepared.generation, repeat,
+                       tuple(tool.config() for tool in suite.tools), data_options).payload()
     # the key names the driver by module and function, not by path: a moved checkout keeps its cache
-    identity = {**driver, "driver": f"{prepared.module_file.name}:{suite.driver.__name__}",
-                "data": data_options}  # options a driver may read
+    identity = {**driver, "driver": f"{Path(path).name}:{function}" if path else function}
     if suite.judge:  # another judge is another verdict
         identity["judge"] = judge
     return request_key(identity, repeat), prompt_hash(messages), driver
