@@ -256,3 +256,16 @@ def test_humaneval_runs_on_the_embedded_model(pytester):
     assert all(row["result"] == "passed" or row["result"] in ("timed out", "no code block")
                or row["result"].startswith("failed: ") for row in rows)
     assert any(row["result"] != "no code block" for row in rows), [row["response"] for row in rows]
+
+
+def test_livecodebench_v6_is_the_v6_window_of_the_same_suite(code_bench, mock_server):
+    shutil.copy(ROOT / "suites" / "test_livecodebench_v6.py", code_bench.path / "suites")
+    server = mock_server("--answer", fenced(STDIN_CORRECT))
+    result = code_bench.runpytest_subprocess("suites/", "--endpoint", server.url, "--data-dir", "data", "--repeats", "1")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    benchmarks = results(code_bench)["benchmarks"]
+    # v5 (2024-07..2024-12) leaves the 2025-03 problem out, v6 (2024-08..2025-05) keeps it; one data file for both
+    assert (benchmarks["livecodebench"]["samples"], benchmarks["livecodebench_v6"]["samples"]) == (2, 3)
+    assert benchmarks["livecodebench_v6"]["dataset"]["source"].endswith("data/livecodebench.jsonl")
+    assert results(code_bench)["config"]["benchmarks"] == {}
+    assert LiveCodeBenchFiles("v6").files[-1] == "test6.jsonl"
