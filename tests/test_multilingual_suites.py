@@ -191,3 +191,18 @@ def test_wmt24pp_comet_without_unbabel_comet_is_one_line(multilingual, mock_serv
     assert result.stderr.lines[0].startswith("ERROR: wmt24pp: data option comet needs unbabel-comet")
     assert result.stderr.lines[0].endswith("pip install 'pytest-nemoeval[comet]'")
     assert server.chat_requests() == 0
+
+
+def test_hub_configs_concatenate_in_order_tag_and_stop_at_the_limit(monkeypatch):
+    loaded = []
+
+    def load(self, limit):
+        loaded.append((self.path, self.name, self.split, self.revision, limit))
+        return [{"q": f"{self.name}{i}"} for i in range(3 if limit is None else min(3, limit))]
+
+    monkeypatch.setattr("pytest_nemoeval.data.HubDataset.load", load)
+    source = mmlu_prox.source({"languages": ["ja", "de", "fr"]}).at("abc123")
+    assert [row["q"] + row["language"] for row in source.load(4)] == ["ja0ja", "ja1ja", "ja2ja", "de0de"]
+    assert loaded == [("li-lab/MMLU-ProX", "ja", "test", "abc123", 4), ("li-lab/MMLU-ProX", "de", "test", "abc123", 1)]
+    pairs = wmt24pp.source({"languages": ["ja_JP"], "comet": False})
+    assert pairs.describe() == "google/wmt24pp (split train, configs en-ja_JP)" and pairs.load(None)[0] == {"q": "en-ja_JP0"}
