@@ -1,10 +1,10 @@
 """pytest-nemoeval: LLM benchmarks as pytest tests. The public API a suite module uses."""
 
-from pytest_nemoeval.data import DataSource, HubDataset
+from pytest_nemoeval.data import DataSource, HubConfigs, HubDataset
 from pytest_nemoeval.engine.drivers import Chat
 from pytest_nemoeval.errors import DataError, DriverError, EndpointDown, GenerationError, VerdictError
-from pytest_nemoeval.extraction import (extract_choice_letter, extract_math_answer, last_boxed, last_code_block,
-                                        math_equal, split_reasoning)
+from pytest_nemoeval.extraction import (extract_choice_letter, extract_choice_letter_by, extract_math_answer,
+                                        last_boxed, last_code_block, math_equal, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import Suite
@@ -18,6 +18,7 @@ __all__ = [
     "DriverError",
     "EndpointDown",
     "GenerationError",
+    "HubConfigs",
     "HubDataset",
     "Response",
     "SampleOutcome",
@@ -25,6 +26,7 @@ __all__ = [
     "Verdict",
     "VerdictError",
     "extract_choice_letter",
+    "extract_choice_letter_by",
     "extract_math_answer",
     "last_boxed",
     "last_code_block",

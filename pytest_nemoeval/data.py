@@ -58,6 +58,35 @@ class HubDataset(DataSource):
         return load_dataset(self.describe(), limit, self.path, self.name, split=self.split, revision=self.revision)
 
 
+@dataclass(frozen=True)
+class HubConfigs(DataSource):
+    """Several configs of one hub dataset (e.g. one per language), one after another in the order given; with
+    `tag`, each row also gets its config's name in that field (what --data-dir rows then carry too)."""
+
+    path: str
+    names: tuple[str, ...]
+    split: str = "test"
+    tag: str | None = None
+    revision: str | None = None
+
+    def describe(self) -> str:
+        revision = f", revision {self.revision[:12]}" if self.revision else ""
+        return f"{self.path} (split {self.split}, configs {', '.join(self.names)}{revision})"
+
+    def at(self, revision: str) -> "HubConfigs":
+        return replace(self, revision=revision)
+
+    def load(self, limit: int | None) -> Sequence[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for name in self.names:
+            if limit is not None and len(rows) >= limit:
+                break
+            config = HubDataset(self.path, name, self.split, self.revision)
+            left = None if limit is None else limit - len(rows)
+            rows += [{**row, self.tag: name} if self.tag else dict(row) for row in config.load(left)]
+        return rows
+
+
 def load_dataset(description: str, limit: int | None, *args: Any, **kwargs: Any) -> Sequence[dict[str, Any]]:
     """`datasets.load_dataset(*args, **kwargs)`, its first `limit` rows; any failure is one DataError line."""
     try:

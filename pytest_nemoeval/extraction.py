@@ -77,6 +77,36 @@ def extract_choice_letter(text: str) -> str | None:
     return letter
 
 
+# NeMo Skills evaluator/mcq.py normalize_extracted_answer (f6f7041e, 2026-03-10): Arabic, Bengali and full-width
+# letters written for A-D
+_LETTER_FORMS = {"أ": " A", "ب": " B", "ج": " C", "د": " D", "অ": " A", "ব": " B", "ড": " C", "ঢ": " D",
+                 "Ａ": " A", "Ｂ": " B", "Ｃ": " C", "Ｄ": " D"}
+
+
+def extract_choice_letter_by(text: str, regex: str) -> str | None:
+    """Multiple-choice letter with a per-sample answer regex, as NeMo Skills' evaluator/mcq.py does it since
+    2025-12 (relaxed: the last match of `regex` first, else the last `\\boxed{}`; letter forms normalised and
+    upper-cased), else the last `Answer: X`. MMLU-ProX gives each language's regex."""
+    found = re.findall(regex, text)
+    extracted = found[-1] if found else None
+    if not extracted:
+        extracted = last_boxed(text)
+    letter = None
+    if extracted is not None:
+        for form, latin in _LETTER_FORMS.items():
+            extracted = extracted.replace(form, latin)
+        extracted = extracted.strip()
+        if len(extracted) == 1:
+            letter = extracted.upper()
+        elif extracted:
+            lone = _LAST_LONE_LETTER.findall(extracted)
+            letter = lone[-1].strip().upper() if lone else None
+    if letter is None:
+        found = _ANSWER_LINE.findall(text)
+        letter = found[-1].strip().upper() if found else None
+    return letter
+
+
 # The final answer of a math solution is the last `\boxed{…}` with balanced braces (NeMo Skills
 # math_grader.search_boxed), or None (no box, or a box that never closes).
 extract_math_answer = last_boxed
