@@ -15,7 +15,7 @@ from pytest_nemoeval.errors import DataError
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.tasks import mmlu_prox, wmt24pp
 
-ROWS = {row["language"]: row for row in map(json.loads, (ROOT / "examples/data/mmlu_prox.jsonl").open())}
+ROWS = {row["language"]: row for row in map(json.loads, (ROOT / "examples/data/mmluprox.jsonl").open())}
 SEGMENTS = [json.loads(line) for line in (ROOT / "examples/data/wmt24pp.jsonl").open()]
 TEN = "\n".join(f"{letter}. {n}" for letter, n in zip("ABCDEFGHIJ", range(1, 11)))
 
@@ -112,7 +112,7 @@ def test_translation_metrics_per_repeat_then_mean_and_comet():
 
 @pytest.fixture
 def multilingual(pytester: pytest.Pytester) -> pytest.Pytester:
-    copy_suites(pytester, "mmlu_prox", "wmt24pp")
+    copy_suites(pytester, "mmluprox", "wmt24pp")
     shutil.copytree(ROOT / "examples" / "data", pytester.path / "data")
     return pytester
 
@@ -132,31 +132,31 @@ def test_mmlu_prox_per_language_and_overall_accuracy(multilingual, mock_server):
         ["derivada", "La derivada es 2x: \\boxed{C}"],
         ["主記憶装置", "<think>答えは (A) です?</think>答えは (B) です"],
         ["capitale", "Answer: A"]]))
-    result = multilingual.runpytest_subprocess("suites/test_mmlu_prox.py", "--endpoint", server.url,
+    result = multilingual.runpytest_subprocess("suites/test_mmluprox.py", "--endpoint", server.url,
                                                "--data-dir", "data", "--repeats", "1")
     result.stdout.fnmatch_lines(["*2 incorrect, 3 correct*"])
-    entry = results(multilingual)["benchmarks"]["mmlu_prox"]
+    entry = results(multilingual)["benchmarks"]["mmluprox"]
     assert entry["metrics"]["accuracy"]["value"] == pytest.approx(0.6)  # over samples, as NeMo Skills' _all_
     by = entry["categories"]["by"]
     assert {language: by[language]["metrics"]["accuracy"]["value"] for language in by} == {
         "en": 0.0, "de": 1.0, "es": 1.0, "ja": 1.0, "fr": 0.0}
-    assert {row["extracted"] for row in samples(multilingual, "mmlu_prox")} == {"A", "B", "C"}
+    assert {row["extracted"] for row in samples(multilingual, "mmluprox")} == {"A", "B", "C"}
 
 
 def test_mmlu_prox_languages_option_and_k_selection(multilingual, mock_server):
     server = mock_server("--answer", "the answer is (C)")
-    (multilingual.path / "recipe.yaml").write_text("benchmarks:\n  mmlu_prox:\n    data: {languages: [ja, es]}\n")
-    chosen = multilingual.runpytest_subprocess("suites/test_mmlu_prox.py", "--endpoint", server.url,
+    (multilingual.path / "recipe.yaml").write_text("benchmarks:\n  mmluprox:\n    data: {languages: [ja, es]}\n")
+    chosen = multilingual.runpytest_subprocess("suites/test_mmluprox.py", "--endpoint", server.url,
                                                "--data-dir", "data", "--recipe", "recipe.yaml", "--collect-only", "-q")
     chosen.stdout.fnmatch_lines(["*s00000-es-r0*", "*s00001-ja-r0*", "*2 tests collected*"])
     one = multilingual.runpytest_subprocess("suites/", "--endpoint", server.url, "--data-dir", "data",
-                                            "-k", "mmlu_prox and -es-", "--collect-only", "-q")
+                                            "-k", "mmluprox and -es-", "--collect-only", "-q")
     one.stdout.fnmatch_lines(["*s00002-es-r0*", "*1/6 tests collected (5 deselected)*"])  # wmt24pp left alone
-    (multilingual.path / "recipe.yaml").write_text("benchmarks:\n  mmlu_prox:\n    data: {languages: [de, xx]}\n")
-    bad = multilingual.runpytest_subprocess("suites/test_mmlu_prox.py", "--data-dir", "data", "--recipe",
+    (multilingual.path / "recipe.yaml").write_text("benchmarks:\n  mmluprox:\n    data: {languages: [de, xx]}\n")
+    bad = multilingual.runpytest_subprocess("suites/test_mmluprox.py", "--data-dir", "data", "--recipe",
                                             "recipe.yaml", "--collect-only")
     assert bad.ret != 0
-    bad.stderr.fnmatch_lines(["ERROR: mmlu_prox: unknown language 'xx' (known: af, ar, bn, *, zu)"])
+    bad.stderr.fnmatch_lines(["ERROR: mmluprox: unknown language 'xx' (known: af, ar, bn, *, zu)"])
     assert server.chat_requests() == 0
 
 

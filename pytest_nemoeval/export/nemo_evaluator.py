@@ -16,7 +16,7 @@ from pytest_nemoeval.results import write_atomic
 TASK_NAMES = {
     "mmlu_pro": "ns_mmlu_pro", "gpqa": "ns_gpqa", "aime25": "ns_aime25", "hmmt_feb25": "ns_hmmt_feb25",
     "livecodebench": "ns_livecodebench", "scicode": "ns_scicode", "ifbench": "ns_ifbench", "hle": "ns_hle",
-    "mmlu_prox": "ns_mmlu_prox", "wmt24pp": "ns_wmt24pp",
+    "mmluprox": "ns_mmlu_prox", "wmt24pp": "ns_wmt24pp",
     "bfcl_v3": "ns_bfcl_v3", "bfcl_v4": "ns_bfcl_v4", "humaneval": "humaneval",
     # the base-model suites: NeMo Evaluator's lm-evaluation-harness types (Nemotron 3 Super evaluation stage)
     "mmlu": "adlr_mmlu", "mmlu_logits": "mmlu_logits", "arc_challenge": "adlr_arc_challenge_llama_25_shot",
