@@ -1,8 +1,8 @@
 """Humanity's Last Exam with a Python tool (NeMo Skills' `stateful_python_code_exec`, run in the sandbox).
 
-The model card reports HLE with tools, but no tools task for HLE was published: the settings are hle's
-(test_hle.py: text-only questions, 1 repeat, its judge and metrics) with the Python tool and no max_tokens,
-as the published tools tasks. The driver is hle's: its `await chat(chat.messages)` runs the tool loop, then
+The published tools task: ns_hle of the Nemotron 3 Super tools configuration (NeMo Evaluator
+examples/nemotron/nemotron-3-super/local_nemotron-3-super-120b-a12b_tools.yaml): the Python tool, use_sandbox,
+1 repeat, no max_tokens, the gpt-4o judge; hle's data, prompt, judge and metrics (test_hle.py). The driver is hle's: its `await chat(chat.messages)` runs the tool loop, then
 the judge grades the answer as before.
 """
 

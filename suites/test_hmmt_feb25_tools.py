@@ -1,8 +1,9 @@
 """HMMT February 2025 with a Python tool (NeMo Skills' `stateful_python_code_exec`, run in the sandbox).
 
-No published tools task exists for HMMT: the settings are those of the published tools tasks for math
-(ns_aime2025's: the Python tool, no max_tokens) with hmmt_feb25's 64 repeats, data, prompt and scoring
-(test_hmmt_feb25.py).
+The published tools task: ns_hmmt_feb2025 of the Nemotron 3 Super tools configuration (NeMo Evaluator
+examples/nemotron/nemotron-3-super/local_nemotron-3-super-120b-a12b_tools.yaml) with
+`++tool_modules=[nemo_skills.mcp.servers.python_tool::PythonTool]`, use_sandbox, 64 repeats and
+`++inference.tokens_to_generate=null` (no max_tokens); hmmt_feb25's data, prompt and scoring (test_hmmt_feb25.py).
 """
 
 from pathlib import Path
