@@ -14,8 +14,8 @@ and its `[[A>>B]]`-style label is read as NeMo Skills reads it. Score: the win r
 import asyncio
 
 from pytest_nemoeval import Response, Suite
-from pytest_nemoeval.tasks.arena_hard import ArenaHardFiles, JUDGE_OPTIONS, check_category, judge_requests, judge_verdict
-from pytest_nemoeval.tasks.arena_hard import score
+from pytest_nemoeval.tasks.arena_hard import JUDGE_OPTIONS, ArenaHardFiles, check_category, judge_requests
+from pytest_nemoeval.tasks.arena_hard import judge_verdict, score
 
 
 async def generate_and_judge(sample, chat):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 
-from helpers import ROOT, copy_suites, results, samples
+from helpers import copy_suites, results, samples
 from pytest_nemoeval import DataError
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.tasks.arena_hard import JUDGE_SYSTEM, check_category, join_baselines, judge_requests, judge_verdict
@@ -99,7 +98,8 @@ def test_an_errored_item_is_a_significant_loss_in_both_games():
 
 
 TEST_ROWS = [  # 2 hard prompts, 2 creative writing; model answer MODEL-i, baseline answer BASE-i
-    {"uid": f"u{i}", "category": category, "subcategory": "x", "question": f"QUESTION-{i}", "baseline_answer": f"BASE-{i}"}
+    {"uid": f"u{i}", "category": category, "subcategory": "x", "question": f"QUESTION-{i}",
+     "baseline_answer": f"BASE-{i}"}
     for i, category in enumerate(["hard_prompt", "hard_prompt", "creative_writing", "creative_writing"], start=1)]
 # the judge's verdicts: gen-base (model as A), base-gen (model as B)
 VERDICTS = {1: ("[[A>>B]]", "[[B>A]]"), 2: ("[[A=B]]", "[[A>B]]"), 3: ("[[B>>A]]", "I cannot decide."),
@@ -153,3 +153,42 @@ def test_a_failed_generation_is_a_loss_not_a_gap(arena, mock_server):
     entry = results(arena)["benchmarks"]["arena_hard_v2"]
     assert entry["errors"] == 1 and judge.chat_requests() == 6
     assert entry["metrics"]["win_rate"]["value"] == pytest.approx(2 / 13, abs=1e-6)
+
+
+def test_the_hub_files_are_joined_as_prepare_py_does(monkeypatch):
+    from pytest_nemoeval.tasks import arena_hard
+
+    files = {"question.jsonl": [{"uid": "q1", "category": "hard_prompt", "subcategory": "math", "prompt": "P1"},
+                                {"uid": "q2", "category": "creative_writing", "subcategory": "cw", "prompt": "P2"}],
+             "o3-mini-2025-01-31.jsonl": [{"uid": uid, "messages": [{"role": "user", "content": "P"}, {
+                 "role": "assistant", "content": {"answer": f"o3 {uid}"}}]} for uid in ("q1", "q2")],
+             "gemini-2.0-flash-001.jsonl": [{"uid": "q2", "messages": [{"role": "assistant", "content": "gemini q2"}]}]}
+    asked = []
+
+    class Reply:
+        def __init__(self, url):
+            asked.append(url)
+            self.text = "\n".join(json.dumps(row) for row in files[url.rsplit("/", 1)[1]]) + "\n"
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return self.text.encode()
+
+    monkeypatch.setattr(arena_hard.urllib.request, "urlopen", lambda url, timeout: Reply(url))
+    rows = arena_hard.ArenaHardFiles(revision="abc123").load(None)
+    assert [(row["uid"], row["question"], row["baseline_answer"]) for row in rows] == [
+        ("q1", "P1", "o3 q1"), ("q2", "P2", "gemini q2")]
+    assert all(url.startswith("https://raw.githubusercontent.com/lmarena/arena-hard-auto/abc123/data/arena-hard-v2.0/")
+               for url in asked)
+
+    def refused(url, timeout):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(arena_hard.urllib.request, "urlopen", refused)
+    with pytest.raises(DataError, match=r"could not download https://raw\.githubusercontent\.com/.*connection refused"):
+        arena_hard.ArenaHardFiles().load(None)
