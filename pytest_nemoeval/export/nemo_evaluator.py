@@ -18,6 +18,7 @@ TASK_NAMES = {
     "livecodebench": "ns_livecodebench", "scicode": "ns_scicode", "ifbench": "ns_ifbench", "hle": "ns_hle",
     "mmluprox": "ns_mmlu_prox", "wmt24pp": "ns_wmt24pp",
     "bfcl_v3": "ns_bfcl_v3", "bfcl_v4": "ns_bfcl_v4", "humaneval": "humaneval",
+    "arena_hard_v2": "ns_arena_hard_v2",  # the Nemotron 3 Super evaluation's task
     # the base-model suites: NeMo Evaluator's lm-evaluation-harness types (Nemotron 3 Super evaluation stage)
     "mmlu": "adlr_mmlu", "mmlu_logits": "mmlu_logits", "arc_challenge": "adlr_arc_challenge_llama_25_shot",
     "hellaswag": "hellaswag", "openbookqa": "openbookqa", "winogrande": "adlr_winogrande_5_shot",
