@@ -82,7 +82,8 @@ OPTIONS: tuple[Option, ...] = (
     # the judge of suites graded by a model (recipe section `judge:`)
     Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model; `embedded`: the "
            "embedded model (default without --endpoint/--deploy, else " + OPENAI_URL + ")", None, values.text, "URL"),
-    Option("judge.model", "--judge-model", "judge model name", "gpt-4o", values.text, "NAME"),
+    Option("judge.model", "--judge-model", "judge model of every judged suite (default: each suite's published "
+           "judge, e.g. gpt-4o for HLE, gpt-4.1 for Arena-Hard v2)", None, values.text, "NAME"),
     Option("judge.api_key_env", "--judge-api-key-env", "environment variable holding the judge's API key",
            "JUDGE_API_KEY", values.text, "VAR"),
     Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
@@ -125,7 +126,7 @@ for _option in OPTIONS:
         SECTIONS.setdefault(_option.key.split(".")[0], set()).add(_option.key.split(".", 1)[1])
 RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks"} | set(
     SECTIONS)
-BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data", "gate"}
+BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data", "gate", "judge_model"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body",
                    "max_length", "pin_slots",  # log-likelihood items (suite.LOCAL_SETTINGS)
                    "max_tool_calls"}  # tool suites (suite.LOCAL_SETTINGS)
@@ -271,6 +272,11 @@ class RunConfig:
         if key in OPTION_BY_KEY:
             return self.tree[key]
         raise AttributeError(key)
+
+    def judge_model(self, benchmark: str, published: str) -> str:
+        """The judge model of a judged suite: the recipe's `benchmarks.<name>.judge_model`, else --judge-model
+        (recipe `judge.model`), else the suite's published judge (Suite.judge)."""
+        return str(self.benchmark(benchmark).get("judge_model") or self.tree["judge"]["model"] or published)
 
     def covers(self, benchmark: str) -> bool:
         """Does the run cover this suite? A recipe that names benchmarks runs those only."""

@@ -40,9 +40,10 @@ class Suite:
     primary_metric: str = "accuracy"
     id_field: str | None = None
     # `async def driver(sample, chat) -> dict`, run by the engine for items needing more than one request
-    # or overlapping work (see drivers.py); judge=True: its driver uses the judge lane (--judge-*)
+    # or overlapping work (see drivers.py); judge="model": its driver uses the judge lane (--judge-*), and that
+    # is the published task's judge model, used unless the run names another (--judge-model, recipe judge_model)
     driver: Callable[..., Any] | None = None
-    judge: bool = False
+    judge: str | None = None
     # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
     data_files: dict[str, str] = field(default_factory=dict)
     # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`

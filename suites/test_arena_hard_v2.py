@@ -39,7 +39,7 @@ suite = Suite(
     failed_inputs=lambda row: {"category": row["category"]},  # an item that errored: a loss (score.py)
     id_field="uid",
     driver=generate_and_judge,
-    judge=True,
+    judge="gpt-4.1",  # ns_arena_hard_v2's judge
 )
 
 

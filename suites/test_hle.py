@@ -59,7 +59,7 @@ suite = Suite(
     metrics=[calibration.metrics, judgement_metrics],
     id_field="id",
     driver=generate_and_judge,
-    judge=True,
+    judge="gpt-4o",  # the published ns_hle's judge
 )
 
 

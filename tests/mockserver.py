@@ -19,7 +19,7 @@ last message is a tool result (then the reply text): one step of calls per user 
 tool-calling replies after the last user message (the last step repeats); a step is
 {"calls": [[NAME, ARGUMENTS], ...]} (ARGUMENTS a JSON string, as sent) or {"content": TEXT, "reasoning": TEXT}.
 `--lm vllm|llama|plain` adds the completions API of a toy model with hand-computable log-probs (lmserver.py).
-GET /stats returns {"chat_requests": n, "search_requests": m, ...}. `--die-after N` exits at request N+1 (a dead endpoint).
+GET /stats returns {"chat_requests": n, "search_requests": m, "models": {model named: chat requests}, ...}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
               die_after: int | None = None, answers: list[list[str]] | None = None,
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
               search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
-              lm_faults_after: int = 0, tool_steps: list[dict] | None = None) -> web.Application:
-    state = {"chat_requests": 0, "search_requests": 0, "faults": [kind for kind, count in faults for _ in range(count)]}
+              lm_faults_after: int = 0, tool_steps: list[dict] | None = None,
+              served: tuple[str, ...] = ("mock-model",)) -> web.Application:
+    state = {"chat_requests": 0, "search_requests": 0, "models": {},
+             "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
         if require_key and request.headers.get("Authorization") != f"Bearer {require_key}":
             return web.json_response({"error": {"message": "invalid api key"}}, status=401)
-        return web.json_response({"object": "list", "data": [{"id": "mock-model", "object": "model"}]})
+        return web.json_response({"object": "list", "data": [{"id": name, "object": "model"} for name in served]})
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -64,6 +66,7 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         if die_after is not None and state["chat_requests"] > die_after:
             os._exit(0)  # the endpoint dies: later connections are refused
         payload = await request.json()
+        state["models"][str(payload.get("model"))] = state["models"].get(str(payload.get("model")), 0) + 1
         users = [message.get("content") or "" for message in payload.get("messages") or [] if message.get("role") == "user"]
         failing = next((text for text in fail_prompts or [] if users and text in str(users[-1])), None)
         if failing is not None:
@@ -156,7 +159,8 @@ async def serve(args: argparse.Namespace) -> None:
     steps = json.loads(Path(args.tool_steps).read_text()) if args.tool_steps else None
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
                     args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
-                    args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after, steps)
+                    args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after, steps,
+                    tuple(args.models.split(",")))
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -182,6 +186,7 @@ def main() -> None:
     parser.add_argument("--lm", choices=("vllm", "llama", "plain"), default=None,
                         help="serve /v1/completions with a toy model, as vLLM or llama.cpp do (see lmserver.py)")
     parser.add_argument("--lm-faults-after", type=int, default=0, help="--lm: faults start after N completions")
+    parser.add_argument("--models", default="mock-model", help="the model ids /v1/models lists, comma-separated")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
-from helpers import copy_suites, results, samples
+from helpers import ROOT, copy_suites, results, samples
 from pytest_nemoeval import DataError
 from pytest_nemoeval.metrics import SampleOutcome
 from pytest_nemoeval.tasks.arena_hard import JUDGE_SYSTEM, check_category, join_baselines, judge_requests, judge_verdict
@@ -192,3 +193,23 @@ def test_the_hub_files_are_joined_as_prepare_py_does(monkeypatch):
     monkeypatch.setattr(arena_hard.urllib.request, "urlopen", refused)
     with pytest.raises(DataError, match=r"could not download https://raw\.githubusercontent\.com/.*connection refused"):
         arena_hard.ArenaHardFiles().load(None)
+
+
+def test_each_judged_suite_asks_for_its_published_judge_unless_the_run_names_one(arena, mock_server):
+    """HLE's judge is gpt-4o, Arena-Hard v2's gpt-4.1, in one run on one judge endpoint; --judge-model, or a
+    recipe's benchmarks.<name>.judge_model, names another."""
+    shutil.copy(ROOT / "suites" / "test_hle.py", arena.path / "suites")
+    shutil.copy(ROOT / "examples" / "data" / "hle.jsonl", arena.path / "data")
+    model = mock_server("--answers", str(arena.path / "model.json"))
+
+    def judged(*args: str) -> dict[str, int]:
+        judge = mock_server("--models", "gpt-4o,gpt-4.1,other", "--answer", "[[A=B]] Judgement: yes")
+        result = arena.runpytest_subprocess("suites/", "--endpoint", model.url, "--judge-endpoint", judge.url,
+                                            "--data-dir", "data", "--limit-samples", "1", "--repeats", "1", "--no-cache", *args)
+        assert result.ret in (0, 1), result.stdout.str() + result.stderr.str()
+        return judge.stats()["models"]
+
+    assert judged() == {"gpt-4.1": 2, "gpt-4o": 1}  # arena: both orders; hle: one judgement
+    assert judged("--judge-model", "other") == {"other": 3}
+    (arena.path / "recipe.yaml").write_text("benchmarks:\n  arena_hard_v2: {judge_model: other}\n  hle:\n")
+    assert judged("--recipe", "recipe.yaml") == {"other": 2, "gpt-4o": 1}

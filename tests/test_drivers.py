@@ -24,7 +24,7 @@ async def converse(sample, chat):
 
 
 suite = Suite(name="twostep", data=HubDataset("example/twostep"), prompt=lambda row: row["question"],
-              required_fields=("question", "answer"), driver=converse, judge=True)
+              required_fields=("question", "answer"), driver=converse, judge="gpt-4o")
 
 
 def test_twostep(sample, response, verdict):

@@ -89,7 +89,7 @@ def test_wmt24pp_prompt_and_tokenizers():
 
 def test_translation_metrics_per_repeat_then_mean_and_comet():
     # two repeats of two de_DE segments and one ja_JP segment: BLEU per pair and repeat, mean over repeats,
-    # then over pairs; COMET is the mean of the segment scores x 100
+    # then over pairs; COMET is the mean of the segment scores; both as fractions (the reference's x 100)
     def inputs(pair, hyp, ref, comet):
         return {"pair": pair, "hypothesis": hyp, "reference": ref, "comet": comet}
     de = [("Das Wetter ist schön.", "Das Wetter ist heute schön."), ("Ich lese ein Buch.", "Ich lese ein Buch.")]
@@ -100,14 +100,14 @@ def test_translation_metrics_per_repeat_then_mean_and_comet():
                 SampleOutcome(2, [True, True], ["x", "y"], [inputs("en-ja_JP", "猫が寝ています。", "猫が寝ている。", 0.5),
                                                             inputs("en-ja_JP", "猫が寝ている。", "猫が寝ている。", 0.5)])]
     got = wmt24pp.translation_metrics(outcomes, 2)
-    de_runs = [sacrebleu.corpus_bleu([de[0][0], de[1][0]], [[de[0][1], de[1][1]]]).score,
-               sacrebleu.corpus_bleu(["Wetter", de[1][0]], [[de[0][1], de[1][1]]]).score]
-    ja_runs = [sacrebleu.corpus_bleu(["猫が寝ています。"], [["猫が寝ている。"]], tokenize="ja-mecab").score, 100.0]
+    de_runs = [sacrebleu.corpus_bleu([de[0][0], de[1][0]], [[de[0][1], de[1][1]]]).score / 100,
+               sacrebleu.corpus_bleu(["Wetter", de[1][0]], [[de[0][1], de[1][1]]]).score / 100]
+    ja_runs = [sacrebleu.corpus_bleu(["猫が寝ています。"], [["猫が寝ている。"]], tokenize="ja-mecab").score / 100, 1.0]
     assert got["bleu_de_DE"]["value"] == pytest.approx(sum(de_runs) / 2)
     assert got["bleu_ja_JP"]["value"] == pytest.approx(sum(ja_runs) / 2)
     assert got["bleu"]["value"] == pytest.approx((sum(de_runs) / 2 + sum(ja_runs) / 2) / 2)
-    assert got["comet_de_DE"]["value"] == pytest.approx((75 + 50) / 2)  # repeat 0: (50+100)/2, repeat 1: (25+75)/2
-    assert got["comet"]["value"] == pytest.approx(((75 + 50) / 2 + 50) / 2)
+    assert got["comet_de_DE"]["value"] == pytest.approx((0.75 + 0.5) / 2)  # repeat 0: (.5+1)/2, repeat 1: (.25+.75)/2
+    assert got["comet"]["value"] == pytest.approx(((0.75 + 0.5) / 2 + 0.5) / 2)
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_wmt24pp_bleu_per_pair_and_mean_match_sacrebleu(multilingual, mock_serve
     for pair, tokenize in (("en-de_DE", "13a"), ("en-es_MX", "13a"), ("en-ja_JP", "ja-mecab"), ("en-fr_FR", "13a")):
         rows = [row for row in SEGMENTS if row["lp"] == pair]
         hyps = [replies[row["source"]].rpartition("</think>")[2] for row in rows]  # the answer after the trace
-        expected[pair[3:]] = sacrebleu.corpus_bleu(hyps, [[row["target"] for row in rows]], tokenize=tokenize).score
+        expected[pair[3:]] = sacrebleu.corpus_bleu(hyps, [[row["target"] for row in rows]], tokenize=tokenize).score / 100
     assert {key: metrics[f"bleu_{key}"]["value"] for key in expected} == pytest.approx(expected, abs=1e-6)
     assert metrics["bleu"]["value"] == pytest.approx(sum(expected.values()) / 4, abs=1e-6)
     assert metrics["bleu"]["pairs"] == 4 and "comet" not in metrics

@@ -41,12 +41,14 @@ class DriverRow:
     repeat: int
     tools: tuple[dict[str, Any], ...] = ()  # each tool's config(); the path is "" for single_request
     data: dict[str, Any] | None = None  # the recipe's data options of this suite (benchmarks.<name>.data)
+    judge_model: str | None = None  # the model its judge requests name (None: the judge lane's own)
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> "DriverRow":
         driver = payload["driver"]
         return cls(driver["path"], driver["function"], payload["sample"], payload["messages"], payload["model"],
-                   payload["generation"], payload["repeat"], tuple(payload.get("tools", ())), payload.get("data"))
+                   payload["generation"], payload["repeat"], tuple(payload.get("tools", ())), payload.get("data"),
+                   payload.get("judge_model"))
 
     def payload(self) -> dict[str, Any]:
         payload = {"driver": {"path": self.path, "function": self.function}, "sample": self.sample,
@@ -54,6 +56,8 @@ class DriverRow:
                    "repeat": self.repeat, "data": self.data}
         if self.tools:  # absent without tools: the keys of the other drivers' items stay as they were
             payload["tools"] = list(self.tools)
+        if self.judge_model:
+            payload["judge_model"] = self.judge_model
         return payload
 
 
@@ -82,7 +86,7 @@ class Chat:
         if lane == "model":
             payload = build_payload(messages, self._row.model, {**self._row.generation, **options}, self.repeat)
         else:
-            payload = build_payload(messages, "", options, self.repeat)  # the lane names its model
+            payload = build_payload(messages, self._row.judge_model or "", options, self.repeat)
         return await self._request(lane, payload, self.repeat)
 
 

@@ -183,7 +183,7 @@ class GenerationEngine:
         state = self._lanes.get(lane_name)
         if state is None:
             raise GenerationError(f"no '{lane_name}' endpoint is configured for this run")
-        if state.lane.model is not None:
+        if state.lane.model is not None and not payload.get("model"):  # a driver's judge request may name its own
             payload = {**payload, "model": state.lane.model}
         key = request_key(payload, repeat)
         body = self._store.get(key)

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, Generator, Protocol
 
 import pytest
 
-from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
+from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.data import Rows
-from pytest_nemoeval.endpoint import connect
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
+from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
-from pytest_nemoeval.suite import Suite, installed, prompt_hash
+from pytest_nemoeval.suite import Suite, prompt_hash
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.store import ResponseStore
@@ -79,6 +79,7 @@ class ItemsPlugin:
         self.run = run
         self.role = role
         self.prepared: dict[str, PreparedSuite] = {}
+        self.suite_dirs: set[Path] = set()  # where suite modules were collected (their names are the known ones)
         self.data_errors: list[str] = []
         self.items: list[pytest.Item] = []
         self.store: ResponseStore | None = None
@@ -97,6 +98,7 @@ class ItemsPlugin:
             metafunc.parametrize(ITEM_PARAM, [])
             return
         module_file = Path(str(metafunc.module.__file__))
+        self.suite_dirs.add(module_file.parent)
         if (not may_select(self.config.option.keyword or "", module_file, metafunc.function.__name__)
                 or not self.run.covers(suite.name)):
             metafunc.parametrize(ITEM_PARAM, [])  # -k or the recipe leaves this suite out: its data is never loaded
@@ -114,6 +116,16 @@ class ItemsPlugin:
         module = metafunc.definition.getparent(pytest.Module)
         if module is not None and module.get_closest_marker("nemoeval") is None:
             module.add_marker("nemoeval")  # on the module, not on each of thousands of items
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """A suite left out (by the recipe, or -k before pytest's own matching) is deselected, not skipped."""
+        left_out = [item for item in items if ITEM_PARAM in getattr(item, "fixturenames", ())
+                    and not isinstance(item_ref(item), ItemRef)]
+        if left_out:
+            dropped = set(left_out)
+            items[:] = [item for item in items if item not in dropped]
+            config.hook.pytest_deselected(items=left_out)
 
     def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
         if suite.name in self.prepared:
@@ -137,12 +149,12 @@ class ItemsPlugin:
         try:
             if self.data_errors:
                 raise pytest.UsageError(self.data_errors[0])
-            self.check_benchmark_names()
+            check_benchmark_names(self.run, self.prepared, self.suite_dirs)
             # a skipped item needs no response: it is not in the plan
             self.items = [item for item in session.items
                           if item_ref(item) is not None and item.get_closest_marker("skip") is None]
             selected = sorted({item_ref(item).benchmark for item in self.items})  # type: ignore[union-attr]
-            self.check_requirements(selected)
+            check_requirements(self.prepared, selected)
         except pytest.UsageError as exc:
             self.role.usage_error(str(exc))
             raise
@@ -152,53 +164,12 @@ class ItemsPlugin:
             self.role.show_configuration()
             return
         if self.items:
-            self.check_judge(selected)
+            check_judge(self.run, self.prepared, selected, self.role.runs_embedded_model)
             self.model = self.role.served_model()
             self.check_completions(selected)
             self.store = self.role.open_store()
             self.store.publish_plan(self.request_for(item_ref(item), self.model) for item in self.items)
             self.role.plan_published()
-
-    def known_benchmarks(self) -> set[str]:
-        """Suites collected, plus suite modules beside them (test_<name>.py) that -k or paths left out."""
-        known = set(self.prepared)
-        for directory in {prepared.module_dir for prepared in self.prepared.values()}:
-            known |= {path.stem.removeprefix("test_") for path in directory.glob("test_*.py")}
-        return known
-
-    def check_benchmark_names(self) -> None:
-        if not self.prepared:
-            return
-        known = self.known_benchmarks()
-        named = [(threshold.benchmark, "--threshold/recipe threshold") for threshold in self.run.thresholds]
-        named += [(name, "recipe benchmarks") for name in self.run.tree.get("benchmarks") or {}]
-        for name, where in named:
-            if name not in known:
-                raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
-
-    def check_requirements(self, selected: list[str]) -> None:
-        """The packages a selected suite's scorer imports are installed (found, not imported: lazy)."""
-        for name in selected:
-            for module, requirement in self.prepared[name].suite.requires.items():
-                if not installed(module):
-                    raise pytest.UsageError(f"{name} needs the package {module}: pip install '{requirement}'")
-
-    def check_judge(self, selected: list[str]) -> None:
-        """A selected suite graded by a judge: its endpoint, model and key must work before anything is sent."""
-        judged = [name for name in selected if self.prepared[name].suite.judge]
-        if not judged:
-            return
-        judge = self.run.section("judge")
-        if judge["endpoint"] == EMBEDDED_JUDGE:  # the run's own server, started and checked for the model
-            if self.role.runs_embedded_model() is False:
-                raise pytest.UsageError("--judge-endpoint embedded grades with the embedded model: "
-                                        "drop --endpoint/--deploy, or give the judge's URL")
-            return
-        if not os.environ.get(judge["api_key_env"]):
-            raise pytest.UsageError(
-                f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
-                f"is not set: export the judge's API key (or name the variable with --judge-api-key-env)")
-        connect(judge["endpoint"], judge["model"], judge["api_key_env"], True, option="--judge-endpoint")
 
     def check_completions(self, selected: list[str]) -> None:
         """A selected base-model suite: the endpoint serves raw completions (and log-likelihoods if needed)."""
@@ -218,10 +189,11 @@ class ItemsPlugin:
     def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, str, dict[str, Any]]:
         """(request key, prompt hash, payload) of one item: a row of the plan."""
         assert ref is not None
-        judge = self.run.section("judge")
-        return plan_row(self.prepared[ref.benchmark], ref.sample_index, ref.repeat, model,
-                        self.run.benchmark(ref.benchmark).get("data"),
-                        {key: judge[key] for key in ("endpoint", "model")}, self.scoring)
+        prepared = self.prepared[ref.benchmark]
+        judge = {"endpoint": self.run.section("judge")["endpoint"],
+                 "model": self.run.judge_model(ref.benchmark, prepared.suite.judge) if prepared.suite.judge else None}
+        return plan_row(prepared, ref.sample_index, ref.repeat, model, self.run.benchmark(ref.benchmark).get("data"),
+                        judge, self.scoring)
 
     # -- items --------------------------------------------------------------------------------------
 

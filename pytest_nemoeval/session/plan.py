@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_nemoeval.config import EMBEDDED_JUDGE
 from pytest_nemoeval.data import Rows
 from pytest_nemoeval.suite import Suite, build_payload, prompt_hash, request_key
 
@@ -46,10 +47,13 @@ def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_
     path = "" if suite.driver is None else str(getattr(sys.modules.get(suite.driver.__module__), "__file__", None)
                                                 or prepared.module_file)
     function = "single_request" if suite.driver is None else suite.driver.__name__
+    # the embedded judge is the run's own model (its lane names it); another judge is named in each request
+    judge_model = judge["model"] if judge["endpoint"] != EMBEDDED_JUDGE else None
     driver = DriverRow(path, function, row, messages, model, prepared.generation, repeat,
-                       tuple(tool.config() for tool in suite.tools), data_options).payload()
+                       tuple(tool.config() for tool in suite.tools), data_options, judge_model).payload()
     # the key names the driver by module and function, not by path: a moved checkout keeps its cache
     identity = {**driver, "driver": f"{Path(path).name}:{function}" if path else function}
+    identity.pop("judge_model", None)
     if suite.judge:  # another judge is another verdict
         identity["judge"] = judge
     return request_key(identity, repeat), prompt_hash(messages), driver

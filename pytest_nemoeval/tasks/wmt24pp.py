@@ -110,8 +110,9 @@ def failed_inputs(row: dict[str, Any]) -> dict[str, Any]:
 
 def translation_metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str, Any]:
     """translation_metrics.py: per pair and repeat, corpus BLEU over the pair's segments (COMET: the mean of the
-    segment scores x 100); a pair's score is the mean over repeats; `bleu`/`comet` is the mean over the pairs
-    (its en->xx and xx->xx, one source language), `bleu_<target>` each pair's."""
+    segment scores); a pair's score is the mean over repeats; `bleu`/`comet` is the mean over the pairs (its
+    en->xx and xx->xx, one source language), `bleu_<target>` each pair's. Fractions in [0, 1], as every metric
+    here: the reference's BLEU and COMET x 100 are these x 100."""
     import sacrebleu
 
     by_pair: dict[str, list[list[dict[str, Any]]]] = {}
@@ -129,9 +130,9 @@ def translation_metrics(outcomes: list[SampleOutcome], repeats: int) -> dict[str
                 if name == "bleu":
                     scores.append(sacrebleu.corpus_bleu([item["hypothesis"] for item in run],
                                                         [[item["reference"] for item in run]],
-                                                        tokenize=tokenizer(target)).score)
+                                                        tokenize=tokenizer(target)).score / 100)
                 elif run and all(item["comet"] is not None for item in run):
-                    scores.append(mean(item["comet"] * 100 for item in run))
+                    scores.append(mean(item["comet"] for item in run))
             if scores and len(scores) == len(runs):
                 pairs[target] = mean(scores)
         if pairs:

@@ -1,0 +1,59 @@
+"""What is checked once the items are collected and before anything is sent: the benchmark names the run gives
+(thresholds, recipe), the packages the selected suites' scorers import, and the judge of judged suites."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
+from pytest_nemoeval.endpoint import connect
+from pytest_nemoeval.session.plan import PreparedSuite
+from pytest_nemoeval.suite import installed
+
+
+def check_benchmark_names(run: RunConfig, prepared: dict[str, PreparedSuite], suite_dirs: set[Path]) -> None:
+    """Every benchmark a threshold or the recipe names is a suite collected, or a suite module (test_<name>.py)
+    beside one that -k, the recipe or paths left out."""
+    if not suite_dirs:
+        return
+    known = set(prepared)
+    for directory in suite_dirs:
+        known |= {path.stem.removeprefix("test_") for path in directory.glob("test_*.py")}
+    named = [(threshold.benchmark, "--threshold/recipe threshold") for threshold in run.thresholds]
+    named += [(name, "recipe benchmarks") for name in run.tree.get("benchmarks") or {}]
+    for name, where in named:
+        if name not in known:
+            raise pytest.UsageError(f"unknown benchmark '{name}' in {where} (known: {', '.join(sorted(known))})")
+
+
+def check_requirements(prepared: dict[str, PreparedSuite], selected: list[str]) -> None:
+    """The packages a selected suite's scorer imports are installed (found, not imported: lazy)."""
+    for name in selected:
+        for module, requirement in prepared[name].suite.requires.items():
+            if not installed(module):
+                raise pytest.UsageError(f"{name} needs the package {module}: pip install '{requirement}'")
+
+
+def check_judge(run: RunConfig, prepared: dict[str, PreparedSuite], selected: list[str],
+                runs_embedded_model: Callable[[], bool | None]) -> None:
+    """A selected suite graded by a judge: its endpoint, its judge models and the key must work before anything
+    is sent."""
+    judged = [name for name in selected if prepared[name].suite.judge]
+    if not judged:
+        return
+    judge = run.section("judge")
+    if judge["endpoint"] == EMBEDDED_JUDGE:  # the run's own server, started and checked for the model
+        if runs_embedded_model() is False:
+            raise pytest.UsageError("--judge-endpoint embedded grades with the embedded model: "
+                                    "drop --endpoint/--deploy, or give the judge's URL")
+        return
+    if not os.environ.get(judge["api_key_env"]):
+        raise pytest.UsageError(
+            f"{', '.join(judged)} is graded by a judge model and the environment variable {judge['api_key_env']} "
+            f"is not set: export the judge's API key (or name the variable with --judge-api-key-env)")
+    for model in sorted({run.judge_model(name, prepared[name].suite.judge or "") for name in judged}):
+        connect(judge["endpoint"], model, judge["api_key_env"], True, option="--judge-endpoint")
