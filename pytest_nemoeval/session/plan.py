@@ -24,10 +24,6 @@ class PreparedSuite:
     module_file: Path
     dataset: dict[str, Any]
 
-    @property
-    def module_dir(self) -> Path:
-        return self.module_file.parent
-
 
 def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,
              judge: dict[str, Any], scoring: dict[str, Any] | None) -> PlanRow:

@@ -35,7 +35,7 @@ PARAMETERS = {"properties": {"code": {"description": "Code to execute", "title":
 CUT = "<output cut>"
 GRACE_SECONDS = 0.5  # the sandbox server's SIGINT grace before it kills the shell
 START_SECONDS = 2.0  # the sandbox run's own start-up, on top of the cells' time
-RUNNER = Path(__file__).with_name("cell.py")
+RUNNER = Path(__file__).with_name("cell.py").read_text(encoding="utf-8")  # the program each call runs
 CELL_FAILED, RESTORE_FAILED, TIMED_OUT = 97, 98, 99  # cell.py's exit statuses
 _ANSI = re.compile(r"\x1B(?:[@-Z\-_]|\[[0-?]*[ -/]*[@-~])")
 _OUT_PROMPT = re.compile(r"^Out\[\d+\]:\s*")
@@ -86,8 +86,7 @@ class PythonTool:
             raise TypeError("the argument 'code' must be a string")
         spec = {"history": session.cells, "code": code, "timeout": self.timeout, "grace": GRACE_SECONDS}
         wall = self.timeout * (len(session.cells) + 1) + GRACE_SECONDS + START_SECONDS
-        result = await run_python(RUNNER.read_text(encoding="utf-8"),
-                                  limits=Limits(wall_seconds=wall, cpu_seconds=int(wall) + 1),
+        result = await run_python(RUNNER, limits=Limits(wall_seconds=wall, cpu_seconds=int(wall) + 1),
                                   files={"session.json": json.dumps(spec).encode()})
         if result.status == "timeout" or result.returncode == -signal.SIGUSR1:  # not interruptible: the reference
             # kills and restarts the shell (cell.py's watchdog; the sandbox's limit when replaying takes too long)
