@@ -33,9 +33,15 @@ NAMES = {"ar": "Arabic", "bg": "Bulgarian", "bn": "Bangla", "ca": "Catalan", "cs
 PROMPT = "Translate the following segment into {target_lang_name}, without additional explanation.\n\n{text}"
 
 
+def chosen_languages(options: dict[str, Any]) -> list[str]:
+    """The data option `languages` as a list (one code may be given as a string)."""
+    value = options["languages"]
+    return [value] if isinstance(value, str) else list(value)
+
+
 def languages(options: dict[str, Any]) -> list[str]:
-    chosen = options["languages"]
-    chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+    """The target languages asked for, checked (and Korean's tokenizer installed): else one DataError line."""
+    chosen = chosen_languages(options)
     unknown = [code for code in chosen if code[:2] not in NAMES or len(code) < 4 or code[2] != "_"]
     if unknown or not chosen:
         raise DataError(f"unknown target language {', '.join(map(repr, unknown)) or '(none given)'} "
@@ -57,7 +63,7 @@ def source(options: dict[str, Any]) -> HubConfigs:
 
 
 def in_languages(row: dict[str, Any], options: dict[str, Any]) -> bool:
-    return row["lp"].removeprefix("en-") in languages(options)
+    return row["lp"].removeprefix("en-") in chosen_languages(options)  # checked once, by `source`
 
 
 def comet_model(options: dict[str, Any]) -> str | None:

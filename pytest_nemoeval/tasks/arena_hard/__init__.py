@@ -42,8 +42,8 @@ BASELINES = {  # category -> its baseline model's answers (prepare.py CATEGORY_B
 JUDGE_SYSTEM = {category: (HERE / f"judge_system_{category}.txt").read_text() for category in BASELINES}
 JUDGE_USER = (HERE / "judge_user.txt").read_text()  # .format(question=, answer_1=, answer_2=)
 # the published task's judge settings (NeMo Evaluator all_tasks_irs.yaml ns_arena_hard_v2, nemo-skills 26.03):
-# judge model azure/openai/gpt-4.1 (--judge-model: the run's judge lane), max_new_tokens 4096, temperature
-# not set (NeMo Skills' InferenceConfig default, 0.0)
+# judge model azure/openai/gpt-4.1 (the suite's `judge`), max_new_tokens 4096, temperature not set (NeMo
+# Skills' InferenceConfig default, 0.0)
 JUDGE_OPTIONS = {"max_new_tokens": 4096, "temperature": 0.0}
 LABEL = re.compile(r"\[\[([AB<>=]+)\]\]")  # arena_metrics.py _get_judge_score
 VERDICTS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")

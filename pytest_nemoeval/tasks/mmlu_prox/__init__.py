@@ -21,9 +21,15 @@ LETTERS = "ABCDEFGHIJ"
 HUB_PATH = "li-lab/MMLU-ProX"
 
 
+def chosen(options: dict[str, Any]) -> list[str]:
+    """The data option `languages` as a list (one language may be given as a string)."""
+    value = options["languages"]
+    return [value] if isinstance(value, str) else list(value)
+
+
 def languages(options: dict[str, Any]) -> list[str]:
-    chosen = options["languages"]
-    languages = [chosen] if isinstance(chosen, str) else list(chosen)
+    """The languages asked for, checked: an unknown one is one DataError line."""
+    languages = chosen(options)
     unknown = [language for language in languages if language not in LANG_LIBS]
     if unknown or not languages:
         raise DataError(f"unknown language {', '.join(map(repr, unknown)) or '(none given)'} "
@@ -38,8 +44,9 @@ def source(options: dict[str, Any]) -> HubConfigs:
 
 
 def in_languages(row: dict[str, Any], options: dict[str, Any]) -> bool:
-    """A --data-dir row is kept when its language was asked for (the hub rows are loaded per language)."""
-    return row["language"] in languages(options)
+    """A --data-dir row is kept when its language was asked for (the hub rows are loaded per language); the
+    languages were checked once, by `source`, before any row."""
+    return row["language"] in chosen(options)
 
 
 def prompt(row: dict[str, Any]) -> str:
