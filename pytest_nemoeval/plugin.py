@@ -7,7 +7,7 @@ with WorkerPlugin). No benchmark code is registered here: a suite brings its own
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -15,11 +15,13 @@ from pytest_nemoeval import config as run_config
 from pytest_nemoeval import hookspecs, metrics
 from pytest_nemoeval.report.html import HtmlReport
 from pytest_nemoeval.scoring import Response, Verdict
+from pytest_nemoeval.session import interrupt
 from pytest_nemoeval.session.controller import ControllerPlugin
 from pytest_nemoeval.session.items import VERDICT, ItemRef, ItemsPlugin
 from pytest_nemoeval.session.worker import WorkerPlugin
 
 ITEMS = pytest.StashKey[ItemsPlugin]()
+RESTORE_SIGNALS = pytest.StashKey[Callable[[], None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nemoeval: an LLM benchmark item (added by pytest-nemoeval)")
     config.pluginmanager.register(metrics, "nemoeval-metrics")
     run = run_config.resolve(config)
+    config.stash[RESTORE_SIGNALS] = interrupt.install()
     if hasattr(config, "workerinput"):
         role: WorkerPlugin | ControllerPlugin = WorkerPlugin(config, run)
         config.pluginmanager.register(role, "nemoeval-worker")
@@ -45,6 +48,12 @@ def pytest_configure(config: pytest.Config) -> None:
             return
     items = config.stash[ITEMS] = ItemsPlugin(config, run, role)
     config.pluginmanager.register(items, "nemoeval-items")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore = config.stash.get(RESTORE_SIGNALS, None)
+    if restore is not None:
+        restore()
 
 
 def _xdist_controller(config: pytest.Config) -> bool:

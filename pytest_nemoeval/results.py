@@ -147,10 +147,7 @@ class ResultsCollector:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self._partial_dir / f"{benchmark}.jsonl", target)
         self._files.clear()
-        if self._partial_dir.exists():
-            for leftover in self._partial_dir.iterdir():
-                leftover.unlink()
-            self._partial_dir.rmdir()
+        self._remove_partial()
         path = self.results_dir / "results.json"
         write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return path
@@ -159,6 +156,13 @@ class ResultsCollector:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+        self._remove_partial()
+
+    def _remove_partial(self) -> None:
+        if self._partial_dir.exists():
+            for leftover in self._partial_dir.iterdir():
+                leftover.unlink()
+            self._partial_dir.rmdir()
 
 
 class ResultsDocument:

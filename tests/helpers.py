@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -72,6 +74,28 @@ class RunProcesses:
         while (left := self.alive()) and time.monotonic() < deadline:
             time.sleep(0.2)
         return left
+
+
+def as_from_a_terminal(sigint: object = signal.SIG_DFL) -> None:
+    """In the child before exec: its own process group (as a shell's job, which a terminal's Ctrl-C reaches
+    as a whole), and SIGINT handled by default, whatever this test process inherited (CI may run it in the
+    background, with SIGINT ignored or blocked)."""
+    os.setpgrp()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, sigint)
+
+
+class CpuLoad:
+    """Busy loops on every core: another heavy run beside this one."""
+
+    def __init__(self) -> None:
+        self.processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                          for _ in range(os.cpu_count() or 2)]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
 
 
 def lm_eval_reference() -> list[dict]:

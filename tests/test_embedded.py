@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import results, samples
+from helpers import CpuLoad, as_from_a_terminal, results, samples
 from pytest_nemoeval.servers import deployment_from
 from pytest_nemoeval.servers.process import ServerProcess, free_port
 
@@ -42,41 +42,37 @@ def test_mmlu_pro_runs_on_the_embedded_model(bench, xdist):
     assert deployment["model"] == "SmolLM2-135M-Instruct (SmolLM2-135M-Instruct.Q4_1.gguf)"
 
 
-@pytest.mark.skipif(bool(os.environ.get("PYTEST_XDIST_WORKER")), reason=(
-    "known failure inside the full `pytest tests/ -n 2` run only (the run does not exit within 60 s of SIGINT; "
-    "seen 3 times at the same position since issues 16/17 merged, never alone or beside its neighbour files): "
-    "under investigation; run it without -n: pytest tests/test_embedded.py -k ctrl_c"))
-def test_ctrl_c_stops_the_run_and_the_server(bench):
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "suites/", "--data-dir", "data",
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_an_xdist_run_and_the_server_on_a_loaded_machine(bench):
+    """A terminal's Ctrl-C (SIGINT to the whole job) while another heavy run loads both cores: the controller,
+    both workers, the engine and the embedded server are all gone within seconds (run_processes checks)."""
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "suites/", "--data-dir", "data", "-n", "2",
                                 "--set", "generation.max_new_tokens=512", "--set", "generation.extra_body={ignore_eos: true}",
                                 "--parallelism", "2"],
                                cwd=bench.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # SIGABRT dumps every thread's stack
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
+                               preexec_fn=as_from_a_terminal)
     log = bench.path / "results" / "logs" / "server.log"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and "serving" in log.read_text()):
         time.sleep(0.1)
-    time.sleep(2)  # generation under way
-    signals = _signal_state(process.pid)  # what the run inherited: an ignored or blocked SIGINT never arrives
-    process.send_signal(signal.SIGINT)
-    started = time.monotonic()
+    time.sleep(3)  # generation under way
+    load = CpuLoad()
     try:
-        output, _ = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGABRT)
-        output, _ = process.communicate(timeout=30)
-        pytest.fail(f"no exit within 60 s of SIGINT ({signals}); its threads at SIGABRT:\n{output[-6000:]}")
-    assert time.monotonic() - started < 20
+        time.sleep(2)
+        os.killpg(process.pid, signal.SIGINT)
+        started = time.monotonic()
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGABRT)
+            output, _ = process.communicate(timeout=30)
+            pytest.fail(f"no exit within 60 s of SIGINT; its threads at SIGABRT:\n{output[-6000:]}")
+    finally:
+        load.stop()
+    assert time.monotonic() - started < 20, output
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert "KeyboardInterrupt" in output
-
-
-def _signal_state(pid: int) -> str:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return "no /proc"
-    return ", ".join(line.replace("\t", " ") for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn")))
+    assert "nemoeval: interrupted by SIGINT" in output, output
 
 
 def test_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):

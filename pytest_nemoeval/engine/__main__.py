@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pytest_nemoeval.engine.loop import GenerationEngine, Lane
 from pytest_nemoeval.engine.progress import Progress
-from pytest_nemoeval.engine.store import ResponseStore
+from pytest_nemoeval.engine.store import STOPPED, ResponseStore
 from pytest_nemoeval.servers.lifecycle import die_with_parent
 
 
@@ -27,25 +27,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--progress-interval", type=float, default=5.0, help="seconds between status lines")
     args = parser.parse_args(argv)
     die_with_parent()
+    # A terminal's Ctrl-C reaches the whole process group. pytest decides what it means (it stops the engine
+    # with SIGTERM when the run ends), and a run that ignores SIGINT (a background job) keeps its engine.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = ResponseStore(args.store, args.run_id)
+    alive = store.hold_engine_lock()  # the items' sign that the engine runs (dropped by the kernel at exit)
     progress = Progress(args.progress_interval, args.status) if args.status is not None else None
     engine = GenerationEngine(args.lane, store, request_timeout=args.request_timeout, max_retries=args.max_retries,
                               settings=args.settings, progress=progress)
 
-    async def serve() -> None:
+    async def serve() -> bool:
         task = asyncio.ensure_future(engine.run())
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):  # the parent stops us; Ctrl-C reaches the whole group
-            loop.add_signal_handler(sig, task.cancel)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)  # the parent stops us
         try:
             await task
         except asyncio.CancelledError:
-            pass
+            return False
+        return True
 
+    finished = False
     try:
-        asyncio.run(serve())
+        finished = asyncio.run(serve())
     finally:
+        if not finished:  # what is left unanswered fails at once, with the first reason given for the stop
+            store.fail(STOPPED, "generation was interrupted before this item was answered", replace=False)
         store.close()
+        if alive is not None:
+            alive.release()
 
 
 if __name__ == "__main__":

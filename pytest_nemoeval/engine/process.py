@@ -38,9 +38,9 @@ class EngineProcess:
         on_exit(self._process, self._exited, "nemoeval-engine-watch")
 
     def _exited(self, status: int) -> None:
-        if status != 0 and not self._closing:
+        if not self._closing:  # after a normal end every item has its response, which wins over the marker
             store = ResponseStore(self._store.path, self._store.run_id)
-            store.fail(STOPPED, f"generation engine exited with status {status}")
+            store.fail(STOPPED, f"generation engine exited (status {status}) before answering this item", replace=False)
             store.close()
 
     def close(self, reason: str = "generation was cancelled") -> None:
@@ -48,6 +48,6 @@ class EngineProcess:
         if self._closing:
             return
         self._closing = True
-        self._store.fail(STOPPED, reason)
+        self._store.fail(STOPPED, reason, replace=False)
         if self._process is not None:
             terminate(self._process)

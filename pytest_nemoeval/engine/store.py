@@ -6,18 +6,23 @@
 - responses: keyed by request key; with the cache on the file persists in the results directory, so a
   rerun after a crash or `kill -9` sends nothing that had finished. Each row commits on its own.
 - failures: per run, why a request has no response; the markers DEAD and STOPPED apply to every request.
+
+The engine holds a lock (flock) beside the store while it runs: an item waiting for its response sees
+when the engine is gone (exited, killed, crashed) even if nothing marked the run STOPPED.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from pytest_nemoeval import flock
 from pytest_nemoeval.errors import EndpointDown, GenerationError
 
 _SCHEMA = """
@@ -31,6 +36,7 @@ CREATE TABLE IF NOT EXISTS samples (run TEXT NOT NULL, ref TEXT NOT NULL, sample
 """
 SAMPLE_REF = "$sample"  # a driver row's sample, stored once for all its repeats (see publish_plan)
 POLL_CAP = 0.02  # longest pause between two looks at the store while an item waits
+LIVENESS_EVERY = 1.0  # seconds between two checks, while an item waits, that the engine is still there
 DEAD = "*dead"  # the endpoint is down: nothing more will be sent
 STOPPED = "*stopped"  # generation was cancelled (-x, --maxfail, Ctrl-C) or the engine failed
 PAGE = 256
@@ -139,9 +145,11 @@ class ResponseStore:
         self._connect().execute("INSERT OR REPLACE INTO responses (key, body) VALUES (?, ?)",
                                 (key, json.dumps(body, ensure_ascii=False)))
 
-    def fail(self, key: str, error: str) -> None:
-        self._connect().execute("INSERT OR REPLACE INTO failures (run, key, error) VALUES (?, ?, ?)",
-                                (self.run_id, key, error))
+    def fail(self, key: str, error: str, replace: bool = True) -> None:
+        """Record why `key` (or every request, for a marker) has no response; `replace=False` keeps an
+        earlier reason (the first word on why a run stopped is the one items show)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self._connect().execute(f"{verb} INTO failures (run, key, error) VALUES (?, ?, ?)", (self.run_id, key, error))
 
     def failure(self, key: str) -> tuple[str, str] | None:
         """(key or marker, error) if this request failed or the whole run stopped; the request's own wins."""
@@ -157,6 +165,20 @@ class ResponseStore:
         connection.execute("DELETE FROM samples WHERE run = ?", (self.run_id,))
         connection.execute("DELETE FROM failures WHERE run = ?", (self.run_id,))
 
+    # -- the engine's liveness -------------------------------------------------------------------------
+
+    def engine_lock_path(self) -> Path:
+        return self.path.parent / f"engine-{self.run_id}.lock"
+
+    def hold_engine_lock(self) -> flock.HeldLock | None:
+        """Taken by the engine for its lifetime (the kernel drops it when the engine dies)."""
+        return flock.try_hold(self.engine_lock_path(), f"pid {os.getpid()}")
+
+    def engine_gone(self) -> bool:
+        """The engine started and is no longer running (before it starts there is no lock file)."""
+        path = self.engine_lock_path()
+        return path.exists() and not flock.is_held(path)
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
@@ -165,9 +187,10 @@ class ResponseStore:
 
 
 def wait_for(store: ResponseStore, key: str, idle: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Block until the response for `key` is in the store and return it, or raise GenerationError; `idle` is
-    called between two looks (the status line)."""
+    """Block until the response for `key` is in the store and return it, or raise GenerationError (also when
+    the engine is gone without a word); `idle` is called between two looks (the status line)."""
     delay = 0.001
+    next_check = time.monotonic() + LIVENESS_EVERY
     while True:
         if idle is not None:
             idle()
@@ -175,7 +198,14 @@ def wait_for(store: ResponseStore, key: str, idle: Callable[[], None] | None = N
         if body is not None:
             return body
         failure = store.failure(key)
+        if failure is None and time.monotonic() >= next_check:
+            next_check = time.monotonic() + LIVENESS_EVERY
+            if store.engine_gone():
+                failure = (STOPPED, "the generation engine is gone: it exited without answering this item")
         if failure is not None:
+            body = store.get(key)  # answered between the two looks, just before the engine stopped
+            if body is not None:
+                return body
             marker, error = failure
             raise EndpointDown(error) if marker == DEAD else GenerationError(error)
         time.sleep(delay)

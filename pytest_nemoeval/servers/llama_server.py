@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alias", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--ctx-per-slot", type=int, default=2048)
+    # SmolLM2's own context (8192): every suite's example prompt fits, a judge's prompt with a reply included
+    parser.add_argument("--ctx-per-slot", type=int, default=8192)
+    # a reply's cap when a request sets none (a 135M model may loop until its context is full)
+    parser.add_argument("--max-reply", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     die_with_parent()
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     params.port = args.port
     params.n_parallel = args.parallel
     params.n_ctx = args.ctx_per_slot * args.parallel
+    params.n_predict = args.max_reply
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.use_jinja = True

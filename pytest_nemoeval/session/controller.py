@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
 
 import pytest
 
+from pytest_nemoeval import flock
 from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.report.categories import category_rows
 from pytest_nemoeval.report.junit import add_junit_properties
 from pytest_nemoeval.results import ResultsCollector, ResultsDocument
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
+from pytest_nemoeval.session import interrupt
 from pytest_nemoeval.session.items import OWN_PROPERTIES
 
 if TYPE_CHECKING:
@@ -44,6 +48,19 @@ class ControllerPlugin:
         self.failures = 0
         self.status: StatusDisplay | None = None  # the engine's status line on the terminal
         self.exported: list[str] = []  # what each export wrote, one line each
+        self.lock: flock.HeldLock | None = None  # the results directory is this run's while it runs
+        self.interrupted: str | None = None  # the signal that stopped the run (Ctrl-C, SIGTERM)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """One run at a time writes a results directory: a second one is refused before it sends anything."""
+        if self.config.option.collectonly:
+            return
+        path = self.results_dir / ".nemoeval" / "run.lock"
+        self.lock = flock.try_hold(path, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        if self.lock is None:
+            raise pytest.UsageError(f"--results-dir {self.results_dir} is in use by another run "
+                                    f"({flock.holder(path)}): wait for it to end, or pass another --results-dir")
 
     # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
 
@@ -209,15 +226,21 @@ class ControllerPlugin:
 
     # -- end of run -----------------------------------------------------------------------------------
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = interrupt.received()  # None: xdist's stop on a worker's word, not a signal
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.engine is not None:
-            self.engine.close()
+            self.engine.close("the run was interrupted" if self.interrupted else "generation was cancelled")
             self.show_progress(final=True)
             if self.status is not None:
                 self.status.line.remove()
         try:
-            if not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            if self.interrupted:  # a partial run is no result: what was answered waits in the cache
+                self.collector.discard()
+                self.say_interrupted()
+            elif not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self.collector.discard()
             else:
                 deployment = (self.deployment.summary(self.server.command)
@@ -238,6 +261,17 @@ class ControllerPlugin:
             if not self.run.cache:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.store_path()}{suffix}").unlink(missing_ok=True)
+            if self.store is not None:
+                self.store.engine_lock_path().unlink(missing_ok=True)
+            if self.lock is not None:
+                self.lock.release()
+
+    def say_interrupted(self) -> None:
+        answered = sum(tally.items for tally in self.collector.tallies.values())
+        kept = (f"the answers received are kept in {self.store_path()}: the same command resumes without sending "
+                "them again" if self.run.cache else "--no-cache: nothing is kept for a rerun")
+        print(f"nemoeval: interrupted by {self.interrupted} after {answered} scored item(s); results.json was not "
+              f"written; {kept}", file=sys.stderr, flush=True)
 
     def export(self) -> bool:
         """The run's exports (--export, recipe `export:`), after results.json is written: a failed one is one

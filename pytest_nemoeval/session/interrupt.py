@@ -1,0 +1,40 @@
+"""Ctrl-C and SIGTERM end a run the same way: pytest's KeyboardInterrupt, so that the engine is stopped, the
+server torn down and the run said to be interrupted (Python's default SIGTERM ends the process on the spot).
+A signal that the run inherited as ignored (a background job's SIGINT) stays ignored."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Any, Callable
+
+_received: list[int] = []
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def install() -> Callable[[], None]:
+    """Handle SIGINT and SIGTERM where they have Python's default handling; returns what undoes it."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    _received.clear()
+    previous: dict[int, Any] = {}
+    for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(sig) is default:
+            previous[sig] = signal.signal(sig, _interrupt)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is _interrupt:
+                signal.signal(sig, handler)
+
+    return restore
+
+
+def received() -> str | None:
+    """The name of the signal that interrupted this run, if one did."""
+    return signal.Signals(_received[0]).name if _received else None
