@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parallel", type=int, default=1)
     # SmolLM2's own context (8192): every suite's example prompt fits, a judge's prompt with a reply included
     parser.add_argument("--ctx-per-slot", type=int, default=8192)
-    # a reply's cap when a request sets none (a 135M model may loop until its context is full)
-    parser.add_argument("--max-reply", type=int, default=2048)
+    # a reply's length when a request sets none (a 135M model may loop until its context is full)
+    parser.add_argument("--max-reply", type=int, default=-1)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     die_with_parent()

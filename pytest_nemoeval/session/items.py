@@ -138,7 +138,12 @@ class ItemsPlugin:
             self.data_errors.append(f"{suite.name}: {exc}")
         except OSError as exc:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
-        generation = self.run.generation_for(suite.name, suite.generation)
+        defaults = suite.generation
+        if self.role.runs_embedded_model():  # the toy CPU model: a reply's length is capped (servers/embedded.py)
+            from pytest_nemoeval.servers.embedded import fit_generation
+
+            defaults = fit_generation(defaults)
+        generation = self.run.generation_for(suite.name, defaults)
         prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats), generation,
                                  module_file, dataset_record(suite, rows, generation.get("system_prompt")))
         self.prepared[suite.name] = prepared
