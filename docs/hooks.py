@@ -72,8 +72,14 @@ class _RecordingParser:
         self.ini.add(name)
 
 
+def _text(text: str) -> str:
+    """Markdown showing `text` as written: `<` and `>` outside code spans escaped (else they are HTML tags)."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(part if part.startswith("`") else part.replace("<", "&lt;").replace(">", "&gt;") for part in parts)
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _default(option: Any) -> str:
@@ -245,7 +251,7 @@ def suite_catalogue(page_uri: str) -> str:
         file, title = guide_of[name]
         return f"[{title}]({os.path.relpath(GUIDES / file, page_dir)})"
 
-    lines = ["| suite | data | repeats | primary metric | extra | published task | guide |",
+    lines = ["| suite | data | repeats | primary metric | extra | NeMo Evaluator task | guide |",
              "|---|---|---|---|---|---|---|"]
     for f in facts:
         extra = ", ".join(f"`{e}`" for e in f["extras"]) or "–"
@@ -253,12 +259,12 @@ def suite_catalogue(page_uri: str) -> str:
                      f"{extra} | `{f['task']}` | {guide_link(f['name']) or '–'} |")
     for f in facts:
         summary, _, body = f["doc"].partition("\n\n")
-        lines += ["", f"## `{f['name']}` {{ #{f['name']} }}", "", " ".join(summary.split()), ""]
+        lines += ["", f"## `{f['name']}` {{ #{f['name']} }}", "", _text(" ".join(summary.split())), ""]
         lines.append(f"- **Module**: `{f['file']}`; `-k {f['name']}` selects it")
-        lines.append(f"- **Data**: {f['data']}; revision `{f['revision']}`" if f["revision"] != "–"
-                     else f"- **Data**: {f['data']} (no pinned revision)")
+        lines.append(f"- **Data**: {_text(f['data'])}; revision `{f['revision']}`" if f["revision"] != "–"
+                     else f"- **Data**: {_text(f['data'])} (no pinned revision)")
         lines.append(f"- **With `--data-dir DIR`**: `DIR/{f['data_file']}.jsonl`"
-                     + "".join(f", `DIR/{name}` ({where})" for name, where in f["data_files"].items()))
+                     + "".join(f", `DIR/{name}` ({_text(where)})" for name, where in f["data_files"].items()))
         if f["data_options"]:
             options = ", ".join(f"`{key}: {value}`" for key, value in f["data_options"].items())
             lines.append(f"- **Data options** (recipe `benchmarks.{f['name']}.data`): {options}")
@@ -268,15 +274,16 @@ def suite_catalogue(page_uri: str) -> str:
         lines.append(f"- **Metrics**: primary `{f['primary']}`; built-in accuracy, pass@k, majority@k, no_answer, "
                      "error_rate")
         for module_name, function, doc in f["own_metrics"]:
-            lines.append(f"    - its own (`{module_name}.{function}`): {doc}")
+            lines.append(f"    - its own (`{module_name}.{function}`): {_text(doc)}")
         if f["category"]:
             lines.append(f"- **Categories**: broken down by the row field `{f['category']}`")
         lines.append("- **Extra needed**: " + (", ".join(f"`pip install '{e}'`" for e in f["extras"]) or "none"))
-        lines.append(f"- **Published task**: `{f['task']}` (its name in the NeMo Evaluator export)")
+        lines.append(f"- **NeMo Evaluator task**: `{f['task']}` (the name its export uses; the published task it follows "
+                     "is named below)")
         for gate in gates.get(f["name"], []):
             lines.append(f"- **Recipe gate**: {gate}")
         if f["name"] in guide_of:
             lines.append(f"- **Guide**: {guide_link(f['name'])}")
         if body.strip():
-            lines += ["", body.strip()]
+            lines += ["", _text(body.strip())]
     return "\n".join(lines)
