@@ -142,6 +142,34 @@ def test_every_troubleshooting_line_is_the_codes():
     assert not stale, "\n".join(f"{message!r}: {fragment!r}" for message, fragment in stale)
 
 
+# the exceptions whose message reaches the user as an `ERROR:` line (or fails an item before anything is sent)
+USER_ERRORS = {"UsageError", "DataError", "ExportError", "UnreadableRun", "PolicyError", "CapabilityError",
+               "SandboxError"}
+
+
+def test_every_error_line_of_the_code_is_on_the_troubleshooting_page():
+    """Each raise of a user-facing error in the package and the suites: a fixed part of its message (its first
+    40 characters) is on the page, so that a new ERROR line comes with its explanation."""
+    text = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+    missing = []
+    for path in [*(ROOT / "pytest_nemoeval").rglob("*.py"), *(ROOT / "suites").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args):
+                continue
+            function = node.exc.func
+            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
+            if name not in USER_ERRORS:
+                continue
+            message = node.exc.args[0]
+            parts = message.values if isinstance(message, ast.JoinedStr) else [message]
+            fixed = [part.value.strip(" .,:;'()") for part in parts
+                     if isinstance(part, ast.Constant) and isinstance(part.value, str)]
+            fixed = [part[:40] for part in fixed if len(part) >= 8]
+            if fixed and not any(part in text for part in fixed):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {fixed[0]}")
+    assert not missing, "not explained in docs/troubleshooting.md:\n" + "\n".join(missing)
+
+
 def test_the_docs_show_the_readmes_set_up_commands():
     text = (DOCS / "getting-started.md").read_text(encoding="utf-8")
     for command in setup_commands().values():
