@@ -192,7 +192,7 @@ def recipe_gates() -> dict[str, list[str]]:
         for name, section in benchmarks.items():
             comment = re.search(rf"^  {re.escape(name)}:[^#\n]*#\s*(.+)$", text, re.MULTILINE)
             thresholds = ", ".join(f"`{t}`" for t in (section or {}).get("thresholds") or []) or "no threshold"
-            note = f" ({_cell(comment[1].strip())})" if comment else ""
+            note = f"; the recipe's note: {_cell(comment[1].strip())}" if comment else ""
             gates.setdefault(name, []).append(f"`recipes/{path.name}`: {thresholds}{note}")
     return gates
 
@@ -260,7 +260,7 @@ def suite_catalogue(page_uri: str) -> str:
     for f in facts:
         summary, _, body = f["doc"].partition("\n\n")
         lines += ["", f"## `{f['name']}` {{ #{f['name']} }}", "", _text(" ".join(summary.split())), ""]
-        lines.append(f"- **Module**: `{f['file']}`; `-k {f['name']}` selects it")
+        lines.append(f"- **Module**: `{f['file']}`")
         lines.append(f"- **Data**: {_text(f['data'])}; revision `{f['revision']}`" if f["revision"] != "–"
                      else f"- **Data**: {_text(f['data'])} (no pinned revision)")
         lines.append(f"- **With `--data-dir DIR`**: `DIR/{f['data_file']}.jsonl`"

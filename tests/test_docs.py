@@ -87,7 +87,7 @@ def test_the_suite_catalogue_shows_every_suite(site):
         for extra in suite.requires.values():
             assert f"pip install '{extra}'" in text
     # a recipe's threshold, with its note on the published score
-    assert "accuracy>=0.763 (model card 78.3)" in text
+    assert "accuracy>=0.763; the recipe's note: model card 78.3" in text
 
 
 def test_hooks_pick_up_a_new_option_and_a_new_suite(tmp_path, monkeypatch):
