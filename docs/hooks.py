@@ -130,15 +130,27 @@ def option_rows() -> list[dict[str, str]]:
     return rows
 
 
+def _table(rows: list[dict[str, str]]) -> list[str]:
+    lines = ["| option | ini key | recipe key | default | meaning |", "|---|---|---|---|---|"]
+    return lines + [f"| {row['flag']} | {row['ini']} | {row['recipe']} | {row['default']} | {row['meaning']} |"
+                     for row in rows]
+
+
 def options_table(section: str | None = None) -> str:
+    """One table of a section's options, or (section None) every option, a table per recipe section."""
     rows = option_rows()
     if section is not None:
         rows = [row for row in rows if row["key"].startswith(f"{section}.")]
         if not rows:
             raise ValueError(f"<!-- nemoeval:options section={section} -->: no option in that section")
-    lines = ["| option | ini key | recipe key | default | meaning |", "|---|---|---|---|---|"]
-    lines += [f"| {row['flag']} | {row['ini']} | {row['recipe']} | {row['default']} | {row['meaning']} |"
-              for row in rows]
+        return "\n".join(_table(rows))
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(row["key"].split(".")[0] if "." in row["key"] else "", []).append(row)
+    lines: list[str] = []
+    for name, members in groups.items():
+        title = f"`{name}:` options" if name else "Run options"
+        lines += ["", f"## {title}", "", *_table(members)]
     return "\n".join(lines)
 
 
