@@ -5,6 +5,7 @@ A page holds a marker, replaced when the site is built:
                                              config.add_options adds): flag, ini key, recipe key, default, meaning
   <!-- nemoeval:options section=judge -->   the options of one recipe section (judge, export, deployment)
   <!-- nemoeval:recipe_keys -->             the keys a recipe may hold (top level, sections, per benchmark, generation)
+  <!-- nemoeval:recipes -->                 the recipes in recipes/: their header comment and the suites they run
   <!-- nemoeval:suites -->                  the suite catalogue, from the Suite objects in suites/ and their
                                              modules' docstrings, with the recipes' gates on each
 An unknown marker fails the build. Nothing generated is committed.
@@ -38,6 +39,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         args = dict(part.split("=", 1) for part in match[2].split())
         if name == "options":
             return options_table(args.get("section"))
+        if name == "recipes":
+            return recipe_list()
         if name == "recipe_keys":
             return recipe_keys()
         if name == "suites":
@@ -207,6 +210,29 @@ def recipe_gates() -> dict[str, list[str]]:
             note = f"; the recipe's note: {_cell(comment[1].strip())}" if comment else ""
             gates.setdefault(name, []).append(f"`recipes/{path.name}`: {thresholds}{note}")
     return gates
+
+
+def recipe_list() -> str:
+    lines = []
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        header = []
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                break
+            header.append(line[1:].removeprefix(" "))
+        first, _, rest = "\n".join(header).partition("\n\n")  # the first paragraph, then the rest as written
+        commands = [line.strip() for line in first.splitlines() if line.strip().startswith("pytest ")]
+        prose = " ".join(line.strip() for line in first.splitlines() if not line.strip().startswith("pytest "))
+        benchmarks = (yaml.safe_load(text) or {}).get("benchmarks") or {}
+        lines += ["", f"### `recipes/{path.name}`", "", _text(prose), ""]
+        if commands:
+            lines += ["```", *commands, "```", ""]
+        if rest.strip():
+            lines += ["```text", rest.strip("\n"), "```", ""]
+        lines.append("Runs: " + (", ".join(f"[`{name}`](suites/index.md#{name})" for name in benchmarks)
+                                 or "every collected suite") + ".")
+    return "\n".join(lines)
 
 
 def _first_paragraph(text: str | None) -> str:

@@ -90,6 +90,16 @@ def test_the_suite_catalogue_shows_every_suite(site):
     assert "accuracy>=0.763; the recipe's note: model card 78.3" in text
 
 
+def test_the_recipes_page_lists_every_recipe(site):
+    import yaml
+
+    text = page_text(site, "recipes")
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        assert f"recipes/{path.name}" in text
+        names = ", ".join((yaml.safe_load(path.read_text()) or {}).get("benchmarks") or {})
+        assert f"Runs: {names or 'every collected suite'}." in text, path.name
+
+
 def test_hooks_pick_up_a_new_option_and_a_new_suite(tmp_path, monkeypatch):
     """What another option or suite would show: the generators read the code, not a list."""
     sys.path.insert(0, str(DOCS))
