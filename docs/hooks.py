@@ -281,7 +281,10 @@ def suite_catalogue(page_uri: str) -> str:
     facts = [suite_facts(module) for module in suite_modules()]
     gates = recipe_gates()
     guide_of = guides()
-    page_dir = (Path(__file__).parent / page_uri).parent
+    unknown = sorted(set(guide_of) - {f["name"] for f in facts})
+    if unknown:  # a typo in a guide's front matter would silently drop its link
+        raise ValueError(f"docs/suites/: front matter names no suite {', '.join(unknown)}")
+    page_dir = (GUIDES.parent / page_uri).parent  # the docs directory, where page_uri starts
 
     def guide_link(name: str) -> str:
         if name not in guide_of:

@@ -118,10 +118,18 @@ def test_hooks_pick_up_a_new_option_and_a_new_suite(tmp_path, monkeypatch):
     (tmp_path / "suites").mkdir()
     shutil.copy(EXAMPLE / "suites" / "test_capitals.py", tmp_path / "suites")
     (tmp_path / "recipes").mkdir()
+    guides = tmp_path / "docs" / "suites"
+    guides.mkdir(parents=True)
+    (guides / "geography.md").write_text("---\ntitle: Geography\nsuites: [capitals]\n---\n\n# Geography\n")
     monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    monkeypatch.setattr(hooks, "GUIDES", guides)
     catalogue = hooks.suite_catalogue("suites/index.md")
     assert "## `capitals` { #capitals }" in catalogue
     assert "my-org/capitals (split test)" in catalogue and "suites/test_capitals.py" in catalogue
+    assert "- **Guide**: [Geography](geography.md)" in catalogue
+    (guides / "typo.md").write_text("---\nsuites: [capitols]\n---\n")
+    with pytest.raises(ValueError, match="capitols"):
+        hooks.suite_catalogue("suites/index.md")
 
 
 def _code_strings() -> list[str]:
