@@ -9,7 +9,7 @@ line, a blank line, `{question}`), the question as its dataset/livecodebench/pre
 the formatting message, the starter code or a `# YOUR CODE HERE` block; each run of four spaces made a tab).
 Code: NeMo Skills' preprocess_code of Nov 2025 (tasks/livecodebench `solution_code`): the reply's content after
 `</think>`, its first ```python block, else its first ``` block, else the whole reply. Upstream since 2025-12-11
-takes the last ```python block and no program from an unclosed or generic-only fence (README, LiveCodeBench).
+takes the last ```python block and no program from an unclosed or generic-only fence (docs/suites/code.md, LiveCodeBench).
 Grading: LiveCodeBench's harness (public and private tests, stdin/stdout and LeetCode-style functional problems,
 6 s per test, stop at the first failing test; pytest_nemoeval/tasks/livecodebench/), run in the sandbox inside
 the driver. 8 repeats: pass@1 is their average, pass@k unbiased.

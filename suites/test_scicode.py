@@ -1,7 +1,7 @@
 """SciCode: scientific problems split into sub-steps (test split: 65 problems; the recipe's validation+test: 80).
 The model writes each step's function given the code it wrote for the earlier steps, and each step's tests run
 in the sandbox against the numeric targets of the official test data (test_data.h5, which `--data-dir` must
-hold: see the README).
+hold: see docs/suites/code.md).
 
 Reference: NeMo Skills' `scicode` task (after scicode-bench/SciCode): prompt eval/scicode/default with the step
 backgrounds, the first fenced Python block, 30 s per step's tests; metrics `subtask` (passed steps / all steps,

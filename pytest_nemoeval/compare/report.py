@@ -59,7 +59,7 @@ def compare_benchmark(base: dict[str, Any], cand: dict[str, Any], base_samples: 
 def compare_runs(base_dir: Path, base_doc: dict[str, Any], cand_doc: dict[str, Any],
                  cand_samples: dict[str, Path], policy: dict[str, BenchmarkPolicy], max_drop: float,
                  inconclusive: str, show_flips: bool = False) -> dict[str, Any]:
-    """The `comparison` section of results.json (schema in the README)."""
+    """The `comparison` section of results.json (schema in docs/gating.md)."""
     benchmarks = {}
     for name, cand in sorted(cand_doc["benchmarks"].items()):
         base = base_doc["benchmarks"].get(name)
