@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, results, samples
-from test_readme import setup_commands
+from test_readme import setup_commands, smoke_line
 
 DOCS = ROOT / "docs"
 EXAMPLE = DOCS / "examples"
@@ -192,7 +192,7 @@ def test_the_docs_show_the_readmes_set_up_commands():
     text = (DOCS / "getting-started.md").read_text(encoding="utf-8")
     for command in setup_commands().values():
         assert f"```\n{command}\n```" in text, command
-    smoke = "pytest suites/ -x --limit-samples 2 --repeats 1 --data-dir examples/data"
+    smoke = smoke_line()
     assert f"```\n{smoke}\n```" in text and smoke in (ROOT / "README.md").read_text()
 
 
