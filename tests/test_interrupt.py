@@ -40,8 +40,9 @@ def cached_responses(bench: pytest.Pytester) -> int:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("load", [pytest.param(False, id="idle"), pytest.param(True, id="loaded")])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(("sig", "load"), [pytest.param(signal.SIGINT, False, id="SIGINT"),
+                                           pytest.param(signal.SIGINT, True, id="SIGINT-loaded"),
+                                           pytest.param(signal.SIGTERM, False, id="SIGTERM")])
 @pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
 def test_a_signal_to_the_process_group_stops_the_run_and_a_rerun_resumes(bench, mock_server, xdist, sig, load):
     mock = mock_server("--latency", "1.5")
