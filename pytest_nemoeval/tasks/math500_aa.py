@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -25,7 +26,9 @@ JUDGE_CONFIG = "llama70b"  # the harness's default judge, the published run's (N
 @functools.cache
 def task() -> tuple[str, str, bool]:
     """(prompt template, answer regex, use_sympy_first) of the task, from the harness's own config files."""
-    from simple_evals import common
+    with warnings.catch_warnings():  # the harness's regex tables have invalid escapes: noise for our users
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from simple_evals import common
 
     config = common.load_task_config(TASK)
     return (common.load_template(config["template_file"]).strip(), common.load_regex(config["regex_file"]),
