@@ -41,28 +41,29 @@ MATH_ROWS = [{"problem": "What is $\\frac{1}{2} + \\frac{1}{4}$?", "answer": "\\
              {"problem": "What is $2 + 2$?", "answer": "4", "unique_id": "d"}]
 
 
-@pytest.mark.parametrize("judge_says, judged_correct", [("Yes", True), ("No", False)])
 def test_math500_aa_sympy_decides_first_the_judge_only_when_sympy_does_not_and_unboxed_is_wrong(
-        project, mock_server, judge_says, judged_correct):
+        project, mock_server):
     write_rows(project, "math500_aa", MATH_ROWS)
     model = mock_server("--answers", script(project, "model", [
         ["frac{1}{2}", "Adding: \\boxed{0.75}"],          # sympy: 0.75 == 3/4
-        ["3x + 5", "So x is \\boxed{five}."],            # sympy cannot tell: the judge decides
+        ["3x + 5", "So x is \\boxed{five}."],            # sympy cannot tell: the judge says yes
         ["side 7", "The area is 49."],                   # no \boxed{}: wrong, nobody asked
-        ["2 + 2", "\\boxed{3} no wait \\boxed{4}"]]))    # the last box, and sympy finds it equal
-    judge = mock_server("--answer", judge_says)
+        ["2 + 2", "\\boxed{4} no wait \\boxed{IV}"]]))   # the last box; sympy cannot tell: the judge says no
+    judge = mock_server("--answers", script(project, "judge", [["Expression 2: five", "Yes"],
+                                                               ["Expression 2: IV", " no "]]))
     result = run(project, model, judge, "math500_aa", "--repeats", "2")
     assert result.ret == 0, result.stdout.str()
-    # 4 problems x 2 repeats sent to the model; the judge asked only for "five", once per repeat
-    assert model.chat_requests() == 8 and judge.chat_requests() == 2
+    # 4 problems x 2 repeats sent to the model; the judge asked for "five" and "IV" only, once per repeat
+    assert model.chat_requests() == 8 and judge.chat_requests() == 4
     rows = {(row["sample_id"], row["repeat"]): row for row in samples(project, "math500_aa")}
-    assert [rows[(sid, 0)]["decided_by"] for sid in "abcd"] == ["sympy", "judge", "none", "sympy"]
-    assert [rows[(sid, 0)]["extracted"] for sid in "abcd"] == ["0.75", "five", None, "4"]
-    assert rows[("b", 1)]["correct"] is judged_correct and rows[("b", 1)]["judge"] == judge_says
+    assert [rows[(sid, 1)]["decided_by"] for sid in "abcd"] == ["sympy", "judge", "none", "judge"]
+    assert [rows[(sid, 1)]["extracted"] for sid in "abcd"] == ["0.75", "five", None, "IV"]
+    assert [rows[(sid, 1)]["correct"] for sid in "abcd"] == [True, True, False, False]
+    assert rows[("d", 0)]["judge"] == " no "
     metrics = results(project)["benchmarks"]["math500_aa"]["metrics"]
-    assert metrics["pass@1"]["value"] == pytest.approx((3 if judged_correct else 2) / 4)
-    assert metrics["decided_by_sympy"]["value"] == pytest.approx(2 / 4)
-    assert metrics["decided_by_judge"]["value"] == pytest.approx(1 / 4)
+    assert metrics["pass@1"]["value"] == pytest.approx(2 / 4)
+    assert metrics["decided_by_sympy"]["value"] == pytest.approx(1 / 4)
+    assert metrics["decided_by_judge"]["value"] == pytest.approx(2 / 4)
     assert metrics["no_answer"]["value"] == pytest.approx(1 / 4)
 
 

@@ -282,13 +282,13 @@ class ItemsPlugin:
             "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
             "prompt_hash": digest, "request_key": key,
             **verdict.record,
-            "verdict": "correct" if verdict.correct else "incorrect",
+            "verdict": verdict.name,
             "finish_reason": response.finish_reason if response else None,
             "tokens": response.completion_tokens if response else None,
             "latency": response.latency if response else None,
         }
         item.user_properties.append(("nemoeval", record))
-        if self.run.fail_incorrect and not verdict.correct:
+        if self.run.fail_incorrect and verdict.name == "incorrect":
             pytest.fail(f"incorrect: expected {record['expected']!r}, extracted {record['extracted']!r}",
                         pytrace=False)
 
