@@ -132,3 +132,17 @@ def test_omniscience_formulas_with_errors_unparseable_replies_and_a_negative_ind
                                           ("The answer is A", None), ("", None), (None, None)])
 def test_omniscience_judge_letter(reply, grade):
     assert omniscience.parse_grade(reply) == grade
+
+
+def test_math500_aa_without_the_harness_is_one_line_before_any_request(project, mock_server):
+    write_rows(project, "math500_aa", MATH_ROWS)
+    (project.path / "conftest.py").write_text("import sys\nsys.modules['simple_evals'] = None\n")
+    server = mock_server()
+    result = run(project, server, server, "math500_aa")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: math500_aa needs the package simple_evals: "
+                                 "pip install 'pytest-nemoeval[math500]'"])
+    assert server.chat_requests() == 0
+    # a run that leaves it out (-k) is not stopped by it
+    write_rows(project, "omniscience", OMNI_ROWS)
+    assert run(project, server, server, "omniscience", "--collect-only").ret == 0
