@@ -195,6 +195,8 @@ class ResultsDocument:
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
                 "generation": tally.generation}
+            if suite.run_grader is not None:  # no per-item verdicts: nothing for a baseline comparison to pair
+                benchmarks[name]["graded"] = "run"
             if unscored is not None:  # `python -m pytest_nemoeval grade` grades it later with this suite's grader
                 benchmarks[name].update(unscored=unscored, suite_file=tally.suite_file)
             if tally.scoring is not None:

@@ -179,3 +179,13 @@ def test_prompts_are_nemo_skills_two_turns():
     turn = critpt.code_turn({"code_template": "def answer():\n    ..."})["content"]
     assert turn.startswith("Populate your final answer into the code template provided below.\n")
     assert turn.endswith("```python\ndef answer():\n    ...\n```")
+
+
+def test_a_run_graded_benchmark_is_not_compared_on_its_ungraded_verdicts(tmp_path):
+    from pytest_nemoeval.compare.policy import BenchmarkPolicy
+    from pytest_nemoeval.compare.report import compare_benchmark
+
+    entry = {"primary_metric": "accuracy", "graded": "run", "metrics": {}}
+    compared = compare_benchmark(entry, dict(entry), tmp_path / "a.jsonl", tmp_path / "b.jsonl", BenchmarkPolicy(),
+                                 0.01, False)
+    assert compared["verdict"] == "NOT COMPARABLE" and "graded for the whole run" in compared["reason"]
