@@ -105,11 +105,12 @@ def grade(grouped: dict[int, list[dict[str, Any]]], url: str, key_env: str, cach
         cache_dir.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(answer, indent=2) + "\n")
         answers.append(answer)
+    judge_errors = sum(int(answer.get("judge_error_count", 0)) for answer in answers)
     accuracy = summarize([float(answer["accuracy"]) for answer in answers])  # between repeats: no per-problem results
     accuracy.update(samples=BATCH, per_repeat=[answer["accuracy"] for answer in answers])
     return {"accuracy": accuracy, "pass@1": dict(accuracy),
             "api_timeout_rate": {"value": sum(float(a.get("timeout_rate", 0.0)) for a in answers) / len(answers)},
-            "api_judge_errors": {"value": sum(int(a.get("judge_error_count", 0)) for a in answers)}}
+            "api_judge_errors": {"value": judge_errors / (BATCH * len(answers)), "count": judge_errors}}
 
 
 def answers_of(outcomes: list[SampleOutcome]) -> Iterable[tuple[int, str, str]]:
