@@ -37,6 +37,7 @@ class Option:
 
 EMBEDDED_JUDGE = "embedded"  # the judge is the run's embedded model (the default when the run serves it)
 OPENAI_URL = "https://api.openai.com/v1"  # the judge's default when the model under test is served elsewhere
+CRITPT_API_URL = "https://artificialanalysis.ai/api/v2/critpt/evaluate"  # NeMo Skills' CritPtEvaluatorConfig.api_url
 
 OPTIONS: tuple[Option, ...] = (
     Option("endpoint", "--endpoint", "OpenAI-compatible base URL (with or without /v1); default: start the embedded CPU model",
@@ -88,6 +89,11 @@ OPTIONS: tuple[Option, ...] = (
            "JUDGE_API_KEY", values.text, "VAR"),
     Option("judge.parallelism", "--judge-parallelism", "judge requests in flight at most", 16,
            values.positive_int("--judge-parallelism"), "N"),
+    # CritPt's grading API (Artificial Analysis; recipe section `critpt:`), also `python -m pytest_nemoeval grade`
+    Option("critpt.api_key_env", "--critpt-api-key-env", "environment variable holding the Artificial Analysis API "
+           "key that grades CritPt (unset: CritPt is generated, stored and reported unscored)",
+           "ARTIFICIAL_ANALYSIS_API_KEY", values.text, "VAR"),
+    Option("critpt.api_url", "--critpt-api-url", "the CritPt grading API", CRITPT_API_URL, values.text, "URL"),
     # exports of the finished run (recipe section `export:`; export/), also `python -m pytest_nemoeval export`
     Option("export.to", "--export", "after the run, export it to mlflow, wandb or nemo-evaluator; repeatable",
            [], targets, "TARGET", repeatable=True),

@@ -21,3 +21,8 @@ class DriverError(Exception):
 
 class VerdictError(ValueError):
     """A judge reply without a usable verdict: the item is an error, never a silent "incorrect"."""
+
+
+class Unscored(Exception):
+    """A benchmark whose grader could not score this run (e.g. no key for a remote grading API): the message
+    says why in one line; results.json reports the benchmark as unscored, never as a score of 0."""

@@ -95,6 +95,12 @@ def threshold_failures(thresholds: list[Threshold], benchmarks: dict[str, dict[s
         if entry is None:
             continue  # benchmark not selected in this run (-k); validated as known at collection
         checks = entry.setdefault("thresholds", [])
+        if "unscored" in entry:  # no score to hold against the value: decided neither way, and said so
+            checks.append({"metric": threshold.metric, "op": threshold.op, "value": threshold.value, "passed": None,
+                           "unscored": True})
+            failures.append(GateFailure(threshold.benchmark, f"{threshold}: {threshold.benchmark} is unscored "
+                                                             f"({entry['unscored']})", inconclusive=True))
+            continue
         metric = entry["metrics"].get(threshold.metric)
         if metric is None:
             known = ", ".join(sorted(entry["metrics"]))

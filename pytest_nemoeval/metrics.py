@@ -61,9 +61,10 @@ def summarize(values: list[float]) -> dict[str, Any]:
     return _interval(mean, stderr, n)
 
 
-def ratio_summary(numerators: list[float], denominators: list[float]) -> dict[str, Any]:
+def ratio_summary(numerators: list[float], denominators: list[float], low: float = 0.0) -> dict[str, Any]:
     """sum(y) / sum(x) over samples (e.g. instructions followed / instructions), with the linearized
-    standard error of a ratio estimator, clustered by sample."""
+    standard error of a ratio estimator, clustered by sample; `low`: the least value the ratio can take (the
+    interval is clipped to [low, 1])."""
     n, total = len(numerators), sum(denominators)
     if n == 0 or total == 0:
         return summarize([])
@@ -73,12 +74,12 @@ def ratio_summary(numerators: list[float], denominators: list[float]) -> dict[st
         stderr = math.sqrt(n / (n - 1) * residuals) / total
     else:
         stderr = 0.0
-    return _interval(value, stderr, n)
+    return _interval(value, stderr, n, low)
 
 
-def _interval(value: float, stderr: float, samples: int) -> dict[str, Any]:
+def _interval(value: float, stderr: float, samples: int, low: float = 0.0) -> dict[str, Any]:
     return {"value": value, "stderr": stderr,
-            "ci95": [max(0.0, value - Z95 * stderr), min(1.0, value + Z95 * stderr)], "samples": samples}
+            "ci95": [max(low, value - Z95 * stderr), min(1.0, value + Z95 * stderr)], "samples": samples}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -20,6 +20,7 @@ from pytest_nemoeval import __version__
 from pytest_nemoeval.compare.report import (baseline_column, baseline_comparison, comparison_failures,
                                             inconclusive_exit_status)
 from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.errors import Unscored
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics, rounded
 from pytest_nemoeval.report.categories import category_breakdown
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from pytest_nemoeval.engine.store import ResponseStore
 
 SCHEMA = "pytest-nemoeval/results/1"
+UNGRADED_METRICS = ("no_answer", "error_rate")  # what a run-graded suite's items tell before it is graded
 
 
 def now_iso() -> str:
@@ -112,6 +114,8 @@ class ResultsCollector:
             tally.first_error = tally.first_error or error
             repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
+            if item.get("failed_inputs") is not None:  # what a later grading (regrade.py) reads of an errored item
+                record["metric_inputs"] = item["failed_inputs"]
         else:
             repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
@@ -184,14 +188,21 @@ class ResultsDocument:
         the gate asks for: 0, 1 (failed), or per --inconclusive when something is INCONCLUSIVE."""
         benchmarks: dict[str, dict[str, Any]] = {}
         for name, tally in sorted(collector.tallies.items()):
-            own = load_suite_module(tally.suite_file).suite.metrics
-            metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, own)
+            suite = load_suite_module(tally.suite_file).suite
+            metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, suite.metrics)
+            unscored = None
+            if suite.run_grader is not None:
+                metrics, unscored = self.grade_run(suite.run_grader, metrics, tally)
             benchmarks[name] = {
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
                 "generation": tally.generation}
+            if suite.run_grader is not None:  # no per-item verdicts: nothing for a baseline comparison to pair
+                benchmarks[name]["graded"] = "run"
+            if unscored is not None:  # `python -m pytest_nemoeval grade` grades it later with this suite's grader
+                benchmarks[name].update(unscored=unscored, suite_file=tally.suite_file)
             if tally.scoring is not None:
                 benchmarks[name]["scoring"] = tally.scoring
             if tally.category_field is not None:
@@ -229,6 +240,16 @@ class ResultsDocument:
             return 1
         return inconclusive_exit_status(self.run.inconclusive) if self.inconclusive else 0
 
+    def grade_run(self, grader: Any, metrics: dict[str, Any], tally: BenchmarkTally
+                  ) -> tuple[dict[str, Any], str | None]:
+        """A run-graded suite's metrics: what does not count correct items (no_answer, error_rate), then the
+        grader's; or, when it cannot score the run, those alone and the one-line reason (`unscored`)."""
+        kept = {key: metrics[key] for key in UNGRADED_METRICS if key in metrics}
+        try:
+            return {**kept, **grader(tally.outcomes(), tally.repeats, self.run)}, None
+        except Unscored as exc:
+            return kept, str(exc)
+
     def summary_rows(self) -> list[str]:
         rows = []
         failed = {failure.benchmark for failure in self.gate_failures}
@@ -242,6 +263,10 @@ class ResultsDocument:
                 else str(entry["samples"])
             compared = (self.comparison or {}).get("benchmarks", {}).get(name)
             versus = f"  {baseline_column(compared)}" if compared else ""
+            if "unscored" in entry:
+                rows.append(f"{name}: unscored: {entry['unscored']}  samples={samples} items={entry['items']} "
+                            f"errors={entry['errors']}  gate: {'INCONCLUSIVE' if checks else 'no threshold'}")
+                continue
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
                         f"samples={samples} items={entry['items']} errors={entry['errors']}  "

@@ -38,11 +38,13 @@ class Verdict:
     """
 
     record: dict[str, Any] | None = field(default=None)
+    graded: bool = True  # False: `correct=None`, the item is graded with the whole run (Suite.run_grader)
 
-    def __call__(self, correct: bool, *, answer: Any = None, expected: Any = None,
+    def __call__(self, correct: bool | None, *, answer: Any = None, expected: Any = None,
                  metric_inputs: dict[str, Any] | None = None, **details: Any) -> None:
         if self.record is not None:
             raise RuntimeError("verdict() was already called for this item")
+        self.graded = correct is not None
         self.record = {"correct": bool(correct), "extracted": answer, "expected": expected, **details}
         if metric_inputs is not None:
             self.record["metric_inputs"] = metric_inputs
@@ -50,3 +52,8 @@ class Verdict:
     @property
     def correct(self) -> bool:
         return bool(self.record and self.record["correct"])
+
+    @property
+    def name(self) -> str:
+        """The outcome as samples.jsonl and the test report name it: correct, incorrect or ungraded."""
+        return "ungraded" if not self.graded else "correct" if self.correct else "incorrect"

@@ -74,6 +74,10 @@ class Suite:
     tools: Sequence["PythonTool"] = ()
     # the data's name in --data-dir (DIR/<data_name>.jsonl) when it is not `name`: a variant reads its base's
     data_name: str | None = None
+    # grades the whole run at its end where items cannot be graded one by one (CritPt: a remote API grading a
+    # batch; its scorer records verdict(None, ...)): `fn(outcomes, repeats, run) -> metrics` with the RunConfig,
+    # whose metrics replace those that count correct items; it raises errors.Unscored to leave the run unscored
+    run_grader: Callable[[list[Any], int, Any], dict[str, Any]] | None = None
 
     def variant(self, name: str, **changes: Any) -> "Suite":
         """This suite under another name with some fields changed (e.g. tools, repeats); `generation` is merged

@@ -206,3 +206,24 @@ def test_results_record_the_data_and_prompts_of_each_run(bench, mock_server):
     assert prompt_changed["rows_sha256"] == rows_changed["rows_sha256"]
     assert prompt_changed["prompts_sha256"] != rows_changed["prompts_sha256"]
     assert first["rows_sha256"] == suite("mmlu_pro").load_rows(str(EXAMPLES), 3).fingerprint()
+
+
+# NVIDIA-NeMo/Evaluator 16819ed5, examples/nemotron/nemotron-3-super/local_nemotron-3-super-120b-a12b.yaml (and
+# _tools.yaml): repeats and max_new_tokens of the tasks added for the Super recipe, and each one's published judge
+SUPER_RECIPE = ROOT / "recipes" / "nemotron_3_super.yaml"
+SUPER_TASKS = {"aime2026": (64, None, None), "aime2026_tools": (64, None, None),
+               "math500_aa": (5, 131072, "meta/llama-3.3-70b-instruct"),
+               "omniscience": (1, 131072, "gemini-3-flash-preview"), "critpt": (3, 131072, None)}
+
+
+@pytest.mark.parametrize("name", sorted(SUPER_TASKS))
+def test_super_recipe_runs_the_added_tasks_as_published_without_a_threshold(name):
+    recipe = yaml.safe_load(SUPER_RECIPE.read_text())
+    run = RunConfig(tree=recipe, thresholds=[])
+    repeats, max_new_tokens, judge = SUPER_TASKS[name]
+    benchmark = suite(name)
+    assert run.repeats_for(name, benchmark.repeats) == repeats
+    generation = run.generation_for(name, benchmark.generation)
+    assert (generation["max_new_tokens"], generation["temperature"], generation["top_p"]) == (max_new_tokens, 1.0, 0.95)
+    assert benchmark.judge == judge
+    assert "thresholds" not in recipe["benchmarks"][name]  # no published score (docs/fidelity.md)

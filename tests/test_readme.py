@@ -159,5 +159,8 @@ def test_the_readme_smoke_line_runs_every_suite_on_the_embedded_model(tmp_path):
     assert sorted(benchmarks) == SUITES, output
     for name, entry in benchmarks.items():  # two samples, one repeat each
         assert (entry["items"] + entry["skipped"], entry["repeats"], entry["errors"]) == (2, 1, 0), (name, entry)
+        for line in (project / "results" / name / "samples.jsonl").read_text().splitlines():
+            row = json.loads(line)  # ungraded: critpt, graded by its API (no key here)
+            assert row["verdict"] in ("correct", "incorrect", "ungraded"), (name, row)
     assert benchmarks["aime25_tools"]["generation"]["max_new_tokens"] == MAX_REPLY  # no budget: the toy model's cap
     assert benchmarks["gpqa"]["generation"]["max_new_tokens"] == MAX_REPLY  # 32768 in the suite

@@ -25,6 +25,8 @@ def compare_benchmark(base: dict[str, Any], cand: dict[str, Any], base_samples: 
         entry["metric"] = "pass@1"
         entry["note"] = f"{metric} has no per-sample form in samples.jsonl; compared on pass@1 (the verdicts)"
     reasons = differences(base, cand)
+    if "run" in (base.get("graded"), cand.get("graded")):
+        reasons.append("graded for the whole run (e.g. by a remote API): no per-sample verdicts to pair")
     missing = [str(path) for path in (base_samples, cand_samples) if not path.is_file()]
     if missing:
         reasons.append(f"no samples.jsonl at {', '.join(missing)}")

@@ -220,6 +220,8 @@ class ControllerPlugin:
         record = dict(report.user_properties).get("nemoeval")
         if record is None:
             return None
+        if record["verdict"] == "ungraded":  # graded with the whole run (Suite.run_grader)
+            return "ungraded", "u", "UNGRADED"
         if record["correct"]:
             return "correct", ".", "CORRECT"
         return "incorrect", "i", "INCORRECT"

@@ -18,7 +18,7 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
-from pytest_nemoeval.suite import Suite, prompt_hash
+from pytest_nemoeval.suite import Suite, installed, prompt_hash
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.store import ResponseStore
@@ -61,11 +61,15 @@ class Role(Protocol):
 def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> dict[str, Any]:
     """What results.json records of a benchmark's data: source, revision, the number of rows, and the sha256
     of the rows and of every row's prompt (the template applied to them): two runs on other data, or with
-    another prompt, differ here."""
+    another prompt, differ here. A suite whose packages are missing has no prompts here (its prompt may need them;
+    check_requirements stops the run if it is selected, and a suite left out by -k must not stop it)."""
+    record = {**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint()}
+    if not all(installed(module) for module in suite.requires):
+        return {**record, "prompts_sha256": None}
     prompts = hashlib.sha256()
     for index in range(len(rows)):
         prompts.update(prompt_hash(suite.request_text(rows, index, system_prompt)).encode())
-    return {**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint(), "prompts_sha256": prompts.hexdigest()}
+    return {**record, "prompts_sha256": prompts.hexdigest()}
 
 
 def item_ref(item: pytest.Item) -> ItemRef | None:
@@ -287,13 +291,13 @@ class ItemsPlugin:
             "sample_id": prepared.suite.sample_id(row, ref.sample_index), "repeat": ref.repeat,
             "prompt_hash": digest, "request_key": key,
             **verdict.record,
-            "verdict": "correct" if verdict.correct else "incorrect",
+            "verdict": verdict.name,
             "finish_reason": response.finish_reason if response else None,
             "tokens": response.completion_tokens if response else None,
             "latency": response.latency if response else None,
         }
         item.user_properties.append(("nemoeval", record))
-        if self.run.fail_incorrect and not verdict.correct:
+        if self.run.fail_incorrect and verdict.name == "incorrect":
             pytest.fail(f"incorrect: expected {record['expected']!r}, extracted {record['extracted']!r}",
                         pytrace=False)
 
