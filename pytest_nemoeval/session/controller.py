@@ -17,8 +17,8 @@ import pytest
 from pytest_nemoeval import flock
 from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
-from pytest_nemoeval.report.categories import category_rows
 from pytest_nemoeval.report.junit import add_junit_properties
+from pytest_nemoeval.report.terminal import write_scores
 from pytest_nemoeval.results import ResultsCollector, ResultsDocument
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.session import interrupt
@@ -286,31 +286,7 @@ class ControllerPlugin:
         return not errors
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        rows = self.results.summary_rows()
-        if not rows:
-            return
-        terminalreporter.write_sep("=", "nemoeval scores")
-        verbose = self.config.get_verbosity() > 0
-        for row, entry in zip(rows, self.results.benchmarks.values()):
-            terminalreporter.write_line(row)
-            for line in category_rows(entry) if verbose else ():
-                terminalreporter.write_line(line)
-        if self.results.comparison is not None:
-            from pytest_nemoeval.compare.report import comparison_warnings, lines
-
-            terminalreporter.write_sep("=", "nemoeval comparison with the baseline")
-            for row in lines(self.results.comparison):
-                terminalreporter.write_line(row)
-            for warning in comparison_warnings(self.results.comparison):
-                terminalreporter.write_line(f"GATE WARNING: {warning}", yellow=True, bold=True)
-        for failure in self.results.gate_failures:
-            terminalreporter.write_line(f"GATE FAILED: {failure.message}", red=True, bold=True)
-        for check in self.results.inconclusive:
-            terminalreporter.write_line(f"GATE INCONCLUSIVE: {check.message}", yellow=True, bold=True)
-        if self.results.path is not None:
-            terminalreporter.write_line(f"results: {self.results.path}")
-        for line in self.exported:
-            terminalreporter.write_line(f"exported: {line}")
+        write_scores(terminalreporter, self.results, self.exported, self.config.get_verbosity() > 0)
 
 
 def _terminal_fd(config: pytest.Config) -> int:
