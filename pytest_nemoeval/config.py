@@ -56,8 +56,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_error_rate", "--max-error-rate", "gate: fail the run when more than this fraction of a benchmark's "
            "items errored (errors count as wrong answers either way)", 0.01, values.fraction("--max-error-rate"), "R"),
     # comparison with a baseline run (compare/): verdicts per benchmark, recipe `benchmarks.<name>.gate` as policy
-    Option("baseline", "--baseline", "compare with this earlier run's results directory (paired by sample id and "
-           "repeat): GO / NO-GO / INCONCLUSIVE per benchmark", None, values.text, "DIR"),
+    Option("baseline", "--baseline", "compare with this earlier run's results directory, or a NeMo Evaluator 0.3 run "
+           "directory or eval-*.json bundle (paired by sample id and repeat): GO / NO-GO / INCONCLUSIVE per "
+           "benchmark", None, values.text, "DIR"),
     Option("max_drop", "--max-drop", f"largest drop of a metric accepted as no regression, a fraction (default "
            f"{DEFAULT_MAX_DROP:g}: one point)", DEFAULT_MAX_DROP, values.policy("--max-drop", max_drop_value), "D"),
     Option("inconclusive", "--inconclusive", "an INCONCLUSIVE comparison or threshold: exit status 6 (status), "
@@ -319,10 +320,10 @@ class RunConfig:
 
 
 def _check_baseline(directory: str) -> None:
-    from pytest_nemoeval.compare.pairing import UnreadableRun, read_results
+    from pytest_nemoeval.compare.runs import UnreadableRun, read_run
 
     try:
-        read_results(Path(directory), "--baseline")
+        read_run(Path(directory), "--baseline")
     except UnreadableRun as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -106,17 +106,19 @@ class ResultsCollector:
             tally.category_field = item["category_field"]
             tally.categories[item["sample_index"]] = item["category"]
         repeats = tally.samples[item["sample_index"]]
+        category = {"category": item["category"]} if item.get("category_field") is not None else {}
         if record is None:
             error = error or "error"
             tally.errors += 1
             tally.first_error = tally.first_error or error
             repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
-            record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
+            record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error,
+                      **category}
         else:
             repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
             response = Response.from_body(body) if body is not None else None
-            record = {**record, "response": response.text if response else None,
+            record = {**record, **category, "response": response.text if response else None,
                       "reasoning": (response.reasoning or None) if response else None}
             if body is not None and "tool_use" in body:  # a tool suite's calls: code, output, status, wall time
                 record["tool_use"] = body["tool_use"]

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_nemoeval.compare.policy import BenchmarkPolicy, PolicyError, parse_gate
 from pytest_nemoeval.compare.report import compare_runs, markdown
+from pytest_nemoeval.compare.runs import read_run
 from pytest_nemoeval.compare.stats import Z95
 
 ENTRY = {"primary_metric": "accuracy", "dataset": {"rows_sha256": "r", "prompts_sha256": "p"},
@@ -31,9 +32,8 @@ def rows(verdicts: dict[tuple[int, int], str], prompt: str = "h") -> list[dict]:
 
 
 def run_compare(base: Path, cand: Path, policy: dict | None = None, max_drop: float = 0.01) -> dict:
-    cand_doc = json.loads((cand / "results.json").read_text())
-    return compare_runs(base, json.loads((base / "results.json").read_text()), cand_doc,
-                        {"bench": cand / "bench" / "samples.jsonl"}, policy or {}, max_drop, "status", True)
+    return compare_runs(read_run(base, "baseline"), read_run(cand, "candidate"), policy or {}, max_drop, "status",
+                        True)
 
 
 def test_repeats_are_averaged_per_sample_and_errors_count_as_wrong(tmp_path):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_nemoeval.compare.pairing import PER_SAMPLE_METRICS, differences, pair, read_results
+from pytest_nemoeval.compare.pairing import PER_SAMPLE_METRICS, differences, pair
 from pytest_nemoeval.compare.policy import INCONCLUSIVE_STATUS, BenchmarkPolicy
+from pytest_nemoeval.compare.runs import Run, read_run
 from pytest_nemoeval.compare.stats import (GO, INCONCLUSIVE, NO_GO, mcnemar_exact, paired_delta, samples_needed,
                                            verdict)
 from pytest_nemoeval.gate import GateFailure
@@ -15,8 +16,9 @@ from pytest_nemoeval.gate import GateFailure
 NOT_COMPARABLE = "NOT COMPARABLE"
 
 
-def compare_benchmark(base: dict[str, Any], cand: dict[str, Any], base_samples: Path,
-                      cand_samples: Path, policy: BenchmarkPolicy, max_drop: float, show_flips: bool) -> dict[str, Any]:
+def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: BenchmarkPolicy, max_drop: float,
+                      show_flips: bool) -> dict[str, Any]:
+    base, cand = base_run.benchmarks[name], cand_run.benchmarks[name]
     drop = policy.max_drop if policy.max_drop is not None else max_drop
     metric = policy.metric or base.get("primary_metric") or "accuracy"
     entry: dict[str, Any] = {"tier": policy.tier, "metric": metric, "direction": policy.direction, "max_drop": drop}
@@ -24,12 +26,15 @@ def compare_benchmark(base: dict[str, Any], cand: dict[str, Any], base_samples: 
         # other metrics (e.g. an instruction-level ratio) have no per-sample form in samples.jsonl
         entry["metric"] = "pass@1"
         entry["note"] = f"{metric} has no per-sample form in samples.jsonl; compared on pass@1 (the verdicts)"
+    unchecked = base.get("unchecked") or cand.get("unchecked")
+    if unchecked:
+        entry["note"] = (entry["note"] + "; " if "note" in entry else "") + unchecked
     reasons = differences(base, cand)
-    missing = [str(path) for path in (base_samples, cand_samples) if not path.is_file()]
+    missing = [str(path) for path in (base_run.files[name], cand_run.files[name]) if not path.is_file()]
     if missing:
-        reasons.append(f"no samples.jsonl at {', '.join(missing)}")
+        reasons.append(f"no per-item results at {', '.join(missing)}")
     if not reasons:
-        pairing = pair(base_samples, cand_samples)
+        pairing = pair(base_run.items(name), cand_run.items(name), by_reward=entry["metric"] == "mean_reward")
         if pairing.prompt_changed:
             sample, repeat = pairing.prompt_changed[0]
             reasons.append(f"the prompt of {len(pairing.prompt_changed)} paired item(s) differs "
@@ -56,30 +61,28 @@ def compare_benchmark(base: dict[str, Any], cand: dict[str, Any], base_samples: 
     return entry
 
 
-def compare_runs(base_dir: Path, base_doc: dict[str, Any], cand_doc: dict[str, Any],
-                 cand_samples: dict[str, Path], policy: dict[str, BenchmarkPolicy], max_drop: float,
+def compare_runs(base_run: Run, cand_run: Run, policy: dict[str, BenchmarkPolicy], max_drop: float,
                  inconclusive: str, show_flips: bool = False) -> dict[str, Any]:
     """The `comparison` section of results.json (schema in the README)."""
     benchmarks = {}
-    for name, cand in sorted(cand_doc["benchmarks"].items()):
-        base = base_doc["benchmarks"].get(name)
-        if base is None:
+    for name in sorted(cand_run.benchmarks):
+        if name not in base_run.benchmarks:
             benchmarks[name] = {"tier": policy.get(name, BenchmarkPolicy()).tier, "comparable": False,
                                 "verdict": NOT_COMPARABLE, "reason": "not in the baseline run"}
             continue
-        benchmarks[name] = compare_benchmark(base, cand, base_dir / name / "samples.jsonl", cand_samples[name],
-                                             policy.get(name, BenchmarkPolicy()), max_drop, show_flips)
+        benchmarks[name] = compare_benchmark(name, base_run, cand_run, policy.get(name, BenchmarkPolicy()), max_drop,
+                                             show_flips)
     status, exit_status = overall(benchmarks, inconclusive)
-    return {"baseline": str(base_dir), "max_drop": max_drop, "inconclusive": inconclusive,
+    return {"baseline": str(base_run.path), "max_drop": max_drop, "inconclusive": inconclusive,
             "benchmarks": benchmarks, "verdict": status, "exit_status": exit_status}
 
 
 def baseline_comparison(run: Any, benchmarks: dict[str, dict[str, Any]],
                         sample_files: dict[str, Path]) -> dict[str, Any]:
-    """The in-run comparison (--baseline): this run's benchmark entries and samples against the baseline dir."""
-    base_dir = Path(run.baseline).resolve()
-    return compare_runs(base_dir, read_results(base_dir, "--baseline"), {"benchmarks": benchmarks}, sample_files,
-                        run.policy(), run.max_drop, run.inconclusive, run.show_flips)
+    """The in-run comparison (--baseline): this run's benchmark entries and samples against the baseline run."""
+    base_run = read_run(Path(run.baseline).resolve(), "--baseline")
+    return compare_runs(base_run, Run(Path("."), benchmarks, sample_files), run.policy(), run.max_drop,
+                        run.inconclusive, run.show_flips)
 
 
 def comparison_failures(comparison: dict[str, Any]) -> list[GateFailure]:
