@@ -15,8 +15,8 @@ from typing import Any, Callable
 import pytest
 
 from pytest_nemoeval import option_values as values
-from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, PolicyError, inconclusive_mode,
-                                            max_drop_value, parse_gate)
+from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, PolicyError, correction_method,
+                                            inconclusive_mode, max_drop_value, parse_gate)
 from pytest_nemoeval.export import targets
 from pytest_nemoeval.gate import GATE_ON, Threshold, parse_threshold
 
@@ -63,6 +63,9 @@ OPTIONS: tuple[Option, ...] = (
            f"{DEFAULT_MAX_DROP:g}: one point)", DEFAULT_MAX_DROP, values.policy("--max-drop", max_drop_value), "D"),
     Option("inconclusive", "--inconclusive", "an INCONCLUSIVE comparison or threshold: exit status 6 (status), "
            "or pass (0), or fail (1)", "status", values.policy("--inconclusive", inconclusive_mode), "MODE"),
+    Option("correction", "--correction", "the comparison across the critical benchmarks: holm (a NO-GO must hold "
+           "after Holm's family-wise correction) or none (each at 95 % alone)", "holm",
+           values.policy("--correction", correction_method), "METHOD"),
     Option("show_flips", "--show-flips", "list the ids of samples that flipped against the baseline", False,
            values.flag, is_flag=True),
     Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95 percent CI (ci: pass when "

@@ -20,6 +20,7 @@ from pytest_nemoeval import __version__
 from pytest_nemoeval.compare.report import (baseline_column, baseline_comparison, comparison_failures,
                                             inconclusive_exit_status)
 from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.failures import CLASSES, failure_class, summary
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics, rounded
 from pytest_nemoeval.report.categories import category_breakdown
@@ -68,6 +69,7 @@ class BenchmarkTally:
     samples: dict[int, dict[int, Repeat]] = field(default_factory=lambda: defaultdict(dict))
     items: int = 0
     errors: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # errored items by failure class
     first_error: str | None = None
     category_field: str | None = None  # the suite's, when it has one: sample index -> its category
     categories: dict[int, str] = field(default_factory=dict)
@@ -109,11 +111,13 @@ class ResultsCollector:
         category = {"category": item["category"]} if item.get("category_field") is not None else {}
         if record is None:
             error = error or "error"
+            failure = failure_class(error)
             tally.errors += 1
+            tally.failures[failure] += 1
             tally.first_error = tally.first_error or error
             repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error,
-                      **category}
+                      "failure": failure, **category}
         else:
             repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
@@ -186,6 +190,7 @@ class ResultsDocument:
             metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, own)
             benchmarks[name] = {
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
+                "failures": {name: tally.failures[name] for name in CLASSES if tally.failures[name]},
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
@@ -242,7 +247,8 @@ class ResultsDocument:
             versus = f"  {baseline_column(compared)}" if compared else ""
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
-                        f"samples={samples} items={entry['items']} errors={entry['errors']}  "
+                        f"samples={samples} items={entry['items']} errors={entry['errors']}"
+                        f"{' (' + summary(entry['failures']) + ')' if entry['failures'] else ''}  "
                         f"gate: {gate}{versus}")
         return rows
 

@@ -37,11 +37,16 @@ def scripted(bench: pytest.Pytester, letters: dict[int, str]) -> str:
 
 
 def by_hand(base: list[bool], cand: list[bool]) -> dict:
-    """Delta, its 95 % CI and the exact McNemar p of one verdict per sample, from the definitions."""
+    """Delta, its 95 % CI and the exact McNemar p of one verdict per sample, from the definitions; the stderr
+    clustered by the rows' categories (Miller 2024, eq. 4), which samples.jsonl carries."""
     diffs = [int(c) - int(b) for b, c in zip(base, cand)]
     n = len(diffs)
     mean = sum(diffs) / n
-    stderr = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    residuals: dict[str, float] = {}
+    for difference, row in zip(diffs, ROWS):
+        residuals[row["category"]] = residuals.get(row["category"], 0.0) + difference - mean
+    clusters = len(residuals)
+    stderr = math.sqrt(clusters / (clusters - 1) * sum(total ** 2 for total in residuals.values())) / n
     worse, better = diffs.count(-1), diffs.count(1)
     p = min(1.0, 2 * sum(math.comb(worse + better, i) for i in range(min(worse, better) + 1)) / 2 ** (worse + better))
     return {"delta": mean, "ci95": [mean - Z * stderr, mean + Z * stderr], "worse": worse, "better": better, "p": p}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nemoeval.compare.policy import BenchmarkPolicy, PolicyError, parse_gate
-from pytest_nemoeval.compare.report import compare_runs, markdown
+from pytest_nemoeval.compare.report import compare_runs, comparison_failures, markdown
 from pytest_nemoeval.compare.runs import read_run
 from pytest_nemoeval.compare.stats import Z95
 
@@ -98,7 +98,78 @@ def test_policy_metric_direction_and_a_metric_without_per_sample_form(tmp_path):
     ({"direction": "up"}, "gate.direction: 'up', expected higher or lower"),
     ({"max_drop": 5}, "gate.max_drop must be a fraction in [0, 1]"),
     ({"maxdrop": 0.1}, "gate: unknown key 'maxdrop'"),
+    ({"max_relative_drop": -0.1}, "gate.max_relative_drop must be a fraction in [0, 1]"),
 ])
 def test_bad_policy(section, message):
     with pytest.raises(PolicyError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_gate(section, "gate")
+
+
+def write_runs(directory: Path, benchmarks: dict[str, list[dict]]) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "results.json").write_text(json.dumps({"benchmarks": {name: ENTRY for name in benchmarks}}))
+    for name, items in benchmarks.items():
+        (directory / name).mkdir()
+        (directory / name / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in items))
+    return directory
+
+
+def test_a_benchmark_new_in_the_candidate_is_reported_not_gated(tmp_path):
+    same = rows({(s, 0): "correct" for s in range(12)})
+    result = compare_runs(read_run(write_runs(tmp_path / "a", {"old": same}), "baseline"),
+                          read_run(write_runs(tmp_path / "b", {"old": same, "added": same}), "candidate"), {}, 0.01,
+                          "status")
+    assert result["benchmarks"]["added"]["verdict"] == "NEW" and result["benchmarks"]["old"]["verdict"] == "GO"
+    assert (result["verdict"], result["exit_status"]) == ("GO", 0) and comparison_failures(result) == []
+    assert "| added | critical |" in markdown(result) and "- added: new: not in the baseline run" in markdown(result)
+
+
+def test_holm_across_the_critical_tier(tmp_path):
+    # three critical benchmarks: "clear" falls on 8 of 20 samples, "edge1" and "edge2" on 4 of 20 each
+    names = ("clear", "edge1", "edge2")
+    base = {name: rows({(s, 0): "correct" for s in range(20)}) for name in names}
+    cand = {name: rows({(s, 0): "incorrect" if s < (8 if name == "clear" else 4) else "correct" for s in range(20)})
+            for name in names}
+    a, b = read_run(write_runs(tmp_path / "a", base), "baseline"), read_run(write_runs(tmp_path / "b", cand), "c")
+    alone = compare_runs(a, b, {}, 0.01, "status", correction="none")
+    assert [alone["benchmarks"][name]["verdict"] for name in names] == ["NO-GO"] * 3
+    p = {name: alone["benchmarks"][name]["regression_p"] for name in names}
+    n, mean = 20, -4 / 20  # edge: by hand, the normal tail of (mean + max_drop) / se
+    se = math.sqrt((4 * (1 + mean) ** 2 + 16 * mean ** 2) / (n - 1) / n)
+    assert p["edge1"] == p["edge2"] == pytest.approx(0.5 * math.erfc(-(mean + 0.01) / se / math.sqrt(2)))
+    assert 0.0125 < p["edge1"] < 0.025 and 3 * p["clear"] < 0.025
+    corrected = compare_runs(a, b, {}, 0.01, "status")
+    for name in ("edge1", "edge2"):  # Holm: 3 * p_clear rejects, then 2 * p_edge >= 0.025 stops
+        entry = corrected["benchmarks"][name]
+        assert entry["regression_p_holm"] == pytest.approx(2 * p[name])
+        assert entry["verdict"] == "INCONCLUSIVE" and "Holm's correction across 3 critical" in entry["verdict_reason"]
+    assert corrected["benchmarks"]["clear"]["regression_p_holm"] == pytest.approx(3 * p["clear"])
+    assert corrected["benchmarks"]["clear"]["verdict"] == "NO-GO" and corrected["exit_status"] == 1
+    assert corrected["correction"] == {"method": "holm", "family": 3}
+    # the supporting tier is outside the family: with "clear" and "edge2" supporting, edge1 alone is a NO-GO again
+    policy = {name: BenchmarkPolicy(tier="supporting") for name in ("clear", "edge2")}
+    supporting = compare_runs(a, b, policy, 0.01, "status")
+    assert supporting["benchmarks"]["edge1"]["verdict"] == "NO-GO" and supporting["correction"]["family"] == 1
+
+
+def test_max_relative_drop(tmp_path):
+    # baseline 10 of 20 right, candidate 9: delta -0.05 inside max_drop 0.2 (GO), a relative drop of 10 %
+    base = rows({(s, 0): "correct" if s < 10 else "incorrect" for s in range(20)})
+    cand = rows({(s, 0): "correct" if s < 9 else "incorrect" for s in range(20)})
+    a, b = write_run(tmp_path / "a", base), write_run(tmp_path / "b", cand)
+    assert run_compare(a, b, max_drop=0.2)["benchmarks"]["bench"]["verdict"] == "GO"
+    tight = run_compare(a, b, {"bench": parse_gate({"max_drop": 0.2, "max_relative_drop": 0.05}, "gate")})
+    entry = tight["benchmarks"]["bench"]
+    assert entry["relative_drop"] == pytest.approx(0.1) and entry["verdict"] == "NO-GO"
+    assert entry["verdict_reason"] == "relative drop 10.0% > max_relative_drop 5.0%" and tight["exit_status"] == 1
+    loose = run_compare(a, b, {"bench": parse_gate({"max_drop": 0.2, "max_relative_drop": 0.2}, "gate")})
+    assert loose["benchmarks"]["bench"]["verdict"] == "GO"
+
+
+def test_repeats_get_a_sign_flip_test_and_the_minimum_detectable_effect(tmp_path):
+    base = rows({(s, r): "correct" for s in range(12) for r in range(2)})
+    cand = rows({(s, r): "incorrect" if s < 3 and r == 0 else "correct" for s in range(12) for r in range(2)})
+    entry = run_compare(write_run(tmp_path / "a", base), write_run(tmp_path / "b", cand))["benchmarks"]["bench"]
+    assert entry["mcnemar_p"] is None and entry["change_test"].startswith("sign-flip permutation")
+    assert entry["change_p"] == pytest.approx(2 / 8)  # three -0.5s, 2 of the 2^3 sign patterns reach |sum| 1.5
+    assert entry["mde80"] == pytest.approx(2.8016 * entry["stderr"], rel=1e-4)

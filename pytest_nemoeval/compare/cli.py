@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, INCONCLUSIVE_MODES, INCONCLUSIVE_STATUS, PolicyError,
-                                            inconclusive_mode, max_drop_value, policy_from_recipe)
+from pytest_nemoeval.compare.policy import (CORRECTIONS, DEFAULT_MAX_DROP, INCONCLUSIVE_MODES, INCONCLUSIVE_STATUS,
+                                            PolicyError, correction_method, inconclusive_mode, max_drop_value,
+                                            policy_from_recipe)
 from pytest_nemoeval.compare.report import compare_runs, lines, markdown
 from pytest_nemoeval.compare.runs import UnreadableRun, read_run
 
@@ -34,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
                        help=f"largest accepted drop, a fraction (default {DEFAULT_MAX_DROP})")
     parse.add_argument("--inconclusive", choices=INCONCLUSIVE_MODES, help=f"INCONCLUSIVE exits with status "
                        f"{INCONCLUSIVE_STATUS} (default), or passes (0), or fails (1)")
+    parse.add_argument("--correction", choices=CORRECTIONS, help="across the critical benchmarks: holm (default; a "
+                       "NO-GO must hold after Holm's family-wise correction) or none")
     parse.add_argument("--show-flips", action="store_true", help="list the ids of the flipped samples")
     return parse
 
@@ -49,13 +52,14 @@ def main(argv: list[str]) -> int:
         policy = policy_from_recipe(recipe, f"recipe {args.policy}")
         drop = args.max_drop if args.max_drop is not None else recipe.get("max_drop", DEFAULT_MAX_DROP)
         max_drop = max_drop_value(drop, "--max-drop")
+        correction = correction_method(args.correction or recipe.get("correction", "holm"), "--correction")
         mode = inconclusive_mode(args.inconclusive or recipe.get("inconclusive", "status"), "--inconclusive")
         base_run = read_run(Path(args.baseline).resolve(), "baseline")
         cand_run = read_run(Path(args.candidate).resolve(), "candidate")
     except (UnreadableRun, PolicyError, pytest.UsageError) as exc:  # UsageError: load_recipe's
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    comparison = compare_runs(base_run, cand_run, policy, max_drop, mode, args.show_flips)
+    comparison = compare_runs(base_run, cand_run, policy, max_drop, mode, args.show_flips, correction)
     if args.format == "json":
         print(json.dumps(comparison, indent=2))
     elif args.format == "markdown":

@@ -44,6 +44,7 @@ class Pairing:
 
     base_mean: list[float] = field(default_factory=list)
     cand_mean: list[float] = field(default_factory=list)
+    categories: list[str | None] = field(default_factory=list)  # each sample's (the baseline's, else the candidate's)
     worse: list[tuple[Any, int]] = field(default_factory=list)  # right -> wrong, by (sample id, repeat)
     better: list[tuple[Any, int]] = field(default_factory=list)  # wrong -> right
     prompt_changed: list[tuple[Any, int]] = field(default_factory=list)
@@ -56,13 +57,18 @@ class Pairing:
     def differences(self) -> list[float]:
         return [c - b for b, c in zip(self.base_mean, self.cand_mean)]
 
+    @property
+    def binary(self) -> bool:
+        """One verdict per sample on both sides (McNemar's case), not repeats' means or rewards in between."""
+        return self.one_verdict_each and all(value in (0.0, 1.0) for value in self.base_mean + self.cand_mean)
+
 
 def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool = False) -> Pairing:
     """Per-sample means of the paired repeats' verdicts (by_reward: of their values, NeMo Evaluator's mean_reward)."""
     result = Pairing()
     base: dict[tuple[Any, int], Item] = {item.key: item for item in base_items}
     result.base_items = len(base)
-    sums: dict[Any, list[float]] = {}  # sample id -> [baseline, candidate, paired repeats]
+    sums: dict[Any, list[Any]] = {}  # sample id -> [baseline, candidate, paired repeats, category]
     for item in cand_items:
         result.cand_items += 1
         found = base.get(item.key)
@@ -74,13 +80,14 @@ def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool
             result.worse.append(item.key)
         elif item.correct and not found.correct:
             result.better.append(item.key)
-        entry = sums.setdefault(item.key[0], [0.0, 0.0, 0])
+        entry = sums.setdefault(item.key[0], [0.0, 0.0, 0, found.category or item.category])
         entry[0] += found.value if by_reward else found.correct
         entry[1] += item.value if by_reward else item.correct
         entry[2] += 1
         result.paired_items += 1
-    for base_sum, cand_sum, count in sums.values():
+    for base_sum, cand_sum, count, category in sums.values():
         result.base_mean.append(base_sum / count)
         result.cand_mean.append(cand_sum / count)
+        result.categories.append(category)
         result.one_verdict_each &= count == 1
     return result

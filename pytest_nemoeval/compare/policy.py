@@ -11,7 +11,8 @@ DIRECTIONS = ("higher", "lower")
 INCONCLUSIVE_MODES = ("status", "pass", "fail")
 INCONCLUSIVE_STATUS = 6  # outside pytest's own 0-5
 DEFAULT_MAX_DROP = 0.01  # one point: a smaller drop is within what we accept as equal
-GATE_KEYS = {"metric", "direction", "max_drop", "tier"}
+GATE_KEYS = {"metric", "direction", "max_drop", "max_relative_drop", "tier"}
+CORRECTIONS = ("holm", "none")  # across the critical tier: Holm's family-wise error control, or each at 95 % alone
 
 
 class PolicyError(ValueError):
@@ -24,6 +25,7 @@ class BenchmarkPolicy:
     direction: str = "higher"
     max_drop: float | None = None  # None: the run's --max-drop
     tier: str = "critical"
+    max_relative_drop: float | None = None  # a drop of more than this share of the baseline's value is NO-GO
 
 
 def max_drop_value(value: Any, where: str) -> float:
@@ -48,9 +50,10 @@ def parse_gate(section: Any, where: str) -> BenchmarkPolicy:
     direction = str(section.get("direction", "higher"))
     if direction not in DIRECTIONS:
         raise PolicyError(f"{where}.direction: {direction!r}, expected higher or lower")
-    drop = section.get("max_drop")
+    drop, relative = section.get("max_drop"), section.get("max_relative_drop")
     return BenchmarkPolicy(section.get("metric"), direction,
-                           None if drop is None else max_drop_value(drop, f"{where}.max_drop"), tier)
+                           None if drop is None else max_drop_value(drop, f"{where}.max_drop"), tier,
+                           None if relative is None else max_drop_value(relative, f"{where}.max_relative_drop"))
 
 
 def policy_from_recipe(recipe: dict[str, Any], where: str) -> dict[str, BenchmarkPolicy]:
@@ -64,3 +67,10 @@ def inconclusive_mode(value: Any, where: str) -> str:
     if mode not in INCONCLUSIVE_MODES:
         raise PolicyError(f"{where} must be one of {', '.join(INCONCLUSIVE_MODES)}, got {value!r}")
     return mode
+
+
+def correction_method(value: Any, where: str) -> str:
+    method = str(value)
+    if method not in CORRECTIONS:
+        raise PolicyError(f"{where} must be one of {', '.join(CORRECTIONS)}, got {value!r}")
+    return method

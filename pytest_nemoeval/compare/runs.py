@@ -113,8 +113,8 @@ def _entry(bundle: dict[str, Any]) -> dict[str, Any]:
     entry = {"samples": benchmark.get("samples"), "repeats": benchmark.get("repeats", 1), "metrics": metrics,
              "source": NEL}
     if isinstance(ours, dict):  # exported by this plugin: what pairing checks came along
-        return {**entry, "primary_metric": ours.get("primary_metric"), "dataset": ours.get("dataset"),
-                "generation": ours.get("generation")}
+        return {**entry, **{key: ours.get(key) for key in ("primary_metric", "dataset", "generation", "errors",
+                                                            "failures")}}
     return {**entry, "primary_metric": "pass@1" if "pass@1" in scores or "mean_reward" not in scores
             else "mean_reward", "unchecked": UNCHECKED}
 
