@@ -118,6 +118,8 @@ class ResultsCollector:
             repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error,
                       "failure": failure, **category}
+            if item.get("failed_inputs") is not None:  # what the metrics count for it (e.g. its steps, none passed)
+                record["metric_inputs"] = item["failed_inputs"]
         else:
             repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
@@ -186,7 +188,8 @@ class ResultsDocument:
         the gate asks for: 0, 1 (failed), or per --inconclusive when something is INCONCLUSIVE."""
         benchmarks: dict[str, dict[str, Any]] = {}
         for name, tally in sorted(collector.tallies.items()):
-            own = load_suite_module(tally.suite_file).suite.metrics
+            suite = load_suite_module(tally.suite_file).suite
+            own = suite.metrics
             metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, own)
             benchmarks[name] = {
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
@@ -197,6 +200,9 @@ class ResultsDocument:
                 "generation": tally.generation}
             if tally.scoring is not None:
                 benchmarks[name]["scoring"] = tally.scoring
+            if suite.per_sample:  # read by the comparison with a baseline (compare/)
+                benchmarks[name]["per_sample"] = {metric: form if isinstance(form, str) else list(form)
+                                                  for metric, form in suite.per_sample.items()}
             if tally.category_field is not None:
                 benchmarks[name]["categories"] = category_breakdown(
                     self.config.hook, name, tally.outcomes(), tally.categories, tally.category_field,

@@ -173,3 +173,42 @@ def test_repeats_get_a_sign_flip_test_and_the_minimum_detectable_effect(tmp_path
     assert entry["mcnemar_p"] is None and entry["change_test"].startswith("sign-flip permutation")
     assert entry["change_p"] == pytest.approx(2 / 8)  # three -0.5s, 2 of the 2^3 sign patterns reach |sum| 1.5
     assert entry["mde80"] == pytest.approx(2.8016 * entry["stderr"], rel=1e-4)
+
+
+def test_a_ratio_metric_is_compared_on_its_per_sample_form(tmp_path):
+    # SciCode-like: metric subtask = sum(passed) / sum(steps); 12 problems x 2 repeats, 3 steps each
+    entry = {**ENTRY, "primary_metric": "subtask", "per_sample": {"subtask": ["passed", "steps"]}}
+    base_passed = {(s, r): (s + r) % 4 for s in range(12) for r in range(2)}  # 0..3 of 3 steps
+    base_passed = {key: min(3, value) for key, value in base_passed.items()}
+    cand_passed = {key: max(0, value - (key[0] % 3 == 0)) for key, value in base_passed.items()}
+
+    def ratio_rows(passed: dict, errored: tuple = ()) -> list[dict]:
+        return [{"sample_id": s, "repeat": r, "prompt_hash": "h", "metric_inputs": {"passed": p, "steps": 3}}
+                | ({"verdict": "error", "error": "HTTP 500"} if (s, r) in errored else
+                   {"verdict": "correct" if p == 3 else "incorrect"}) for (s, r), p in passed.items()]
+
+    a = write_run(tmp_path / "a", ratio_rows(base_passed), entry)
+    b = write_run(tmp_path / "b", ratio_rows(cand_passed, errored=((5, 1),)), entry)
+    result = run_compare(a, b)["benchmarks"]["bench"]
+    cand_passed[(5, 1)] = 0  # the errored repeat passed none of its 3 steps
+    y_b = [base_passed[(s, 0)] + base_passed[(s, 1)] for s in range(12)]
+    y_c = [cand_passed[(s, 0)] + cand_passed[(s, 1)] for s in range(12)]
+    r_b, r_c = sum(y_b) / 72, sum(y_c) / 72  # 6 steps per problem
+    d = [((yc - r_c * 6) - (yb - r_b * 6)) / 6 for yb, yc in zip(y_b, y_c)]
+    stderr = math.sqrt(sum(x * x for x in d) / 11 / 12)  # mean(d) is 0
+    assert result["metric"] == "subtask" and "note" not in result
+    assert (result["baseline"], result["candidate"]) == (pytest.approx(r_b), pytest.approx(r_c))
+    assert result["delta"] == pytest.approx(r_c - r_b) and result["stderr"] == pytest.approx(stderr)
+    assert result["mcnemar_p"] is None and result["change_test"].startswith("sign-flip")
+    # one run alone: the linearized stderr is metrics.ratio_summary's
+    from pytest_nemoeval.metrics import ratio_summary
+    one = ratio_summary([float(y) for y in y_c], [6.0] * 12)
+    z = [(y - r_c * 6) / 6 for y in y_c]
+    assert one["stderr"] == pytest.approx(math.sqrt(sum(x * x for x in z) / 11 / 12))
+
+
+def test_a_metric_whose_per_sample_form_is_the_verdict_keeps_its_name(tmp_path):
+    entry = {**ENTRY, "primary_metric": "prompt_loose", "per_sample": {"prompt_loose": "verdict"}}
+    same = rows({(s, 0): "correct" for s in range(12)})
+    result = run_compare(write_run(tmp_path / "a", same, entry), write_run(tmp_path / "b", same, entry))
+    assert result["benchmarks"]["bench"]["metric"] == "prompt_loose" and "note" not in result["benchmarks"]["bench"]

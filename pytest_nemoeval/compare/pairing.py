@@ -45,6 +45,8 @@ class Pairing:
     base_mean: list[float] = field(default_factory=list)
     cand_mean: list[float] = field(default_factory=list)
     categories: list[str | None] = field(default_factory=list)  # each sample's (the baseline's, else the candidate's)
+    base_den: list[float] = field(default_factory=list)  # a ratio metric: per sample the denominators' sums
+    cand_den: list[float] = field(default_factory=list)  # (the means above are then the numerators' sums)
     worse: list[tuple[Any, int]] = field(default_factory=list)  # right -> wrong, by (sample id, repeat)
     better: list[tuple[Any, int]] = field(default_factory=list)  # wrong -> right
     prompt_changed: list[tuple[Any, int]] = field(default_factory=list)
@@ -60,11 +62,14 @@ class Pairing:
     @property
     def binary(self) -> bool:
         """One verdict per sample on both sides (McNemar's case), not repeats' means or rewards in between."""
-        return self.one_verdict_each and all(value in (0.0, 1.0) for value in self.base_mean + self.cand_mean)
+        return self.one_verdict_each and not self.base_den and all(
+            value in (0.0, 1.0) for value in self.base_mean + self.cand_mean)
 
 
-def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool = False) -> Pairing:
-    """Per-sample means of the paired repeats' verdicts (by_reward: of their values, NeMo Evaluator's mean_reward)."""
+def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool = False,
+         by_ratio: bool = False) -> Pairing:
+    """Per-sample means of the paired repeats' verdicts (by_reward: of their values, NeMo Evaluator's mean_reward;
+    by_ratio: per-sample sums of the numerators and denominators of a ratio metric)."""
     result = Pairing()
     base: dict[tuple[Any, int], Item] = {item.key: item for item in base_items}
     result.base_items = len(base)
@@ -80,14 +85,26 @@ def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool
             result.worse.append(item.key)
         elif item.correct and not found.correct:
             result.better.append(item.key)
-        entry = sums.setdefault(item.key[0], [0.0, 0.0, 0, found.category or item.category])
-        entry[0] += found.value if by_reward else found.correct
-        entry[1] += item.value if by_reward else item.correct
+        entry = sums.setdefault(item.key[0], [0.0, 0.0, 0, found.category or item.category, 0.0, 0.0])
+        if by_ratio:
+            entry[0] += found.parts[0] if found.parts else 0.0
+            entry[1] += item.parts[0] if item.parts else 0.0
+            entry[4] += found.parts[1] if found.parts else 0.0
+            entry[5] += item.parts[1] if item.parts else 0.0
+        else:
+            entry[0] += found.value if by_reward else found.correct
+            entry[1] += item.value if by_reward else item.correct
         entry[2] += 1
         result.paired_items += 1
-    for base_sum, cand_sum, count, category in sums.values():
-        result.base_mean.append(base_sum / count)
-        result.cand_mean.append(cand_sum / count)
+    for base_sum, cand_sum, count, category, base_den, cand_den in sums.values():
+        if by_ratio:
+            result.base_mean.append(base_sum)
+            result.cand_mean.append(cand_sum)
+            result.base_den.append(base_den)
+            result.cand_den.append(cand_den)
+        else:
+            result.base_mean.append(base_sum / count)
+            result.cand_mean.append(cand_sum / count)
         result.categories.append(category)
         result.one_verdict_each &= count == 1
     return result

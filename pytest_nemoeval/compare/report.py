@@ -11,7 +11,8 @@ from pytest_nemoeval.compare.pairing import PER_SAMPLE_METRICS, differences, pai
 from pytest_nemoeval.compare.policy import INCONCLUSIVE_STATUS, BenchmarkPolicy
 from pytest_nemoeval.compare.runs import Run, read_run
 from pytest_nemoeval.compare.stats import (ALPHA_ONE_SIDED, GO, INCONCLUSIVE, INSUFFICIENT, NO_GO, PERMUTATIONS,
-                                           clustered_delta, holm, mcnemar_exact, minimum_detectable_effect,
+                                           PairedDelta, clustered_delta, holm, mcnemar_exact,
+                                           minimum_detectable_effect,
                                            paired_delta, regression_p, samples_needed, sign_flip_p, verdict)
 from pytest_nemoeval.failures import ENDPOINT, summary
 from pytest_nemoeval.gate import GateFailure
@@ -27,10 +28,12 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
     drop = policy.max_drop if policy.max_drop is not None else max_drop
     metric = policy.metric or base.get("primary_metric") or "accuracy"
     entry: dict[str, Any] = {"tier": policy.tier, "metric": metric, "direction": policy.direction, "max_drop": drop}
-    if metric not in PER_SAMPLE_METRICS:
-        # other metrics (e.g. an instruction-level ratio) have no per-sample form in samples.jsonl
+    form = _per_sample_form(base, cand, metric)
+    if metric not in PER_SAMPLE_METRICS and form is None:
+        # other metrics (e.g. BFCL's overall, a mean over categories) have no per-sample form in samples.jsonl
         entry["metric"] = "pass@1"
         entry["note"] = f"{metric} has no per-sample form in samples.jsonl; compared on pass@1 (the verdicts)"
+    ratio = tuple(form) if isinstance(form, list) else None
     unchecked = base.get("unchecked") or cand.get("unchecked")
     if unchecked:
         entry["note"] = (entry["note"] + "; " if "note" in entry else "") + unchecked
@@ -39,26 +42,30 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
     if missing:
         reasons.append(f"no per-item results at {', '.join(missing)}")
     if not reasons:
-        pairing = pair(base_run.items(name), cand_run.items(name), by_reward=entry["metric"] == "mean_reward")
+        pairing = pair(base_run.items(name, ratio), cand_run.items(name, ratio),
+                       by_reward=entry["metric"] == "mean_reward", by_ratio=ratio is not None)
         if pairing.prompt_changed:
             sample, repeat = pairing.prompt_changed[0]
             reasons.append(f"the prompt of {len(pairing.prompt_changed)} paired item(s) differs "
                            f"(first: sample {sample} repeat {repeat})")
     if reasons:
         return {**entry, "comparable": False, "verdict": NOT_COMPARABLE, "reason": "; ".join(reasons)}
-    differences_ = pairing.differences
+    differences_, values = _ratio_differences(pairing) if ratio else (pairing.differences, None)
     clustered = all(category is not None for category in pairing.categories)
     delta = clustered_delta(differences_, [str(c) for c in pairing.categories]) if clustered else \
         paired_delta(differences_)
+    n = delta.n
+    if values is not None:  # the ratio's change, with the stderr of the linearized differences
+        delta = PairedDelta(n, values[1] - values[0], delta.sd, delta.stderr, delta.clusters)
     higher = policy.direction == "higher"
     decided = verdict(delta, drop, higher)
-    n = delta.n
-    baseline = sum(pairing.base_mean) / n if n else None
+    baseline = (values[0] if values else sum(pairing.base_mean) / n) if n else None
+    candidate = (values[1] if values else sum(pairing.cand_mean) / n) if n else None
     entry.update({
         "comparable": True, "pairs": n, "paired_items": pairing.paired_items,
         "unpaired": {"baseline": pairing.base_items - pairing.paired_items,
                      "candidate": pairing.cand_items - pairing.paired_items},
-        "baseline": baseline, "candidate": sum(pairing.cand_mean) / n if n else None,
+        "baseline": baseline, "candidate": candidate,
         "delta": delta.mean, "stderr": delta.stderr, "ci95": list(delta.ci95),
         "stderr_clusters": delta.clusters or None,
         "flips": {"right_to_wrong": len(pairing.worse), "wrong_to_right": len(pairing.better)},
@@ -80,6 +87,28 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
         entry["flips"]["ids"] = {"right_to_wrong": [list(key) for key in pairing.worse],
                                  "wrong_to_right": [list(key) for key in pairing.better]}
     return entry
+
+
+def _per_sample_form(base: dict[str, Any], cand: dict[str, Any], metric: str) -> str | list[str] | None:
+    """The metric's per-sample form both runs declare alike (a suite's `per_sample`), else None."""
+    form = (base.get("per_sample") or {}).get(metric)
+    if form != (cand.get("per_sample") or {}).get(metric):
+        return None
+    return form if form == "verdict" or (isinstance(form, list) and len(form) == 2) else None
+
+
+def _ratio_differences(pairing: Any) -> tuple[list[float], tuple[float, float] | None]:
+    """A ratio metric sum(y) / sum(x) of each run, and the paired differences of its linearization
+    (y_i - R x_i) / mean(x), whose mean is 0 and whose stderr is the ratio estimator's (as metrics.ratio_summary)."""
+    n = len(pairing.base_mean)
+    totals = (sum(pairing.base_den), sum(pairing.cand_den))
+    if n == 0 or not all(totals):
+        return [], None
+    ratios = (sum(pairing.base_mean) / totals[0], sum(pairing.cand_mean) / totals[1])
+    z = [[(y - ratio * x) / (total / n) for y, x in zip(ys, xs)] for ys, xs, ratio, total in (
+        (pairing.base_mean, pairing.base_den, ratios[0], totals[0]),
+        (pairing.cand_mean, pairing.cand_den, ratios[1], totals[1]))]
+    return [c - b for b, c in zip(*z)], ratios
 
 
 def _errors(entry: dict[str, Any]) -> dict[str, Any] | None:

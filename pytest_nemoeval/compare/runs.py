@@ -33,6 +33,7 @@ class Item:
     value: float
     prompt_hash: str | None
     category: str | None
+    parts: tuple[float, float] | None = None  # a ratio metric's (numerator, denominator) of this item
 
 
 @dataclass
@@ -42,10 +43,11 @@ class Run:
     files: dict[str, Path]  # per benchmark: its samples.jsonl or results.jsonl
     kind: str = "pytest-nemoeval"
 
-    def items(self, benchmark: str) -> Iterator[Item]:
+    def items(self, benchmark: str, ratio: tuple[str, str] | None = None) -> Iterator[Item]:
+        """The benchmark's items; `ratio`: with the (numerator, denominator) of these metric_inputs keys."""
         rows = _rows(self.files[benchmark])
         return (_nel_item(row) for row in rows if row.get("problem_idx") is not None) if self.kind == NEL else \
-            (_item(row) for row in rows)
+            (_item(row, ratio) for row in rows)
 
 
 def read_run(path: Path, role: str) -> Run:
@@ -114,7 +116,7 @@ def _entry(bundle: dict[str, Any]) -> dict[str, Any]:
              "source": NEL}
     if isinstance(ours, dict):  # exported by this plugin: what pairing checks came along
         return {**entry, **{key: ours.get(key) for key in ("primary_metric", "dataset", "generation", "errors",
-                                                            "failures")}}
+                                                            "failures", "per_sample")}}
     return {**entry, "primary_metric": "pass@1" if "pass@1" in scores or "mean_reward" not in scores
             else "mean_reward", "unchecked": UNCHECKED}
 
@@ -130,10 +132,15 @@ def _key(sample: Any, repeat: Any) -> tuple[Any, int]:
     return (sample if isinstance(sample, (int, str)) else json.dumps(sample, sort_keys=True)), int(repeat or 0)
 
 
-def _item(row: dict[str, Any]) -> Item:
+def _item(row: dict[str, Any], ratio: tuple[str, str] | None) -> Item:
     correct = row.get("verdict") == "correct"
+    parts = None
+    if ratio is not None:  # an errored item passed nothing of what its row counts; unknown size: (0, 0)
+        inputs = row.get("metric_inputs") or {}
+        parts = (0.0 if row.get("verdict") == "error" else float(inputs.get(ratio[0]) or 0.0),
+                 float(inputs.get(ratio[1]) or 0.0))
     return Item(_key(row.get("sample_id"), row.get("repeat")), correct, float(correct), row.get("prompt_hash"),
-                row.get("category"))
+                row.get("category"), parts)
 
 
 def _nel_item(row: dict[str, Any]) -> Item:

@@ -127,7 +127,7 @@ def write_bundle(directory: Path, document: dict[str, Any], benchmark: str, samp
               # what pytest-nemoeval checks before it pairs two runs, read back by its own compare
               "pytest_nemoeval": {"primary_metric": entry["primary_metric"], "dataset": entry.get("dataset"),
                                   "generation": entry.get("generation"), "errors": entry.get("errors"),
-                                  "failures": entry.get("failures")}}
+                                  "failures": entry.get("failures"), "per_sample": entry.get("per_sample")}}
     config_hash = hashlib.sha256(json.dumps({key: config[key] for key in sorted(config) if config[key] is not None
                                              and key != "pytest_nemoeval"}, sort_keys=True, default=str).encode())
     finished = document["provenance"].get("finished") or ""
