@@ -212,3 +212,27 @@ def test_a_metric_whose_per_sample_form_is_the_verdict_keeps_its_name(tmp_path):
     same = rows({(s, 0): "correct" for s in range(12)})
     result = run_compare(write_run(tmp_path / "a", same, entry), write_run(tmp_path / "b", same, entry))
     assert result["benchmarks"]["bench"]["metric"] == "prompt_loose" and "note" not in result["benchmarks"]["bench"]
+
+
+def test_cost_and_latency_gates(tmp_path):
+    # the same verdicts; the candidate thinks longer: 130 tokens per item against 100, p95 latency 2.0 s against 1.9
+    base = [row | {"tokens": 100, "latency": 1.0 + s / 10} for s, row in enumerate(
+        rows({(s, 0): "correct" for s in range(20)}))]
+    cand = [row | {"tokens": 130, "latency": 1.1 + s / 10} for s, row in enumerate(
+        rows({(s, 0): "correct" for s in range(20)}))]
+    a, b = write_run(tmp_path / "a", base), write_run(tmp_path / "b", cand)
+    free = run_compare(a, b)["benchmarks"]["bench"]
+    assert free["verdict"] == "GO"
+    assert free["cost"]["tokens_per_item"] == {"baseline": 100.0, "candidate": 130.0, "change": pytest.approx(0.3),
+                                               "limit": None}
+    # nearest rank: the 19th of 20 latencies, 1.0 + 18/10 and 1.1 + 18/10
+    assert free["cost"]["latency_p95"]["baseline"] == pytest.approx(2.8)
+    assert free["cost"]["latency_p95"]["change"] == pytest.approx(2.9 / 2.8 - 1)
+    gated = run_compare(a, b, {"bench": parse_gate({"max_tokens_increase": 0.1, "max_latency_p95_increase": 0.5},
+                                                   "gate")})
+    entry = gated["benchmarks"]["bench"]
+    assert entry["verdict"] == "NO-GO" and gated["exit_status"] == 1
+    assert entry["verdict_reason"] == "tokens per item +30.0% > 10% more than the baseline"
+    assert run_compare(a, b, {"bench": parse_gate({"max_tokens_increase": 0.35}, "gate")})["exit_status"] == 0
+    with pytest.raises(PolicyError, match="max_tokens_increase must be a fraction >= 0"):
+        parse_gate({"max_tokens_increase": "lots"}, "gate")

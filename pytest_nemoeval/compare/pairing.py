@@ -51,6 +51,8 @@ class Pairing:
     better: list[tuple[Any, int]] = field(default_factory=list)  # wrong -> right
     prompt_changed: list[tuple[Any, int]] = field(default_factory=list)
     one_verdict_each: bool = True  # every paired sample has exactly one repeat: McNemar applies
+    tokens: list[tuple[float, float]] = field(default_factory=list)  # paired items' (baseline, candidate)
+    latency: list[tuple[float, float]] = field(default_factory=list)
     base_items: int = 0
     cand_items: int = 0
     paired_items: int = 0
@@ -81,6 +83,10 @@ def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool
             continue
         if found.prompt_hash and item.prompt_hash and found.prompt_hash != item.prompt_hash:
             result.prompt_changed.append(item.key)  # an errored item has no hash: nothing to check
+        if found.tokens is not None and item.tokens is not None:
+            result.tokens.append((found.tokens, item.tokens))
+        if found.latency is not None and item.latency is not None:
+            result.latency.append((found.latency, item.latency))
         if found.correct and not item.correct:
             result.worse.append(item.key)
         elif item.correct and not found.correct:

@@ -81,12 +81,43 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
         if drop_share > relative:  # on the point estimate, as NeMo Evaluator's gate applies it
             entry["verdict"] = NO_GO
             entry["verdict_reason"] = f"relative drop {drop_share:.1%} > max_relative_drop {relative:.1%}"
+    _cost(entry, pairing, policy)
     entry["samples_needed"] = samples_needed(delta, drop, higher) if entry["verdict"] == INCONCLUSIVE else None
     entry["errors"] = {"baseline": _errors(base), "candidate": _errors(cand)}
     if show_flips:
         entry["flips"]["ids"] = {"right_to_wrong": [list(key) for key in pairing.worse],
                                  "wrong_to_right": [list(key) for key in pairing.better]}
     return entry
+
+
+def _cost(entry: dict[str, Any], pairing: Any, policy: BenchmarkPolicy) -> None:
+    """Completion tokens per paired item (mean) and the paired items' p95 latency, each run's and the change; over
+    a policy's max_tokens_increase / max_latency_p95_increase (point estimates) the verdict is NO-GO."""
+    cost: dict[str, Any] = {}
+    for name, pairs, statistic, limit in (
+            ("tokens_per_item", pairing.tokens, _mean, policy.max_tokens_increase),
+            ("latency_p95", pairing.latency, _p95, policy.max_latency_p95_increase)):
+        if not pairs:
+            continue
+        base, cand = statistic([b for b, _ in pairs]), statistic([c for _, c in pairs])
+        change = cand / base - 1 if base else None
+        cost[name] = {"baseline": base, "candidate": cand, "change": change, "limit": limit}
+        if limit is not None and change is not None and change > limit and entry["verdict"] != INSUFFICIENT:
+            entry["verdict"] = NO_GO
+            reason = f"{name.replace('_', ' ')} {change:+.1%} > {limit:.0%} more than the baseline"
+            entry["verdict_reason"] = "; ".join(filter(None, (entry.get("verdict_reason"), reason)))
+    if cost:
+        entry["cost"] = cost
+
+
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _p95(values: list[float]) -> float:
+    """The nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def _per_sample_form(base: dict[str, Any], cand: dict[str, Any], metric: str) -> str | list[str] | None:
@@ -247,6 +278,10 @@ def lines(comparison: dict[str, Any]) -> list[str]:
             text += f", stderr clustered by category ({entry['stderr_clusters']})"
         if entry.get("mde80") is not None:
             text += f", MDE(80%) {entry['mde80']:.4f}"
+        for name, label in (("tokens_per_item", "tokens/item"), ("latency_p95", "p95 latency")):
+            shown = (entry.get("cost") or {}).get(name)
+            if shown and shown["change"] is not None:
+                text += f", {label} {shown['change']:+.1%}"
         text += f"  verdict: {entry['verdict']}"
         if entry.get("verdict_reason"):
             text += f" ({entry['verdict_reason']})"

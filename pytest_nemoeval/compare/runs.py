@@ -34,6 +34,8 @@ class Item:
     prompt_hash: str | None
     category: str | None
     parts: tuple[float, float] | None = None  # a ratio metric's (numerator, denominator) of this item
+    tokens: float | None = None  # completion tokens
+    latency: float | None = None  # seconds
 
 
 @dataclass
@@ -140,7 +142,11 @@ def _item(row: dict[str, Any], ratio: tuple[str, str] | None) -> Item:
         parts = (0.0 if row.get("verdict") == "error" else float(inputs.get(ratio[0]) or 0.0),
                  float(inputs.get(ratio[1]) or 0.0))
     return Item(_key(row.get("sample_id"), row.get("repeat")), correct, float(correct), row.get("prompt_hash"),
-                row.get("category"), parts)
+                row.get("category"), parts, _number(row.get("tokens")), _number(row.get("latency")))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _nel_item(row: dict[str, Any]) -> Item:
@@ -148,5 +154,7 @@ def _nel_item(row: dict[str, Any]) -> Item:
     sample = metadata.get("sample_id")
     reward = float(row.get("reward") or 0.0)
     category = metadata.get("category") or (row.get("scoring_details") or {}).get("category")
+    latency = _number(row.get("latency_ms"))
     return Item(_key(int(row["problem_idx"]) if sample is None else sample, row.get("repeat")), reward > 0,
-                reward, metadata.get("prompt_hash"), None if category is None else str(category))
+                reward, metadata.get("prompt_hash"), None if category is None else str(category), None,
+                _number(row.get("tokens")), None if latency is None else latency / 1000)
