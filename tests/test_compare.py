@@ -189,10 +189,14 @@ def test_a_changed_prompt_or_generation_setting_is_not_comparable(bench, mock_se
     (["--baseline", "data", "--max-drop", "2"], "ERROR: --max-drop must be a fraction in [[]0, 1[]]*got '2'"),
     (["--inconclusive", "maybe"], "ERROR: --inconclusive must be one of status, pass, fail, got 'maybe'"),
     (["--gate-on", "mean"], "ERROR: --gate-on must be one of point, ci, got 'mean'"),
+    (["--correction", "bonferroni"], "ERROR: --correction must be one of holm, none, got 'bonferroni'"),
+    (["--recipe", "cost.yaml"], "ERROR: recipe cost.yaml: benchmarks.mmlu_pro.gate.max_tokens_increase must be a "
+                                "fraction >= 0 *got -0.1"),
     (["--recipe", "tier.yaml"], "ERROR: recipe tier.yaml: benchmarks.mmlu_pro.gate.tier: unknown tier 'vital' *"),
 ])
 def test_bad_comparison_options_are_one_usage_error_line(bench, args, message):
     (bench.path / "tier.yaml").write_text("benchmarks:\n  mmlu_pro:\n    gate: {tier: vital}\n")
+    (bench.path / "cost.yaml").write_text("benchmarks:\n  mmlu_pro:\n    gate: {max_tokens_increase: -0.1}\n")
     result = bench.runpytest_subprocess("suites/", "--endpoint", "http://127.0.0.1:9/v1", "--data-dir", "data", *args)
     assert result.ret == 4
     result.stderr.fnmatch_lines([message])
