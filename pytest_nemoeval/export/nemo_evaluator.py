@@ -122,8 +122,9 @@ def write_bundle(directory: Path, document: dict[str, Any], benchmark: str, samp
     generation = entry.get("generation") or {}
     config = {"benchmark": benchmark, "model": document.get("model"), "model_url": document.get("endpoint"),
               "repeats": entry["repeats"], "max_problems": document["config"].get("limit_samples"),
-              **{key: generation[key] for key in ("temperature", "top_p", "max_tokens", "seed", "system_prompt")
+              **{key: generation[key] for key in ("temperature", "top_p", "seed", "system_prompt")
                  if generation.get(key) is not None},
+              "max_tokens": generation.get("max_tokens", generation.get("max_new_tokens")),  # NeMo Evaluator's name
               # what pytest-nemoeval checks before it pairs two runs, read back by its own compare
               "pytest_nemoeval": {"primary_metric": entry["primary_metric"], "dataset": entry.get("dataset"),
                                   "generation": entry.get("generation"), "errors": entry.get("errors"),
