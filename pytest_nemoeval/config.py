@@ -15,8 +15,8 @@ from typing import Any, Callable
 import pytest
 
 from pytest_nemoeval import option_values as values
-from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, PolicyError, inconclusive_mode,
-                                            max_drop_value, parse_gate)
+from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, PolicyError, correction_method,
+                                            inconclusive_mode, max_drop_value, parse_gate)
 from pytest_nemoeval.export import targets
 from pytest_nemoeval.gate import GATE_ON, Threshold, parse_threshold
 
@@ -57,12 +57,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_error_rate", "--max-error-rate", "gate: fail the run when more than this fraction of a benchmark's "
            "items errored (errors count as wrong answers either way)", 0.01, values.fraction("--max-error-rate"), "R"),
     # comparison with a baseline run (compare/): verdicts per benchmark, recipe `benchmarks.<name>.gate` as policy
-    Option("baseline", "--baseline", "compare with this earlier run's results directory (paired by sample id and "
-           "repeat): GO / NO-GO / INCONCLUSIVE per benchmark", None, values.text, "DIR"),
+    Option("baseline", "--baseline", "compare with this earlier run's results directory, or a NeMo Evaluator 0.3 run "
+           "directory or eval-*.json bundle (paired by sample id and repeat): GO / NO-GO / INCONCLUSIVE per "
+           "benchmark", None, values.text, "DIR"),
     Option("max_drop", "--max-drop", f"largest drop of a metric accepted as no regression, a fraction (default "
            f"{DEFAULT_MAX_DROP:g}: one point)", DEFAULT_MAX_DROP, values.policy("--max-drop", max_drop_value), "D"),
     Option("inconclusive", "--inconclusive", "an INCONCLUSIVE comparison or threshold: exit status 6 (status), "
            "or pass (0), or fail (1)", "status", values.policy("--inconclusive", inconclusive_mode), "MODE"),
+    Option("correction", "--correction", "the comparison across the critical benchmarks: holm (a NO-GO must hold "
+           "after Holm's family-wise correction) or none (each at 95 % alone)", "holm",
+           values.policy("--correction", correction_method), "METHOD"),
     Option("show_flips", "--show-flips", "list the ids of samples that flipped against the baseline", False,
            values.flag, is_flag=True),
     Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95 percent CI (ci: pass when "
@@ -325,10 +329,10 @@ class RunConfig:
 
 
 def _check_baseline(directory: str) -> None:
-    from pytest_nemoeval.compare.pairing import UnreadableRun, read_results
+    from pytest_nemoeval.compare.runs import UnreadableRun, read_run
 
     try:
-        read_results(Path(directory), "--baseline")
+        read_run(Path(directory), "--baseline")
     except UnreadableRun as exc:
         raise pytest.UsageError(str(exc)) from None
 

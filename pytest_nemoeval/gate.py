@@ -74,8 +74,11 @@ def error_rate_failure(benchmark: str, entry: dict[str, Any], max_error_rate: fl
     decimals = len(limit.rstrip("%").partition(".")[2])
     first = ((first_error or "").strip().splitlines() or ["(no message)"])[0]
     first = first if len(first) <= 200 else first[:199] + "…"
+    from pytest_nemoeval.failures import summary
+
+    classes = f"; {summary(entry['failures'])}" if entry.get("failures") else ""
     return GateFailure(benchmark, f"{benchmark}: {errors} of {items} items errored ({errors / items:.{decimals}%} > "
-                                  f"{limit}), more than --max-error-rate allows; first error: {first}")
+                                  f"{limit}{classes}), more than --max-error-rate allows; first error: {first}")
 
 
 def _percent(fraction: float) -> str:

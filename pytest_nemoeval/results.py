@@ -21,6 +21,7 @@ from pytest_nemoeval.compare.report import (baseline_column, baseline_comparison
                                             inconclusive_exit_status)
 from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.errors import Unscored
+from pytest_nemoeval.failures import CLASSES, failure_class, summary
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics, rounded
 from pytest_nemoeval.report.categories import category_breakdown
@@ -70,6 +71,7 @@ class BenchmarkTally:
     samples: dict[int, dict[int, Repeat]] = field(default_factory=lambda: defaultdict(dict))
     items: int = 0
     errors: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # errored items by failure class
     first_error: str | None = None
     category_field: str | None = None  # the suite's, when it has one: sample index -> its category
     categories: dict[int, str] = field(default_factory=dict)
@@ -108,19 +110,23 @@ class ResultsCollector:
             tally.category_field = item["category_field"]
             tally.categories[item["sample_index"]] = item["category"]
         repeats = tally.samples[item["sample_index"]]
+        category = {"category": item["category"]} if item.get("category_field") is not None else {}
         if record is None:
             error = error or "error"
+            failure = failure_class(error)
             tally.errors += 1
+            tally.failures[failure] += 1
             tally.first_error = tally.first_error or error
             repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
-            record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
-            if item.get("failed_inputs") is not None:  # what a later grading (regrade.py) reads of an errored item
+            record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error,
+                      "failure": failure, **category}
+            if item.get("failed_inputs") is not None:  # what the metrics (and a later grading) count for it
                 record["metric_inputs"] = item["failed_inputs"]
         else:
             repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
             response = Response.from_body(body) if body is not None else None
-            record = {**record, "response": response.text if response else None,
+            record = {**record, **category, "response": response.text if response else None,
                       "reasoning": (response.reasoning or None) if response else None}
             if body is not None and "tool_use" in body:  # a tool suite's calls: code, output, status, wall time
                 record["tool_use"] = body["tool_use"]
@@ -195,6 +201,7 @@ class ResultsDocument:
                 metrics, unscored = self.grade_run(suite.run_grader, metrics, tally)
             benchmarks[name] = {
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
+                "failures": {name: tally.failures[name] for name in CLASSES if tally.failures[name]},
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
@@ -205,6 +212,9 @@ class ResultsDocument:
                 benchmarks[name].update(unscored=unscored, suite_file=tally.suite_file)
             if tally.scoring is not None:
                 benchmarks[name]["scoring"] = tally.scoring
+            if suite.per_sample:  # read by the comparison with a baseline (compare/)
+                benchmarks[name]["per_sample"] = {metric: form if isinstance(form, str) else list(form)
+                                                  for metric, form in suite.per_sample.items()}
             if tally.category_field is not None:
                 benchmarks[name]["categories"] = category_breakdown(
                     self.config.hook, name, tally.outcomes(), tally.categories, tally.category_field,
@@ -269,7 +279,8 @@ class ResultsDocument:
                 continue
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
-                        f"samples={samples} items={entry['items']} errors={entry['errors']}  "
+                        f"samples={samples} items={entry['items']} errors={entry['errors']}"
+                        f"{' (' + summary(entry['failures']) + ')' if entry['failures'] else ''}  "
                         f"gate: {gate}{versus}")
         return rows
 

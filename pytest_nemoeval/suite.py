@@ -66,6 +66,10 @@ class Suite:
     # row -> the metric_inputs of its item when the item errors (a failed item's: what the row tells, e.g. its
     # instructions all unfollowed), so that the suite's metrics count the error as a failure of known size
     failed_inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # metric -> its per-sample form, for the paired comparison with a baseline: "verdict" (the items' verdicts
+    # are the metric, e.g. IFBench prompt_loose), or (numerator, denominator): metric_inputs keys summed over a
+    # sample's repeats, the metric their ratio over samples (SciCode subtask: passed / steps)
+    per_sample: dict[str, str | tuple[str, str]] = field(default_factory=dict)
     # the row field whose value is the sample's category (MMLU-Pro `category`, LiveCodeBench `difficulty`):
     # results.json and `-v` then break the metrics down by it, each with its interval
     category_field: str | None = None

@@ -25,6 +25,7 @@ suite = Suite(
     repeats=8,
     primary_metric="prompt_loose",
     metrics=[metrics],
+    per_sample={"prompt_loose": "verdict"},  # the verdict is all(loose): a baseline compares it per item
     failed_inputs=failed_inputs,  # an item that errored followed none of its instructions
     id_field="key",
     requires={"if_verifiable": "pytest-nemoeval[ifbench]"},

@@ -86,6 +86,7 @@ suite = Suite(
     primary_metric="subtask",
     metrics=[scicode.metrics],
     failed_inputs=scicode.failed_inputs,  # an item that errored passed none of its steps
+    per_sample={"subtask": ("passed", "steps")},  # compared with a baseline as the ratio of these sums
     id_field="problem_id",
     driver=solve_steps,
     data_files={scicode.TEST_DATA: scicode.TEST_DATA_SOURCE},

@@ -37,11 +37,16 @@ def scripted(bench: pytest.Pytester, letters: dict[int, str]) -> str:
 
 
 def by_hand(base: list[bool], cand: list[bool]) -> dict:
-    """Delta, its 95 % CI and the exact McNemar p of one verdict per sample, from the definitions."""
+    """Delta, its 95 % CI and the exact McNemar p of one verdict per sample, from the definitions; the stderr
+    clustered by the rows' categories (Miller 2024, eq. 4), which samples.jsonl carries."""
     diffs = [int(c) - int(b) for b, c in zip(base, cand)]
     n = len(diffs)
     mean = sum(diffs) / n
-    stderr = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    residuals: dict[str, float] = {}
+    for difference, row in zip(diffs, ROWS):
+        residuals[row["category"]] = residuals.get(row["category"], 0.0) + difference - mean
+    clusters = len(residuals)
+    stderr = math.sqrt(clusters / (clusters - 1) * sum(total ** 2 for total in residuals.values())) / n
     worse, better = diffs.count(-1), diffs.count(1)
     p = min(1.0, 2 * sum(math.comb(worse + better, i) for i in range(min(worse, better) + 1)) / 2 ** (worse + better))
     return {"delta": mean, "ci95": [mean - Z * stderr, mean + Z * stderr], "worse": worse, "better": better, "p": p}
@@ -184,10 +189,14 @@ def test_a_changed_prompt_or_generation_setting_is_not_comparable(bench, mock_se
     (["--baseline", "data", "--max-drop", "2"], "ERROR: --max-drop must be a fraction in [[]0, 1[]]*got '2'"),
     (["--inconclusive", "maybe"], "ERROR: --inconclusive must be one of status, pass, fail, got 'maybe'"),
     (["--gate-on", "mean"], "ERROR: --gate-on must be one of point, ci, got 'mean'"),
+    (["--correction", "bonferroni"], "ERROR: --correction must be one of holm, none, got 'bonferroni'"),
+    (["--recipe", "cost.yaml"], "ERROR: recipe cost.yaml: benchmarks.mmlu_pro.gate.max_tokens_increase must be a "
+                                "fraction >= 0 *got -0.1"),
     (["--recipe", "tier.yaml"], "ERROR: recipe tier.yaml: benchmarks.mmlu_pro.gate.tier: unknown tier 'vital' *"),
 ])
 def test_bad_comparison_options_are_one_usage_error_line(bench, args, message):
     (bench.path / "tier.yaml").write_text("benchmarks:\n  mmlu_pro:\n    gate: {tier: vital}\n")
+    (bench.path / "cost.yaml").write_text("benchmarks:\n  mmlu_pro:\n    gate: {max_tokens_increase: -0.1}\n")
     result = bench.runpytest_subprocess("suites/", "--endpoint", "http://127.0.0.1:9/v1", "--data-dir", "data", *args)
     assert result.ret == 4
     result.stderr.fnmatch_lines([message])

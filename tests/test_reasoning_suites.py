@@ -140,7 +140,7 @@ def test_hle_official_judge_is_an_option(reasoning, mock_server):
     # the errors are wrong answers at confidence 100: accuracy 0, calibration error |1 - 0|
     assert metrics(reasoning, "hle") == {"accuracy": 0.0, "pass@1": 0.0, "no_answer": 1.0, "error_rate": 1.0,
                                          "calibration_error": 1.0}
-    result.stdout.fnmatch_lines(["GATE FAILED: hle: 3 of 3 items errored (100.0% > 1.0%), more than --max-error-rate "
+    result.stdout.fnmatch_lines(["GATE FAILED: hle: 3 of 3 items errored (100.0% > 1.0%; format error 3), more than --max-error-rate "
                                  "allows; first error: *VerdictError: the judge's reply has no 'correct: yes/no'*"])
     assert "judge-secret-456" not in result.stdout.str() + result.stderr.str()
     bad = reasoning.runpytest_subprocess("suites/test_hle.py", "--endpoint", model.url, "--judge-endpoint",

@@ -188,7 +188,7 @@ def test_pass_at_k_interval_is_over_samples_not_items(bench, mock_server):
 
 # three of the 20 MMLU-Pro rows; the mock fails every request for them (HTTP 500), so with --max-retries 0 they error
 FAILING = ["What is 7 multiplied by 8?", "What is the chemical symbol for gold?", "Which planet is known as the Red Planet?"]
-ERROR_GATE = ("GATE FAILED: mmlu_pro: 3 of 20 items errored (15.0% > 1.0%), more than --max-error-rate allows; "
+ERROR_GATE = ("GATE FAILED: mmlu_pro: 3 of 20 items errored (15.0% > 1.0%; server error 3), more than --max-error-rate allows; "
               "first error: HTTP 500: internal error for the prompt with '{first}' (gave up after 1 attempts)")
 
 
@@ -207,6 +207,11 @@ def test_errored_items_count_as_wrong_and_fail_the_error_gate(bench, mock_server
     right = sum(row["answer"] == "B" for index, row in enumerate(rows) if index not in failed)
     entry = results(bench)["benchmarks"]["mmlu_pro"]
     assert (entry["samples"], entry["items"], entry["errors"], entry["skipped"]) == (20, 20, 3, 0)
+    assert entry["failures"] == {"server error": 3}  # the failure class of each errored item (HTTP 500)
+    errored = [json.loads(line) for line in (bench.path / "results" / "mmlu_pro" / "samples.jsonl").read_text(
+    ).splitlines() if '"verdict": "error"' in line]
+    assert [row["failure"] for row in errored] == ["server error"] * 3
+    result.stdout.fnmatch_lines(["mmlu_pro: accuracy * errors=3 (server error 3)  gate: FAILED*"])
     metrics = entry["metrics"]
     assert metrics["accuracy"]["value"] == pytest.approx(right / 20, abs=1e-6)
     assert metrics["no_answer"]["value"] == pytest.approx(3 / 20)  # the errors gave no answer
@@ -250,6 +255,8 @@ def test_error_gate_names_count_rate_limit_and_first_error_on_one_line():
     long = error_rate_failure("x", {"errors": 1, "items": 20}, 0.0, "y" * 500)
     assert long is not None and long.message.endswith(": " + "y" * 199 + "…")
     assert "(5.0% > 0.0%)" in long.message
+    classes = error_rate_failure("x", {"errors": 3, "items": 20, "failures": {"timeout": 2, "rate limit": 1}}, 0.0, "t")
+    assert classes is not None and "(15.0% > 0.0%; timeout 2, rate limit 1)" in classes.message
 
 
 def test_an_errored_item_reaches_the_metrics_as_a_failed_repeat_and_a_skipped_one_not_at_all(tmp_path):

@@ -1,4 +1,4 @@
-"""Pairing two runs' samples by (sample id, repeat), streaming each samples.jsonl once.
+"""Pairing two runs' items by (sample id, repeat), streaming each run's per-item file once.
 
 The baseline's verdicts are held as one small tuple per item; the candidate's are streamed against them and
 folded into per-sample sums at once, so memory grows with the baseline's items, never with response text.
@@ -6,38 +6,23 @@ folded into per-sample sums at once, so memory grows with the baseline's items, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable
 
-# the per-sample form of these metrics is the mean of the repeats' verdicts (errors count as wrong)
-PER_SAMPLE_METRICS = ("accuracy", "pass@1")
+from pytest_nemoeval.compare.runs import Item
+
+# the per-sample form of these metrics is the mean of the repeats' verdicts (errors count as wrong); of
+# NeMo Evaluator's mean_reward the mean of the repeats' rewards
+PER_SAMPLE_METRICS = ("accuracy", "pass@1", "mean_reward")
 DATASET_KEYS = ("rows_sha256", "prompts_sha256")
 
 
-class UnreadableRun(Exception):
-    """A results directory that cannot be compared: the message is the one line the user sees."""
-
-
-def read_results(directory: Path, role: str) -> dict[str, Any]:
-    if not directory.is_dir():
-        raise UnreadableRun(f"{role} {directory}: no such directory (give a results directory of an earlier run)")
-    path = directory / "results.json"
-    if not path.is_file():
-        raise UnreadableRun(f"{role} {directory}: no results.json there (is it a --results-dir of a finished run?)")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UnreadableRun(f"{role} {path}: not readable as JSON ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), dict):
-        raise UnreadableRun(f"{role} {path}: not a pytest-nemoeval results.json (no 'benchmarks')")
-    return document
-
-
 def differences(base: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
-    """What makes two runs of one benchmark incomparable: its data, its prompts, its generation settings."""
-    found = []
+    """What makes two runs of one benchmark incomparable: its data, its prompts, its generation settings (not
+    checked against a run that records none, a NeMo Evaluator run's)."""
+    found: list[str] = []
+    if base.get("unchecked") or candidate.get("unchecked"):
+        return found
     base_data, cand_data = base.get("dataset") or {}, candidate.get("dataset") or {}
     for key in DATASET_KEYS:
         if base_data.get(key) != cand_data.get(key):
@@ -53,28 +38,21 @@ def _short(value: Any) -> str:
     return str(value)[:12] if value is not None else "(none)"
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def _key(row: dict[str, Any]) -> tuple[Any, int]:
-    sample = row.get("sample_id")
-    return (sample if isinstance(sample, (int, str)) else json.dumps(sample, sort_keys=True)), int(row.get("repeat", 0))
-
-
 @dataclass
 class Pairing:
     """Per-sample means of both runs' verdicts over the paired repeats, flips, and prompts that differ."""
 
     base_mean: list[float] = field(default_factory=list)
     cand_mean: list[float] = field(default_factory=list)
+    categories: list[str | None] = field(default_factory=list)  # each sample's (the baseline's, else the candidate's)
+    base_den: list[float] = field(default_factory=list)  # a ratio metric: per sample the denominators' sums
+    cand_den: list[float] = field(default_factory=list)  # (the means above are then the numerators' sums)
     worse: list[tuple[Any, int]] = field(default_factory=list)  # right -> wrong, by (sample id, repeat)
     better: list[tuple[Any, int]] = field(default_factory=list)  # wrong -> right
     prompt_changed: list[tuple[Any, int]] = field(default_factory=list)
     one_verdict_each: bool = True  # every paired sample has exactly one repeat: McNemar applies
+    tokens: list[tuple[float, float]] = field(default_factory=list)  # paired items' (baseline, candidate)
+    latency: list[tuple[float, float]] = field(default_factory=list)
     base_items: int = 0
     cand_items: int = 0
     paired_items: int = 0
@@ -83,35 +61,56 @@ class Pairing:
     def differences(self) -> list[float]:
         return [c - b for b, c in zip(self.base_mean, self.cand_mean)]
 
+    @property
+    def binary(self) -> bool:
+        """One verdict per sample on both sides (McNemar's case), not repeats' means or rewards in between."""
+        return self.one_verdict_each and not self.base_den and all(
+            value in (0.0, 1.0) for value in self.base_mean + self.cand_mean)
 
-def pair(base_samples: Path, cand_samples: Path) -> Pairing:
+
+def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool = False,
+         by_ratio: bool = False) -> Pairing:
+    """Per-sample means of the paired repeats' verdicts (by_reward: of their values, NeMo Evaluator's mean_reward;
+    by_ratio: per-sample sums of the numerators and denominators of a ratio metric)."""
     result = Pairing()
-    base: dict[tuple[Any, int], tuple[bool, str | None]] = {}
-    for row in _rows(base_samples):
-        base[_key(row)] = (row.get("verdict") == "correct", row.get("prompt_hash"))
+    base: dict[tuple[Any, int], Item] = {item.key: item for item in base_items}
     result.base_items = len(base)
-    sums: dict[Any, list[float]] = {}  # sample id -> [baseline correct, candidate correct, paired repeats]
-    for row in _rows(cand_samples):
+    sums: dict[Any, list[Any]] = {}  # sample id -> [baseline, candidate, paired repeats, category]
+    for item in cand_items:
         result.cand_items += 1
-        key = _key(row)
-        found = base.get(key)
+        found = base.get(item.key)
         if found is None:
             continue
-        base_correct, base_hash = found
-        cand_correct, cand_hash = row.get("verdict") == "correct", row.get("prompt_hash")
-        if base_hash and cand_hash and base_hash != cand_hash:  # an errored item has no hash: nothing to check
-            result.prompt_changed.append(key)
-        if base_correct and not cand_correct:
-            result.worse.append(key)
-        elif cand_correct and not base_correct:
-            result.better.append(key)
-        entry = sums.setdefault(key[0], [0.0, 0.0, 0])
-        entry[0] += base_correct
-        entry[1] += cand_correct
+        if found.prompt_hash and item.prompt_hash and found.prompt_hash != item.prompt_hash:
+            result.prompt_changed.append(item.key)  # an errored item has no hash: nothing to check
+        if found.tokens is not None and item.tokens is not None:
+            result.tokens.append((found.tokens, item.tokens))
+        if found.latency is not None and item.latency is not None:
+            result.latency.append((found.latency, item.latency))
+        if found.correct and not item.correct:
+            result.worse.append(item.key)
+        elif item.correct and not found.correct:
+            result.better.append(item.key)
+        entry = sums.setdefault(item.key[0], [0.0, 0.0, 0, found.category or item.category, 0.0, 0.0])
+        if by_ratio:
+            entry[0] += found.parts[0] if found.parts else 0.0
+            entry[1] += item.parts[0] if item.parts else 0.0
+            entry[4] += found.parts[1] if found.parts else 0.0
+            entry[5] += item.parts[1] if item.parts else 0.0
+        else:
+            entry[0] += found.value if by_reward else found.correct
+            entry[1] += item.value if by_reward else item.correct
         entry[2] += 1
         result.paired_items += 1
-    for base_sum, cand_sum, count in sums.values():
-        result.base_mean.append(base_sum / count)
-        result.cand_mean.append(cand_sum / count)
+    for base_sum, cand_sum, count, category, base_den, cand_den in sums.values():
+        if by_ratio:
+            result.base_mean.append(base_sum)
+            result.cand_mean.append(cand_sum)
+            result.base_den.append(base_den)
+            result.cand_den.append(cand_den)
+        else:
+            result.base_mean.append(base_sum / count)
+            result.cand_mean.append(cand_sum / count)
+        result.categories.append(category)
         result.one_verdict_each &= count == 1
     return result

@@ -11,7 +11,9 @@ DIRECTIONS = ("higher", "lower")
 INCONCLUSIVE_MODES = ("status", "pass", "fail")
 INCONCLUSIVE_STATUS = 6  # outside pytest's own 0-5
 DEFAULT_MAX_DROP = 0.01  # one point: a smaller drop is within what we accept as equal
-GATE_KEYS = {"metric", "direction", "max_drop", "tier"}
+GATE_KEYS = {"metric", "direction", "max_drop", "max_relative_drop", "tier", "max_tokens_increase",
+             "max_latency_p95_increase"}
+CORRECTIONS = ("holm", "none")  # across the critical tier: Holm's family-wise error control, or each at 95 % alone
 
 
 class PolicyError(ValueError):
@@ -24,6 +26,11 @@ class BenchmarkPolicy:
     direction: str = "higher"
     max_drop: float | None = None  # None: the run's --max-drop
     tier: str = "critical"
+    max_relative_drop: float | None = None  # a drop of more than this share of the baseline's value is NO-GO
+    # cost and latency: completion tokens per paired item, p95 latency of the paired items, at most this share
+    # above the baseline's (0.10: 10 % more), else NO-GO
+    max_tokens_increase: float | None = None
+    max_latency_p95_increase: float | None = None
 
 
 def max_drop_value(value: Any, where: str) -> float:
@@ -33,6 +40,16 @@ def max_drop_value(value: Any, where: str) -> float:
         number = math.nan
     if not 0.0 <= number <= 1.0:  # also NaN
         raise PolicyError(f"{where} must be a fraction in [0, 1] (0.01 = one point), got {value!r}")
+    return number
+
+
+def increase_value(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not number >= 0.0:  # also NaN
+        raise PolicyError(f"{where} must be a fraction >= 0 (0.10 = 10 % more than the baseline), got {value!r}")
     return number
 
 
@@ -48,9 +65,12 @@ def parse_gate(section: Any, where: str) -> BenchmarkPolicy:
     direction = str(section.get("direction", "higher"))
     if direction not in DIRECTIONS:
         raise PolicyError(f"{where}.direction: {direction!r}, expected higher or lower")
-    drop = section.get("max_drop")
-    return BenchmarkPolicy(section.get("metric"), direction,
-                           None if drop is None else max_drop_value(drop, f"{where}.max_drop"), tier)
+    fractions = {key: None if section.get(key) is None else max_drop_value(section[key], f"{where}.{key}")
+                 for key in ("max_drop", "max_relative_drop")}
+    increases = {key: None if section.get(key) is None else increase_value(section[key], f"{where}.{key}")
+                 for key in ("max_tokens_increase", "max_latency_p95_increase")}
+    return BenchmarkPolicy(section.get("metric"), direction, fractions["max_drop"], tier,
+                           fractions["max_relative_drop"], **increases)
 
 
 def policy_from_recipe(recipe: dict[str, Any], where: str) -> dict[str, BenchmarkPolicy]:
@@ -64,3 +84,10 @@ def inconclusive_mode(value: Any, where: str) -> str:
     if mode not in INCONCLUSIVE_MODES:
         raise PolicyError(f"{where} must be one of {', '.join(INCONCLUSIVE_MODES)}, got {value!r}")
     return mode
+
+
+def correction_method(value: Any, where: str) -> str:
+    method = str(value)
+    if method not in CORRECTIONS:
+        raise PolicyError(f"{where} must be one of {', '.join(CORRECTIONS)}, got {value!r}")
+    return method
