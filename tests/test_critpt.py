@@ -184,8 +184,10 @@ def test_prompts_are_nemo_skills_two_turns():
 def test_a_run_graded_benchmark_is_not_compared_on_its_ungraded_verdicts(tmp_path):
     from pytest_nemoeval.compare.policy import BenchmarkPolicy
     from pytest_nemoeval.compare.report import compare_benchmark
+    from pytest_nemoeval.compare.runs import Run
 
     entry = {"primary_metric": "accuracy", "graded": "run", "metrics": {}}
-    compared = compare_benchmark(entry, dict(entry), tmp_path / "a.jsonl", tmp_path / "b.jsonl", BenchmarkPolicy(),
-                                 0.01, False)
+    base = Run(tmp_path / "a", {"critpt": entry}, {"critpt": tmp_path / "a.jsonl"})
+    cand = Run(tmp_path / "b", {"critpt": dict(entry)}, {"critpt": tmp_path / "b.jsonl"})
+    compared = compare_benchmark("critpt", base, cand, BenchmarkPolicy(), 0.01, False)
     assert compared["verdict"] == "NOT COMPARABLE" and "graded for the whole run" in compared["reason"]
