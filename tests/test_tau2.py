@@ -86,13 +86,37 @@ def mock_run(pytester: pytest.Pytester, agent, user, *args: str) -> list[str]:
             "no:cacheprovider", *args]
 
 
-def test_scripted_conversations_give_tau2s_rewards_and_pass_hat_k(mock_project, mock_server):
-    agent, user = scripted(mock_project, mock_server)
+def test_scripted_conversations_resume_after_a_kill_and_give_tau2s_rewards_and_pass_hat_k(mock_project, mock_server):
+    agent, user = scripted(mock_project, mock_server, "--latency", "0.3")
+    command = [sys.executable, "-m", "pytest", *mock_run(mock_project, agent, user, "--parallelism", "1", "-q")]
+    process = subprocess.Popen(command, cwd=mock_project.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    cache = mock_project.path / "results" / ".nemoeval" / "cache.sqlite"
+
+    def answered() -> int:
+        if not cache.exists():
+            return 0
+        with sqlite3.connect(cache) as connection:
+            try:
+                return connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    deadline = time.monotonic() + 120
+    while answered() < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = answered()
+    assert 2 <= done < 4  # killed inside the first conversation (4 requests, then the item's own row)
+    sent = agent.chat_requests() + user.chat_requests()
+
     result = mock_project.runpytest_subprocess(*mock_run(mock_project, agent, user))
     assert result.parseoutcomes() == {"correct": 2, "incorrect": 4}
-    # each trial: the user asks, the agent calls a tool, says "Done.", the user stops; the agent's requests of
-    # one trial are the same for both tasks (same prompt, same seed): sent once
-    assert (agent.chat_requests(), user.chat_requests()) == (6, 12)
+    # each trial: the user asks, the agent calls a tool, says "Done.", the user stops (4 requests); the agent's
+    # requests of one trial are the same for both tasks (same prompt, same seed): sent once. What the killed
+    # run had answered is not sent again.
+    assert agent.chat_requests() + user.chat_requests() - sent == 6 + 12 - done
     metrics = results(mock_project)["benchmarks"]["tau2_mock"]["metrics"]
     # create_task_1 passes 2 of 3 trials, update_task_1 none
     assert metrics["pass@1"]["value"] == pytest.approx((2 / 3 + 0) / 2, abs=1e-6)
@@ -121,35 +145,6 @@ def tau2_error(domain: str, tool: str, arguments: str) -> str:
 
     environment = registry.get_env_constructor(domain)()
     return environment.get_response(ToolCall(id="x", name=tool, arguments=json.loads(arguments))).content
-
-
-def test_a_killed_run_resumes_without_sending_answered_requests_again(mock_project, mock_server):
-    agent, user = scripted(mock_project, mock_server, "--latency", "0.3")
-    command = [sys.executable, "-m", "pytest", *mock_run(mock_project, agent, user, "--parallelism", "1", "-q")]
-    process = subprocess.Popen(command, cwd=mock_project.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    cache = mock_project.path / "results" / ".nemoeval" / "cache.sqlite"
-
-    def answered() -> int:
-        if not cache.exists():
-            return 0
-        with sqlite3.connect(cache) as connection:
-            try:
-                return connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-            except sqlite3.OperationalError:
-                return 0
-
-    deadline = time.monotonic() + 120
-    while answered() < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    done = answered()
-    assert 2 <= done < 4  # killed inside the first conversation (4 requests, then the item's own row)
-    sent = agent.chat_requests() + user.chat_requests()
-    result = mock_project.runpytest_subprocess(*mock_run(mock_project, agent, user))
-    assert result.parseoutcomes() == {"correct": 2, "incorrect": 4}
-    assert agent.chat_requests() + user.chat_requests() - sent == 6 + 12 - done
 
 
 def test_real_gold_actions_give_reward_1_and_one_wrong_action_0(pytester, mock_server):
