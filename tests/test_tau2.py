@@ -206,3 +206,5 @@ def test_example_rows_are_tau2_tasks_of_the_base_split():
         rows = [json.loads(line) for line in (ROOT / "examples" / "data" / f"tau2_{domain}.jsonl").read_text().splitlines()]
         base = set(json.loads((domain_dir(domain) / "split_tasks.json").read_text())["base"])
         assert len(rows) >= 2 and all(Task.model_validate(row).id in base for row in rows)
+        # the smoke line sends nothing: each conversation starts where the user has hung up
+        assert all(row["initial_state"]["message_history"][-1]["content"].endswith("###STOP###") for row in rows)
