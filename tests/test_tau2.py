@@ -208,3 +208,14 @@ def test_example_rows_are_tau2_tasks_of_the_base_split():
         assert len(rows) >= 2 and all(Task.model_validate(row).id in base for row in rows)
         # the smoke line sends nothing: each conversation starts where the user has hung up
         assert all(row["initial_state"]["message_history"][-1]["content"].endswith("###STOP###") for row in rows)
+
+
+def test_user_key_refused_is_one_line_without_the_key(mock_project, mock_server, monkeypatch):
+    monkeypatch.setenv("QWEN_KEY", "user-secret-456")
+    model, user = mock_server(), mock_server("--require-key", "another-key")
+    result = mock_project.runpytest_subprocess("suites/", "--endpoint", model.url, "--user-endpoint", user.url,
+                                               "--user-api-key-env", "QWEN_KEY", "--data-dir", "data")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --user-endpoint {user.url} refused access (HTTP 401): check the key in QWEN_KEY"])
+    assert "user-secret-456" not in result.stdout.str() + result.stderr.str()
+    assert (model.chat_requests(), user.chat_requests()) == (0, 0)
