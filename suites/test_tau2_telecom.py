@@ -26,6 +26,7 @@ suite = Suite(
     name="tau2_telecom",
     data=lambda options: tau2.Tau2Tasks(DOMAIN, options["split"]),
     data_options=tau2.DATA_OPTIONS,
+    keep=tau2.keep,
     required_fields=("id", "user_scenario", "evaluation_criteria"),
     generation={"temperature": 0.0, "top_p": 0.95, "max_new_tokens": 16384},
     repeats=3,

@@ -29,7 +29,7 @@ async def converse(sample, chat):
 
 
 suite = Suite(name="tau2_mock", data=lambda options: tau2.Tau2Tasks("mock", options["split"]),
-              data_options=tau2.DATA_OPTIONS, required_fields=("id", "user_scenario"), repeats=3,
+              data_options=tau2.DATA_OPTIONS, keep=tau2.keep, required_fields=("id", "user_scenario"), repeats=3,
               primary_metric="pass@1", id_field="id", metrics=[tau2.metrics], driver=converse, simulated_user=True,
               requires={"tau2": "pytest-nemoeval[tau2]"})
 
@@ -219,3 +219,12 @@ def test_user_key_refused_is_one_line_without_the_key(mock_project, mock_server,
     result.stderr.fnmatch_lines([f"ERROR: --user-endpoint {user.url} refused access (HTTP 401): check the key in QWEN_KEY"])
     assert "user-secret-456" not in result.stdout.str() + result.stderr.str()
     assert (model.chat_requests(), user.chat_requests()) == (0, 0)
+
+
+def test_a_bad_step_limit_is_one_line_before_any_request(mock_project, mock_server):
+    model = mock_server()
+    result = mock_project.runpytest_subprocess("suites/", "--endpoint", model.url, "--data-dir", "data",
+                                               "--set", "benchmarks.tau2_mock.data.max_steps=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *tau2: data.max_steps must be a whole number of at least 1, got 0*"])
+    assert model.chat_requests() == 0

@@ -63,6 +63,15 @@ class Tau2Tasks(DataSource):
         return rows[:limit]
 
 
+def keep(row: dict[str, Any], options: dict[str, Any]) -> bool:
+    """The suites' `keep`: every row, once the step limits are checked (a bad one is one line before any request)."""
+    for name in ("max_steps", "max_errors"):
+        value = options[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DataError(f"tau2: data.{name} must be a whole number of at least 1, got {value!r}")
+    return True
+
+
 def domain_dir(domain: str) -> Path:
     spec = importlib.util.find_spec("tau2")  # found, not imported: collection stays fast
     if spec is None or not spec.submodule_search_locations:
