@@ -167,17 +167,25 @@ def test_real_gold_actions_give_reward_1_and_one_wrong_action_0(pytester, mock_s
     assert tool["error"] is False  # a valid action, only not the right one
 
 
-def test_step_limit_ends_a_trial_failed_and_the_user_defaults_to_the_model_endpoint(mock_project, mock_server):
-    model = mock_server("--answer", "Tell me more.")  # agent and user alike: nobody stops
+def test_step_limit_and_context_end_trials_failed_and_the_user_defaults_to_the_model_endpoint(mock_project,
+                                                                                            mock_server):
+    # agent and user alike on one server: nobody stops; the first request (the first task's user) outgrows the context
+    model = mock_server("--answer", "Tell me more.", "--fault", "context:1")
     result = mock_project.runpytest_subprocess(
         "suites/", "--endpoint", model.url, "--data-dir", "data", "-p", "no:cacheprovider", "--repeats", "1",
-        "--limit-samples", "1", "--set", "benchmarks.tau2_mock.data.max_steps=4")
-    assert result.parseoutcomes() == {"incorrect": 1}
-    assert model.chat_requests() == 4  # user, agent, user, agent: then the limit
-    row = samples(mock_project, "tau2_mock")[0]
-    assert row["termination_reason"] == "max_steps" and row["conversation"]["reward"] == 0.0
-    assert row["tokens"] == 10  # the agent's two replies only
-    assert results(mock_project)["benchmarks"]["tau2_mock"]["metrics"]["ended_max_steps"]["value"] == 1.0
+        "--parallelism", "1", "--max-retries", "0", "--set", "benchmarks.tau2_mock.data.max_steps=4")
+    assert result.parseoutcomes() == {"incorrect": 2}  # failed trials, not errors
+    assert model.chat_requests() == 1 + 4  # then user, agent, user, agent: the step limit
+    rows = {row["sample_id"]: row for row in samples(mock_project, "tau2_mock")}
+    cut = rows["create_task_1"]
+    assert cut["termination_reason"] == "context_exceeded" and cut["conversation"]["reward"] == 0.0
+    assert [message["role"] for message in cut["conversation"]["messages"]] == ["assistant"]  # tau2's greeting
+    limited = rows["update_task_1"]
+    assert limited["termination_reason"] == "max_steps" and limited["conversation"]["reward"] == 0.0
+    assert limited["tokens"] == 10  # the agent's two replies only
+    metrics = results(mock_project)["benchmarks"]["tau2_mock"]["metrics"]
+    assert (metrics["ended_max_steps"]["value"], metrics["ended_context_exceeded"]["value"]) == (0.5, 0.5)
+    assert metrics["error_rate"]["value"] == 0.0
 
 
 def test_unreachable_user_endpoint_is_one_line_before_any_request(mock_project, mock_server):

@@ -39,7 +39,6 @@ SEED = 300  # tau2.config.DEFAULT_SEED: run_tasks draws each trial's seed from i
 # NeMo Evaluator's tau2_bench config (framework.yml): the user model at temperature 0, top_p 1, 4096 tokens
 USER_SETTINGS = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 4096}
 EMPTY_REPLY_RETRIES = 10  # generate() asks again after an empty reply num_retries times: the published max_retries
-DONE = ("user_stop", "agent_stop")  # tau2's terminations that get evaluated; any other scores 0
 CONTEXT_EXCEEDED = "context_exceeded"  # ours: a request outgrew the served model's context (the trial fails)
 
 
