@@ -94,7 +94,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("user.model", "--user-model", "user simulator model (default: the model under test with the default "
            "endpoint, else the first model --user-endpoint serves)", None, values.text, "NAME"),
     Option("user.api_key_env", "--user-api-key-env", "environment variable holding the user simulator's API key "
-           "(default: --api-key-env with the default endpoint)", None, values.text, "VAR"),
+           "(default: --api-key-env with the default endpoint, else USER_API_KEY)", None, values.text, "VAR"),
     Option("user.parallelism", "--user-parallelism", "user simulator requests in flight at most (default: "
            "--parallelism)", None, values.positive_int("--user-parallelism"), "N"),
     # exports of the finished run (recipe section `export:`; export/), also `python -m pytest_nemoeval export`
