@@ -29,7 +29,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not
 from benchmarks._harness import Mock  # noqa: E402
 
 TURNS = 4  # model requests per conversation: user, agent (tool call), agent ("Done."), user (stop)
-GREETING, ASK, STOP = "How can I help", "Please create a task called Important Meeting for user_1.", "Thanks. ###STOP###"
+GREETING, STOP = "How can I help", "Thanks. ###STOP###"
+ASK = "Please create a task called Important Meeting for user_1."
 CREATE = json.dumps({"user_id": "user_1", "title": "Important Meeting"})
 DRIVER = '''
 from pytest_nemoeval.tasks import tau2
@@ -104,7 +105,7 @@ def plugin(conversations: int, inflight: int, agent_url: str, user_url: str, dir
     started = time.perf_counter()
     asyncio.run(engine.run())
     wall = time.perf_counter() - started
-    rewards = [store.get(f"item-{trial}")["conversation"]["reward"] for trial in range(conversations)]  # type: ignore[index]
+    rewards = [(store.get(f"item-{trial}") or {})["conversation"]["reward"] for trial in range(conversations)]
     store.close()
     assert rewards == [1.0] * conversations, rewards
     return wall
@@ -125,9 +126,11 @@ def main() -> None:
         directory = Path(temporary)
         for inflight, conversations in zip((1, 64), counts):
             bare_wall = min(bare(conversations, inflight) for _ in range(args.rounds))
-            plugin_wall = min(plugin(conversations, inflight, agent.url, user.url, directory) for _ in range(args.rounds))
+            plugin_wall = min(plugin(conversations, inflight, agent.url, user.url, directory)
+                              for _ in range(args.rounds))
             turns = conversations * TURNS
-            print(f"{inflight:2d} in flight, {conversations} conversations: bare {conversations / bare_wall:6.1f} conv/s "
+            print(f"{inflight:2d} in flight, {conversations} conversations: "
+                  f"bare {conversations / bare_wall:6.1f} conv/s "
                   f"({bare_wall / turns * 1000:5.2f} ms/turn), plugin {conversations / plugin_wall:6.1f} conv/s "
                   f"({plugin_wall / turns * 1000:5.2f} ms/turn): plugin overhead "
                   f"{(plugin_wall - bare_wall) / turns * 1000:5.2f} ms per turn, ratio {plugin_wall / bare_wall:.2f}")

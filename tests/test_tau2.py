@@ -211,7 +211,8 @@ def test_example_rows_are_tau2_tasks_of_the_base_split():
     for domain in ("airline", "retail", "telecom"):
         from tau2.data_model.tasks import Task
 
-        rows = [json.loads(line) for line in (ROOT / "examples" / "data" / f"tau2_{domain}.jsonl").read_text().splitlines()]
+        lines = (ROOT / "examples" / "data" / f"tau2_{domain}.jsonl").read_text().splitlines()
+        rows = [json.loads(line) for line in lines]
         base = set(json.loads((domain_dir(domain) / "split_tasks.json").read_text())["base"])
         assert len(rows) >= 2 and all(Task.model_validate(row).id in base for row in rows)
         # the smoke line sends nothing: each conversation starts where the user has hung up
@@ -224,7 +225,8 @@ def test_user_key_refused_is_one_line_without_the_key(mock_project, mock_server,
     result = mock_project.runpytest_subprocess("suites/", "--endpoint", model.url, "--user-endpoint", user.url,
                                                "--user-api-key-env", "QWEN_KEY", "--data-dir", "data")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: --user-endpoint {user.url} refused access (HTTP 401): check the key in QWEN_KEY"])
+    result.stderr.fnmatch_lines([f"ERROR: --user-endpoint {user.url} refused access (HTTP 401): "
+                                 "check the key in QWEN_KEY"])
     assert "user-secret-456" not in result.stdout.str() + result.stderr.str()
     assert (model.chat_requests(), user.chat_requests()) == (0, 0)
 

@@ -179,7 +179,8 @@ class GenerationEngine:
             self._store.put(key, body)
             self._finish(key, None)
 
-    async def request(self, lane_name: str, payload: dict[str, Any], repeat: int, occurrence: int = 0) -> dict[str, Any]:
+    async def request(self, lane_name: str, payload: dict[str, Any], repeat: int,
+                      occurrence: int = 0) -> dict[str, Any]:
         """One request of a driver, on a lane: from the cache, or sent within the lane's bound."""
         state = self._lanes.get(lane_name)
         if state is None:

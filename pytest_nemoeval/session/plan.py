@@ -28,7 +28,8 @@ class PreparedSuite:
 def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,
              judge: dict[str, Any], scoring: dict[str, Any] | None) -> PlanRow:
     """One item's plan row. `data_options` (the recipe's) and `judge` (endpoint, model, and for a suite with a
-    simulated user its "user": endpoint, model) are part of a driver's key; `scoring` is what the completions probe found (base-model suites)."""
+    simulated user its "user": endpoint, model) are part of a driver's key; `scoring` is what the completions
+    probe found (base-model suites)."""
     suite, row = prepared.suite, prepared.rows[index]
     if suite.harness is not None:
         return _harness_row(prepared, index, repeat, model, scoring)
