@@ -98,6 +98,15 @@ OPTIONS: tuple[Option, ...] = (
            "key that grades CritPt (unset: CritPt is generated, stored and reported unscored)",
            "ARTIFICIAL_ANALYSIS_API_KEY", values.text, "VAR"),
     Option("critpt.api_url", "--critpt-api-url", "the CritPt grading API", CRITPT_API_URL, values.text, "URL"),
+    # the simulated user of agentic suites (tau2-bench; recipe section `user:`): a lane of its own
+    Option("user.endpoint", "--user-endpoint", "OpenAI-compatible base URL of the user simulator model (default: "
+           "the model under test's endpoint)", None, values.text, "URL"),
+    Option("user.model", "--user-model", "user simulator model (default: the model under test with the default "
+           "endpoint, else the first model --user-endpoint serves)", None, values.text, "NAME"),
+    Option("user.api_key_env", "--user-api-key-env", "environment variable holding the user simulator's API key "
+           "(default: --api-key-env with the default endpoint, else USER_API_KEY)", None, values.text, "VAR"),
+    Option("user.parallelism", "--user-parallelism", "user simulator requests in flight at most (default: "
+           "--parallelism)", None, values.positive_int("--user-parallelism"), "N"),
     # exports of the finished run (recipe section `export:`; export/), also `python -m pytest_nemoeval export`
     Option("export.to", "--export", "after the run, export it to mlflow, wandb or nemo-evaluator; repeatable",
            [], targets, "TARGET", repeatable=True),
@@ -287,6 +296,12 @@ class RunConfig:
         """The judge model of a judged suite: the recipe's `benchmarks.<name>.judge_model`, else --judge-model
         (recipe `judge.model`), else the suite's published judge (Suite.judge)."""
         return str(self.benchmark(benchmark).get("judge_model") or self.tree["judge"]["model"] or published)
+
+    def user_key_env(self) -> str:
+        """The user simulator's key variable: --user-api-key-env, else the model's with the default endpoint,
+        else USER_API_KEY (the name tau2-bench's NeMo Evaluator task reads)."""
+        user = self.tree["user"]
+        return str(user["api_key_env"] or (self.tree["api_key_env"] if user["endpoint"] is None else "USER_API_KEY"))
 
     def covers(self, benchmark: str) -> bool:
         """Does the run cover this suite? A recipe that names benchmarks runs those only."""

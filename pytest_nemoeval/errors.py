@@ -11,6 +11,18 @@ class GenerationError(Exception):
     """A request that could not be completed; the item fails with this one-line reason."""
 
 
+# NeMo Skills is_context_window_exceeded_error: the prompt outgrew the served model's context
+CONTEXT_EXCEEDED = ("Requested token count exceeds", "exceeds maximum input length", "should not exceed max_seq_len",
+                    "reduce the length of the input messages", "'max_completion_tokens' is too large",
+                    "max_tokens must be at least 1, got -", "maximum context length",
+                    "exceeds the available context size")  # the last: llama.cpp's server
+
+
+def context_exceeded(error: BaseException) -> bool:
+    """Did this request fail because its prompt outgrew the context (a multi-turn conversation's end)?"""
+    return any(marker in str(error) for marker in CONTEXT_EXCEEDED)
+
+
 class EndpointDown(GenerationError):
     """The endpoint stopped answering: nothing more will be sent in this run."""
 

@@ -128,8 +128,9 @@ class ResultsCollector:
             response = Response.from_body(body) if body is not None else None
             record = {**record, **category, "response": response.text if response else None,
                       "reasoning": (response.reasoning or None) if response else None}
-            if body is not None and "tool_use" in body:  # a tool suite's calls: code, output, status, wall time
-                record["tool_use"] = body["tool_use"]
+            for key in ("tool_use", "conversation"):  # a tool suite's calls; an agentic suite's whole conversation
+                if body is not None and key in body:
+                    record[key] = body[key]
         self._file(item["benchmark"]).write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def skip(self, item: dict[str, Any]) -> None:

@@ -29,7 +29,8 @@ class Suite:
 
     name: str
     data: DataSource | Callable[[dict[str, Any]], DataSource]  # a source, or a function of data_options
-    # row -> the chat prompt (a user message, or the messages); a base-model suite gives `harness` instead
+    # row -> the chat prompt (a user message, or the messages); a base-model suite gives `harness` instead, and
+    # a suite whose driver runs a harness that builds its own prompts (tau2-bench) may give none
     prompt: Callable[[dict[str, Any]], str | Messages] | None = None
     # an lm-evaluation-harness task (harness.py): few-shot prompts sent as raw completions, scored by the
     # log-likelihood of each choice (multiple choice) or by the generated text (generative)
@@ -44,6 +45,8 @@ class Suite:
     # is the published task's judge model, used unless the run names another (--judge-model, recipe judge_model)
     driver: Callable[..., Any] | None = None
     judge: str | None = None
+    # simulated_user=True: its driver also talks to the user simulator lane (--user-*, e.g. tau2-bench's user)
+    simulated_user: bool = False
     # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
     data_files: dict[str, str] = field(default_factory=dict)
     # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`
@@ -171,6 +174,8 @@ class Suite:
         return at_revision(source, str(options["revision"])) if options.get("revision") else source
 
     def messages(self, row: dict[str, Any], system_prompt: str | None) -> Messages:
+        if self.prompt is None and self.driver is not None:  # a harness in the driver builds its own prompts
+            return []
         if self.prompt is None:
             raise TypeError(f"suite {self.name} has no chat prompt")
         prompt = self.prompt(row)
@@ -224,9 +229,13 @@ def build_payload(messages: Messages | str, model: str, generation: dict[str, An
 LOCAL_SETTINGS = ("system_prompt", "max_length", "pin_slots", "max_tool_calls")
 
 
-def request_key(payload: dict[str, Any], repeat: int) -> str:
-    """Cache key: model + full request payload + repeat index."""
-    text = json.dumps({"payload": payload, "repeat": repeat}, sort_keys=True, ensure_ascii=False)
+def request_key(payload: dict[str, Any], repeat: int, occurrence: int = 0) -> str:
+    """Cache key: model + full request payload + repeat index (+ the occurrence of an identical request asked
+    again within one item, see drivers.py)."""
+    identity: dict[str, Any] = {"payload": payload, "repeat": repeat}
+    if occurrence:
+        identity["occurrence"] = occurrence
+    text = json.dumps(identity, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

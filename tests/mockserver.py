@@ -17,7 +17,8 @@ in the last user message gives the reply text (for drivers sending several promp
 last message is a tool result (then the reply text): one step of calls per user turn.
 `--tool-steps FILE` scripts a tool conversation: a JSON list of steps, the step taken being the number of
 tool-calling replies after the last user message (the last step repeats); a step is
-{"calls": [[NAME, ARGUMENTS], ...]} (ARGUMENTS a JSON string, as sent) or {"content": TEXT, "reasoning": TEXT}.
+{"calls": [[NAME, ARGUMENTS], ...]} (ARGUMENTS a JSON string, as sent) or {"content": TEXT, "reasoning": TEXT};
+or a JSON object of such lists by the request's seed ("*": any other seed), to script each trial of a harness.
 `--lm vllm|llama|plain` adds the completions API of a toy model with hand-computable log-probs (lmserver.py).
 GET /stats returns {"chat_requests": n, "search_requests": m, "models": {model named: chat requests}, ...}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
@@ -38,7 +39,7 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
               die_after: int | None = None, answers: list[list[str]] | None = None,
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
               search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
-              lm_faults_after: int = 0, tool_steps: list[dict] | None = None,
+              lm_faults_after: int = 0, tool_steps: list[dict] | dict[str, list[dict]] | None = None,
               served: tuple[str, ...] = ("mock-model",)) -> web.Application:
     state = {"chat_requests": 0, "search_requests": 0, "models": {},
              "faults": [kind for kind, count in faults for _ in range(count)]}
@@ -109,7 +110,9 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
         if tool_steps:
-            message = tool_step(tool_steps, messages, state["chat_requests"],
+            steps = tool_steps if isinstance(tool_steps, list) else tool_steps.get(str(payload.get("seed")),
+                                                                                   tool_steps.get("*"))
+            message = tool_step(steps, messages, state["chat_requests"],
                                 lambda text: text.replace("{tool}", tool).replace("{seed}", str(payload.get("seed"))))
         if tool_calls and payload.get("tools") and messages[-1].get("role") != "tool":
             message = {"role": "assistant", "content": None, "tool_calls": [

@@ -133,3 +133,33 @@ def test_judge_options_come_from_the_recipe_section(twostep, mock_server):
     bad = twostep.runpytest_subprocess("suites/", "--recipe", "recipe.yaml", "--collect-only")
     bad.stderr.fnmatch_lines(["ERROR: recipe recipe.yaml: unknown key 'judge.endpont' (known: api_key_env, "
                               "endpoint, model, parallelism)"])
+
+
+def test_a_harness_thread_sends_through_chat_and_an_identical_request_asked_again_is_a_new_occurrence():
+    """engine/bridge.py: a synchronous harness in a thread, its calls answered on the event loop."""
+    import asyncio
+    import threading
+
+    from pytest_nemoeval.engine.bridge import current_chat, run_in_thread
+
+    sent = []
+
+    async def chat(messages, *, lane="model", occurrence=0, **options):
+        sent.append((messages[0]["content"], lane, occurrence, threading.current_thread() is threading.main_thread()))
+        return {"content": f"{lane}:{occurrence}"}
+
+    def harness(question):
+        ask = current_chat()
+        replies = [ask([{"role": "user", "content": question}]) for _ in range(3)]  # e.g. retrying an empty reply
+        replies.append(ask([{"role": "user", "content": "other"}], lane="user"))
+        return [reply["content"] for reply in replies], [lane for lane, _ in ask.replies]
+
+    answers, lanes = asyncio.run(run_in_thread(harness, chat, "q"))
+    assert answers == ["model:0", "model:1", "model:2", "user:0"]
+    assert lanes == ["model", "model", "model", "user"]
+    assert sent == [("q", "model", 0, True), ("q", "model", 1, True), ("q", "model", 2, True), ("other", "user", 0, True)]
+    from pytest_nemoeval.suite import request_key
+
+    payload = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+    assert request_key(payload, 0, 0) == request_key(payload, 0)  # the keys of every other request are unchanged
+    assert len({request_key(payload, 0, occurrence) for occurrence in range(3)}) == 3  # each asking cached apart

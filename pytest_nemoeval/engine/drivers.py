@@ -3,8 +3,12 @@
 A suite with `driver=fn` has `async def fn(sample, chat) -> dict` run by the engine process, one task per
 (sample, repeat), up to --parallelism at once. `await chat(messages, **options)` sends one request on the
 model lane (the suite's generation settings, overridden by `options`, e.g. `tools=[...]`);
-`lane="judge"` sends it to the judge endpoint (--judge-*) with only `options` as settings. Every request is
-cached, retried and bounded like a plain one; a failed one raises GenerationError, which fails the item.
+`lane="judge"` sends it to the judge endpoint (--judge-*), `lane="user"` to the user simulator (--user-*), with
+only `options` as settings. A `seed` in `options` is sent as given (a harness's own per-trial seed); the suite's
+seed is offset by the repeat. `occurrence=n` marks the n-th identical request of one item (a harness asking
+again for a fresh reply): it is cached apart. Every request is cached, retried and bounded like a plain one; a
+failed one raises GenerationError, which fails the item. engine/bridge.py runs a harness that calls the model
+itself (synchronously) with each of its calls sent through `chat`.
 The driver's return value (a JSON-serialisable dict) is the item's response: "content" (and
 "reasoning_content", "tool_calls") become `response.text` etc., the whole dict is `response.body`.
 A suite with `tools=` (pytest_nemoeval/tools) runs each `await chat(...)` on the model lane as a tool loop,
@@ -24,7 +28,7 @@ from pytest_nemoeval.errors import DriverError, GenerationError
 from pytest_nemoeval.suite import Messages, build_payload, load_suite_module
 from pytest_nemoeval.tools import tool_loop, tools_from
 
-Requester = Callable[[str, dict[str, Any], int], Awaitable[dict[str, Any]]]
+Requester = Callable[[str, dict[str, Any], int, int], Awaitable[dict[str, Any]]]
 
 
 
@@ -82,12 +86,17 @@ class Chat:
                                    **options)
         return await self._send(messages, lane=lane, **options)
 
-    async def _send(self, messages: Messages, *, lane: str = "model", **options: Any) -> dict[str, Any]:
+    async def _send(self, messages: Messages, *, lane: str = "model", occurrence: int = 0,
+                    **options: Any) -> dict[str, Any]:
+        seed = options.pop("seed", None)
         if lane == "model":
             payload = build_payload(messages, self._row.model, {**self._row.generation, **options}, self.repeat)
-        else:
-            payload = build_payload(messages, self._row.judge_model or "", options, self.repeat)
-        return await self._request(lane, payload, self.repeat)
+        else:  # the judge model the row names, else the lane's (the user lane's is always its own)
+            model = self._row.judge_model or "" if lane == "judge" else ""
+            payload = build_payload(messages, model, options, self.repeat)
+        if seed is not None:
+            payload["seed"] = seed
+        return await self._request(lane, payload, self.repeat, occurrence)
 
 
 async def single_request(sample: dict[str, Any], chat: Chat) -> dict[str, Any]:

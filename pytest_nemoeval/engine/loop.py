@@ -45,7 +45,8 @@ RETRY_AFTER_CAP = 300.0
 
 @dataclass(frozen=True)
 class Lane:
-    """Where one kind of request goes: "model" (the model under test) or "judge" (--judge-endpoint)."""
+    """Where one kind of request goes: "model" (the model under test), "judge" (--judge-endpoint) or "user" (the
+    simulated user of agentic suites, --user-endpoint)."""
 
     name: str
     url: str
@@ -178,14 +179,15 @@ class GenerationEngine:
             self._store.put(key, body)
             self._finish(key, None)
 
-    async def request(self, lane_name: str, payload: dict[str, Any], repeat: int) -> dict[str, Any]:
+    async def request(self, lane_name: str, payload: dict[str, Any], repeat: int,
+                      occurrence: int = 0) -> dict[str, Any]:
         """One request of a driver, on a lane: from the cache, or sent within the lane's bound."""
         state = self._lanes.get(lane_name)
         if state is None:
             raise GenerationError(f"no '{lane_name}' endpoint is configured for this run")
         if state.lane.model is not None and not payload.get("model"):  # a driver's judge request may name its own
             payload = {**payload, "model": state.lane.model}
-        key = request_key(payload, repeat)
+        key = request_key(payload, repeat, occurrence)
         body = self._store.get(key)
         if body is not None:
             return body

@@ -1,5 +1,6 @@
 """What is checked once the items are collected and before anything is sent: the benchmark names the run gives
-(thresholds, recipe), the packages the selected suites' scorers import, and the judge of judged suites."""
+(thresholds, recipe), the packages the selected suites' scorers import, the judge of judged suites and the
+simulated user of agentic ones."""
 
 from __future__ import annotations
 
@@ -57,3 +58,18 @@ def check_judge(run: RunConfig, prepared: dict[str, PreparedSuite], selected: li
             f"is not set: export the judge's API key (or name the variable with --judge-api-key-env)")
     for model in sorted({run.judge_model(name, prepared[name].suite.judge or "") for name in judged}):
         connect(judge["endpoint"], model, judge["api_key_env"], True, option="--judge-endpoint")
+
+
+def check_user(run: RunConfig, prepared: dict[str, PreparedSuite], selected: list[str]) -> None:
+    """A selected suite with a simulated user and its own --user-endpoint: the endpoint answers, serves the model
+    and the key is set, before anything is sent (the default, the model's endpoint, is checked for the model)."""
+    simulated = [name for name in selected if prepared[name].suite.simulated_user]
+    user = run.section("user")
+    if not simulated or user["endpoint"] is None:
+        return
+    key_env = run.user_key_env()
+    if not os.environ.get(key_env) and user["api_key_env"] is not None:
+        raise pytest.UsageError(
+            f"{', '.join(simulated)} talks to a simulated user and the environment variable {key_env} is not set: "
+            f"export the user model's API key (or name the variable with --user-api-key-env)")
+    connect(user["endpoint"], user["model"], key_env, False, option="--user-endpoint")

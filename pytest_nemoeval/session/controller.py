@@ -132,8 +132,16 @@ class ControllerPlugin:
         judge_url, judge_model = normalize_url(judge["endpoint"]), judge["model"]
         if judge["endpoint"] == EMBEDDED_JUDGE:
             judge_url, judge_model = endpoint.base_url, endpoint.model
+        user = self.run.section("user")
+        user_url, user_model = endpoint.base_url, user["model"] or endpoint.model
+        if user["endpoint"] is not None:  # checked before the plan (checks.check_user); names its model if not given
+            user_url = normalize_url(user["endpoint"])
+            user_model = user["model"] or connect(user["endpoint"], None, self.run.user_key_env(), False,
+                                                  option="--user-endpoint").model
         return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
-                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model)]
+                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model),
+                Lane("user", user_url, self.run.user_key_env(), user["parallelism"] or self.run.parallelism,
+                     user_model)]
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine.process import EngineProcess

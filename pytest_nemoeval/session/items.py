@@ -16,7 +16,7 @@ from pytest_nemoeval.data import Rows
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
-from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements
+from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements, check_user
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
 from pytest_nemoeval.suite import Suite, installed, prompt_hash
 
@@ -174,6 +174,7 @@ class ItemsPlugin:
             return
         if self.items:
             check_judge(self.run, self.prepared, selected, self.role.runs_embedded_model)
+            check_user(self.run, self.prepared, selected)
             self.model = self.role.served_model()
             self.check_completions(selected)
             self.store = self.role.open_store()
@@ -201,6 +202,8 @@ class ItemsPlugin:
         prepared = self.prepared[ref.benchmark]
         judge = {"endpoint": self.run.section("judge")["endpoint"],
                  "model": self.run.judge_model(ref.benchmark, prepared.suite.judge) if prepared.suite.judge else None}
+        if prepared.suite.simulated_user:  # another user model is another conversation
+            judge = {**judge, "user": {key: self.run.section("user")[key] for key in ("endpoint", "model")}}
         return plan_row(prepared, ref.sample_index, ref.repeat, model, self.run.benchmark(ref.benchmark).get("data"),
                         judge, self.scoring)
 

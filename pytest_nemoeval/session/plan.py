@@ -27,8 +27,9 @@ class PreparedSuite:
 
 def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,
              judge: dict[str, Any], scoring: dict[str, Any] | None) -> PlanRow:
-    """One item's plan row. `data_options` (the recipe's) and `judge` (endpoint, model) are part of a driver's
-    key; `scoring` is what the completions probe found (base-model suites)."""
+    """One item's plan row. `data_options` (the recipe's) and `judge` (endpoint, model, and for a suite with a
+    simulated user its "user": endpoint, model) are part of a driver's key; `scoring` is what the completions
+    probe found (base-model suites)."""
     suite, row = prepared.suite, prepared.rows[index]
     if suite.harness is not None:
         return _harness_row(prepared, index, repeat, model, scoring)
@@ -51,7 +52,9 @@ def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_
     identity = {**driver, "driver": f"{Path(path).name}:{function}" if path else function}
     identity.pop("judge_model", None)
     if suite.judge:  # another judge is another verdict
-        identity["judge"] = judge
+        identity["judge"] = {key: value for key, value in judge.items() if key != "user"}
+    if suite.simulated_user:
+        identity["user"] = judge["user"]
     return request_key(identity, repeat), prompt_hash(messages), driver
 
 
