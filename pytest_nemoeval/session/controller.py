@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generator
 import pytest
 
 from pytest_nemoeval import flock
-from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
+from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.report.junit import add_junit_properties
 from pytest_nemoeval.report.terminal import write_scores
@@ -23,6 +23,7 @@ from pytest_nemoeval.results import ResultsCollector, ResultsDocument
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.session import interrupt
 from pytest_nemoeval.session.items import OWN_PROPERTIES
+from pytest_nemoeval.session.lanes import run_lanes
 
 if TYPE_CHECKING:
     from pytest_nemoeval.engine.loop import Lane
@@ -125,23 +126,7 @@ class ControllerPlugin:
         return store_path(self.results_dir, self.run_id, self.run.cache)
 
     def lanes(self) -> list[Lane]:
-        from pytest_nemoeval.engine.loop import Lane
-
-        endpoint = self.connect()
-        judge = self.run.section("judge")
-        judge_url, judge_model = normalize_url(judge["endpoint"]), judge["model"]
-        if judge["endpoint"] == EMBEDDED_JUDGE:
-            judge_url, judge_model = endpoint.base_url, endpoint.model
-        user = self.run.section("user")
-        user_url, user_model = endpoint.base_url, user["model"] or endpoint.model
-        if user["endpoint"] is not None:  # checked before the plan (checks.check_user); names its model if not given
-            user_url = normalize_url(user["endpoint"])
-            user_model = user["model"] or connect(user["endpoint"], None, self.run.user_key_env(), False,
-                                                  option="--user-endpoint").model
-        return [Lane("model", endpoint.base_url, self.run.api_key_env, self.run.parallelism),
-                Lane("judge", judge_url, judge["api_key_env"], judge["parallelism"], judge_model),
-                Lane("user", user_url, self.run.user_key_env(), user["parallelism"] or self.run.parallelism,
-                     user_model)]
+        return run_lanes(self.run, self.connect())
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine.process import EngineProcess
@@ -249,7 +234,9 @@ class ControllerPlugin:
         try:
             if self.interrupted:  # a partial run is no result: what was answered waits in the cache
                 self.collector.discard()
-                self.say_interrupted()
+                answered = sum(tally.items for tally in self.collector.tallies.values())
+                print(interrupt.summary(self.interrupted, answered, self.store_path() if self.run.cache else None),
+                      file=sys.stderr, flush=True)
             elif not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
                 self.collector.discard()
             else:
@@ -275,13 +262,6 @@ class ControllerPlugin:
                 self.store.engine_lock_path().unlink(missing_ok=True)
             if self.lock is not None:
                 self.lock.release()
-
-    def say_interrupted(self) -> None:
-        answered = sum(tally.items for tally in self.collector.tallies.values())
-        kept = (f"the answers received are kept in {self.store_path()}: the same command resumes without sending "
-                "them again" if self.run.cache else "--no-cache: nothing is kept for a rerun")
-        print(f"nemoeval: interrupted by {self.interrupted} after {answered} scored item(s); results.json was not "
-              f"written; {kept}", file=sys.stderr, flush=True)
 
     def export(self) -> bool:
         """The run's exports (--export, recipe `export:`), after results.json is written: a failed one is one

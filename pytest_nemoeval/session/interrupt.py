@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any, Callable
 
@@ -38,3 +39,11 @@ def install() -> Callable[[], None]:
 def received() -> str | None:
     """The name of the signal that interrupted this run, if one did."""
     return signal.Signals(_received[0]).name if _received else None
+
+
+def summary(signal_name: str, answered: int, cache: Path | None) -> str:
+    """The one line an interrupted run ends with (`cache`: where its answers are kept, None with --no-cache)."""
+    kept = (f"the answers received are kept in {cache}: the same command resumes without sending them again"
+            if cache is not None else "--no-cache: nothing is kept for a rerun")
+    return (f"nemoeval: interrupted by {signal_name} after {answered} scored item(s); results.json was not "
+            f"written; {kept}")
