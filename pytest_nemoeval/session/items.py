@@ -18,6 +18,7 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
+from pytest_nemoeval.shard import split
 from pytest_nemoeval.suite import Suite, prompt_hash
 
 if TYPE_CHECKING:
@@ -53,19 +54,25 @@ class Role(Protocol):
 
     def usage_error(self, message: str) -> None: ...
 
+    def shard_selected(self, shard: dict[str, Any]) -> None: ...
+
     def show_configuration(self) -> None: ...
 
     def show_progress(self, waiting: pytest.Item) -> None: ...
 
 
-def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> dict[str, Any]:
+def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> tuple[dict[str, Any], list[int]]:
     """What results.json records of a benchmark's data: source, revision, the number of rows, and the sha256
     of the rows and of every row's prompt (the template applied to them): two runs on other data, or with
-    another prompt, differ here."""
+    another prompt, differ here. Also each row's prompt size (characters), the cost --shard balances."""
     prompts = hashlib.sha256()
+    sizes = []
     for index in range(len(rows)):
-        prompts.update(prompt_hash(suite.request_text(rows, index, system_prompt)).encode())
-    return {**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint(), "prompts_sha256": prompts.hexdigest()}
+        text = suite.request_text(rows, index, system_prompt)
+        prompts.update(prompt_hash(text).encode())
+        sizes.append(split.prompt_chars(text))
+    return ({**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint(),
+             "prompts_sha256": prompts.hexdigest()}, sizes)
 
 
 def item_ref(item: pytest.Item) -> ItemRef | None:
@@ -126,6 +133,40 @@ class ItemsPlugin:
             dropped = set(left_out)
             items[:] = [item for item in items if item not in dropped]
             config.hook.pytest_deselected(items=left_out)
+        if self.run.shard is not None:
+            self.take_shard(config, items)
+
+    def take_shard(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """--shard K/N: the other jobs' items are deselected (after -k, -m and the recipe: the split is of what
+        the whole run selects). Items that are not benchmark items run in job 1 only."""
+        index, count = split.parse(self.run.shard)
+        by_benchmark: dict[str, list[tuple[tuple[int, int], pytest.Item]]] = {}
+        for item in items:
+            ref = item_ref(item)
+            if isinstance(ref, ItemRef):
+                by_benchmark.setdefault(ref.benchmark, []).append(((ref.sample_index, ref.repeat), item))
+        costs = {}
+        for name, entries in by_benchmark.items():
+            entries.sort(key=lambda entry: entry[0])
+            prepared = self.prepared[name]
+            generative = prepared.suite.harness is None or prepared.suite.harness.generative
+            costs[name] = [0 if item.get_closest_marker("skip") is not None else
+                           split.item_cost(prepared.prompt_chars[sample], prepared.generation, generative)
+                           for (sample, _), item in entries]
+        jobs = split.assign(costs, count)
+        ours = {item for name, entries in by_benchmark.items()
+                for (_, item), job in zip(entries, jobs[name]) if job == index - 1}
+        theirs = [item for item in items if item not in ours and (index != 1 or isinstance(item_ref(item), ItemRef))]
+        if theirs:
+            dropped = set(theirs)
+            items[:] = [item for item in items if item not in dropped]
+            config.hook.pytest_deselected(items=theirs)
+        planned = {name: sum(job == index - 1 for job in jobs[name]) for name in sorted(by_benchmark)}
+        selection = split.selection_digest([(name, *key) for name, entries in by_benchmark.items()
+                                            for key, _ in entries])
+        self.role.shard_selected({"index": index, "count": count, "selection": selection,
+                                  "selected": sum(len(entries) for entries in by_benchmark.values()),
+                                  "items": {name: number for name, number in planned.items() if number}})
 
     def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
         if suite.name in self.prepared:
@@ -139,8 +180,9 @@ class ItemsPlugin:
         except OSError as exc:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
         generation = self.run.generation_for(suite.name, suite.generation)
+        dataset, sizes = dataset_record(suite, rows, generation.get("system_prompt"))
         prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats), generation,
-                                 module_file, dataset_record(suite, rows, generation.get("system_prompt")))
+                                 module_file, dataset, sizes)
         self.prepared[suite.name] = prepared
         return prepared
 

@@ -4,7 +4,7 @@ a sample's log-likelihoods), its cache key and its prompt hash."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class PreparedSuite:
     generation: dict[str, Any]
     module_file: Path
     dataset: dict[str, Any]
+    prompt_chars: list[int] = field(default_factory=list)  # each row's request text, for --shard's costs
 
 
 def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,
