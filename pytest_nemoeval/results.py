@@ -278,12 +278,15 @@ class ResultsDocument:
             return 1
         return inconclusive_exit_status(self.run.inconclusive) if self.inconclusive else 0
 
-    def shard_record(self, collector: ResultsCollector, selected: dict[str, Any] | None) -> dict[str, Any]:
+    def shard_record(self, collector: ResultsCollector, selected: dict[str, Any] | None,
+                     stopped: str | None) -> dict[str, Any]:
         """A job's part of a split run (results.json `shard`): which part, the whole run's selection, the items
-        this job had to run per benchmark (None: unknown, its worker died), what it skipped, the suite files."""
+        this job had to run per benchmark (None: unknown, its worker died), why it stopped early (None: it did
+        not), what it skipped, the suite files."""
         index, count = (int(number) for number in str(self.run.shard).split("/"))
         return {**(selected or {"index": index, "count": count, "selection": None, "selected": None,
                                 "items": None}),
+                "stopped": stopped,
                 "skipped": {name: {"items": collector.skipped[name], "samples": sorted(indices)}
                             for name, indices in sorted(collector.skipped_samples.items())},
                 "suites": {name: tally.suite_file for name, tally in sorted(collector.tallies.items())}}

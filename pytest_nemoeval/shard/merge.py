@@ -54,6 +54,8 @@ class Job:
         planned = self.shard.get("items")
         if planned is None:
             return ["its part is unknown (a worker of it died)"]
+        if self.shard.get("stopped"):
+            return [f"it stopped early: {self.shard['stopped']}"]
         done = {name: entry["items"] + entry["skipped"] for name, entry in self.document["benchmarks"].items()}
         for name, skipped in self.shard["skipped"].items():
             done.setdefault(name, skipped["items"])  # a benchmark whose items here were all skipped
