@@ -141,7 +141,7 @@ class ResultsCollector:
                 record["tool_use"] = body["tool_use"]
         category = item.get("category") if tally.category_field is not None else None
         tally.add(item["sample_index"], item["repeat"], outcome, category)
-        record = {"sample_id": record["sample_id"], "sample_index": item["sample_index"], **record}
+        record = {"sample_id": item["sample_id"], "sample_index": item["sample_index"], **record}
         if category is not None:
             record["category"] = category
         self._file(item["benchmark"]).write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -134,6 +134,14 @@ def test_three_jobs_merge_into_exactly_the_run_in_one_piece(split_run):
     assert [job["shard"] for job in shards] == ["1/3", "2/3", "3/3"]
 
 
+def test_the_merged_run_exports_as_a_run_does(split_run, tmp_path, capsys):
+    from pytest_nemoeval.export.cli import main as export_main
+
+    assert export_main([str(split_run["project"] / "run" / "merged"), "--to", "nemo-evaluator",
+                        "--nemo-evaluator-dir", str(tmp_path / "ne")]) == 0
+    assert "exported: " in capsys.readouterr().out and any((tmp_path / "ne").rglob("*.json*"))
+
+
 def test_each_job_runs_its_part_only_and_records_the_slurm_task_as_k_of_n(split_run):
     project = split_run["project"]
     counts = []

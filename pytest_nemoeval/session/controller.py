@@ -253,7 +253,8 @@ class ControllerPlugin:
                 deployment = (self.deployment.summary(self.server.command)
                               if self.deployment is not None and self.server is not None else None)
                 endpoint = self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or "")
-                shard = (self.results.shard_record(self.collector, self.shard, self.stopped())
+                shard = (self.results.shard_record(self.collector, self.shard, _stopped(self.store, self.failures,
+                                                                                        self.config.option.maxfail))
                          if self.run.shard else None)
                 status = self.results.write(self.collector, endpoint,
                                             run_provenance(self.collector.started, deployment), shard)
@@ -277,18 +278,6 @@ class ControllerPlugin:
                 self.store.engine_lock_path().unlink(missing_ok=True)
             if self.lock is not None:
                 self.lock.release()
-
-    def stopped(self) -> str | None:
-        """Why generation stopped before the end, if it did (the endpoint died, -x/--maxfail): the items it
-        failed are the job's failure, not the model's, so the merge takes the job as incomplete."""
-        from pytest_nemoeval.engine.store import DEAD
-
-        failure = self.store.failure(DEAD) if self.store is not None else None
-        if failure is not None and failure[0] == DEAD:
-            return failure[1]
-        maxfail = self.config.option.maxfail
-        return f"stopped after {self.failures} failed item(s) (-x/--maxfail)" if maxfail and self.failures >= maxfail \
-            else None
 
     def say_interrupted(self) -> None:
         answered = sum(tally.items for tally in self.collector.tallies.values())
@@ -333,6 +322,17 @@ class ControllerPlugin:
             terminalreporter.write_line(f"results: {self.results.path}")
         for line in self.exported:
             terminalreporter.write_line(f"exported: {line}")
+
+
+def _stopped(store: ResponseStore | None, failures: int, maxfail: int) -> str | None:
+    """Why generation stopped before the end, if it did (the endpoint died, -x/--maxfail): the items it failed
+    are the job's failure, not the model's, so `merge` takes the job as incomplete."""
+    from pytest_nemoeval.engine.store import DEAD
+
+    failure = store.failure(DEAD) if store is not None else None
+    if failure is not None and failure[0] == DEAD:
+        return failure[1]
+    return f"stopped after {failures} failed item(s) (-x/--maxfail)" if maxfail and failures >= maxfail else None
 
 
 def _terminal_fd(config: pytest.Config) -> int:

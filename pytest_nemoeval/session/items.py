@@ -137,36 +137,18 @@ class ItemsPlugin:
             self.take_shard(config, items)
 
     def take_shard(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """--shard K/N: the other jobs' items are deselected (after -k, -m and the recipe: the split is of what
-        the whole run selects). Items that are not benchmark items run in job 1 only."""
-        index, count = split.parse(self.run.shard)
-        by_benchmark: dict[str, list[tuple[tuple[int, int], pytest.Item]]] = {}
-        for item in items:
-            ref = item_ref(item)
-            if isinstance(ref, ItemRef):
-                by_benchmark.setdefault(ref.benchmark, []).append(((ref.sample_index, ref.repeat), item))
-        costs = {}
-        for name, entries in by_benchmark.items():
-            entries.sort(key=lambda entry: entry[0])
-            prepared = self.prepared[name]
-            generative = prepared.suite.harness is None or prepared.suite.harness.generative
-            costs[name] = [0 if item.get_closest_marker("skip") is not None else
-                           split.item_cost(prepared.prompt_chars[sample], prepared.generation, generative)
-                           for (sample, _), item in entries]
-        jobs = split.assign(costs, count)
-        ours = {item for name, entries in by_benchmark.items()
-                for (_, item), job in zip(entries, jobs[name]) if job == index - 1}
-        theirs = [item for item in items if item not in ours and (index != 1 or isinstance(item_ref(item), ItemRef))]
+        """--shard K/N: the other jobs' items are deselected (after -k, -m and the recipe); others run in job 1."""
+        refs = [(item_ref(item), item) for item in items]
+        ours, record = split.take(self.run.shard, [
+            (ref.benchmark, ref.sample_index, ref.repeat,
+             0 if item.get_closest_marker("skip") else self.prepared[ref.benchmark].item_cost(ref.sample_index), item)
+            for ref, item in refs if isinstance(ref, ItemRef)])
+        theirs = [item for ref, item in refs if item not in ours and (record["index"] != 1 or isinstance(ref, ItemRef))]
         if theirs:
             dropped = set(theirs)
             items[:] = [item for item in items if item not in dropped]
             config.hook.pytest_deselected(items=theirs)
-        planned = {name: sum(job == index - 1 for job in jobs[name]) for name in sorted(by_benchmark)}
-        selection = split.selection_digest([(name, *key) for name, entries in by_benchmark.items()
-                                            for key, _ in entries])
-        self.role.shard_selected({"index": index, "count": count, "selection": selection,
-                                  "selected": sum(len(entries) for entries in by_benchmark.values()),
-                                  "items": {name: number for name, number in planned.items() if number}})
+        self.role.shard_selected(record)
 
     def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
         if suite.name in self.prepared:

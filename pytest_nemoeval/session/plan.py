@@ -25,6 +25,13 @@ class PreparedSuite:
     dataset: dict[str, Any]
     prompt_chars: list[int] = field(default_factory=list)  # each row's request text, for --shard's costs
 
+    def item_cost(self, index: int) -> int:
+        """The expected cost of one item of row `index` (--shard balances it): its tokens in and out."""
+        from pytest_nemoeval.shard.split import item_cost
+
+        generative = self.suite.harness is None or self.suite.harness.generative
+        return item_cost(self.prompt_chars[index], self.generation, generative)
+
 
 def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,
              judge: dict[str, Any], scoring: dict[str, Any] | None) -> PlanRow:

@@ -88,6 +88,26 @@ def assign(costs: Mapping[str, Sequence[int]], count: int) -> dict[str, list[int
     return jobs
 
 
+def take(part: str, entries: list[tuple[str, int, int, int, Any]]) -> tuple[set[Any], dict[str, Any]]:
+    """Every selected item as (benchmark, sample, repeat, cost, item) -> this job's items, and what its
+    results.json records of the split (results.json `shard`): which part, the whole selection's digest and size,
+    the items of this part per benchmark."""
+    index, count = parse(part)
+    by_benchmark: dict[str, list[tuple[int, int, int, Any]]] = {}
+    for name, sample, repeat, cost, item in entries:
+        by_benchmark.setdefault(name, []).append((sample, repeat, cost, item))
+    for listed in by_benchmark.values():
+        listed.sort(key=lambda entry: entry[:2])
+    jobs = assign({name: [entry[2] for entry in listed] for name, listed in by_benchmark.items()}, count)
+    ours = {entry[3] for name, listed in by_benchmark.items() for entry, job in zip(listed, jobs[name])
+            if job == index - 1}
+    planned = {name: sum(job == index - 1 for job in jobs[name]) for name in sorted(by_benchmark)}
+    selection = selection_digest([(name, entry[0], entry[1]) for name, listed in by_benchmark.items()
+                                  for entry in listed])
+    return ours, {"index": index, "count": count, "selection": selection, "selected": len(entries),
+                  "items": {name: number for name, number in planned.items() if number}}
+
+
 def item_cost(prompt_chars: int, generation: dict[str, Any], generative: bool) -> int:
     budget = generation.get("max_new_tokens")
     reply = int(budget) if budget else (UNCAPPED_REPLY if generative else 0)
