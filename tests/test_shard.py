@@ -139,7 +139,8 @@ def test_the_merged_run_exports_as_a_run_does(split_run, tmp_path, capsys):
 
     assert export_main([str(split_run["project"] / "run" / "merged"), "--to", "nemo-evaluator",
                         "--nemo-evaluator-dir", str(tmp_path / "ne")]) == 0
-    assert "exported: " in capsys.readouterr().out and any((tmp_path / "ne").rglob("*.json*"))
+    assert "exported: nemo-evaluator" in capsys.readouterr().out
+    assert (tmp_path / "ne" / "ns_mmlu_pro" / "artifacts" / "results.yml").is_file()
 
 
 def test_each_job_runs_its_part_only_and_records_the_slurm_task_as_k_of_n(split_run):
@@ -231,6 +232,15 @@ def test_an_incomplete_job_merges_when_asked(parts, capsys, tmp_path):
     captured = capsys.readouterr()
     assert status == 1 and "WARNING: shard 2/3" in captured.err
     assert json.loads((tmp_path / "out" / "results.json").read_text())["benchmarks"]["mmlu_pro"]["items"] == ITEMS
+
+
+def test_the_merge_writes_the_runs_html_report(parts, capsys, tmp_path):
+    status = merge_main([*map(str, parts), "--into", str(tmp_path / "out"), "--html", str(tmp_path / "report.html")])
+    assert status == 1 and f"report: {tmp_path / 'report.html'}" in capsys.readouterr().out
+    page = (tmp_path / "report.html").read_text()
+    accuracy = json.loads((tmp_path / "out" / "results.json").read_text())["benchmarks"]["mmlu_pro"]["metrics"]
+    assert 'id="nemoeval-score-table"' in page and f"<td>{accuracy['accuracy']['value']:.4f}</td>" in page
+    assert "GATE FAILED: mmlu_pro.accuracy" in page
 
 
 @pytest.mark.parametrize("first, task, expected", [("0", "0", "1/3"), ("0", "2", "3/3"), ("1", "1", "1/3"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import html
 import json
 import os
 import sys
@@ -250,6 +251,8 @@ def parser() -> argparse.ArgumentParser:
                     "INCONCLUSIVE), 4 usage error.")
     parse.add_argument("dirs", metavar="DIR", nargs="+", help="results directory of a job (every part, once)")
     parse.add_argument("--into", metavar="OUT", required=True, help="the merged run's results directory (new)")
+    parse.add_argument("--html", metavar="FILE", help="also write the run's HTML report (as pytest-html's "
+                       "summary shows it) to FILE")
     parse.add_argument("--allow-incomplete", action="store_true",
                        help="merge jobs that did not run all their items (their missing items are left out)")
     return parse
@@ -272,6 +275,14 @@ def main(argv: list[str]) -> int:
     for inconclusive in document.inconclusive:
         print(f"GATE INCONCLUSIVE: {inconclusive.message}")
     print(f"results: {document.path}")
+    if args.html:
+        from pytest_nemoeval.report.html import HtmlReport
+
+        report = Path(args.html).resolve()
+        section = HtmlReport(None, document, Path(args.into).resolve()).section(report)
+        write_atomic(report, f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>nemoeval: '
+                             f'{html.escape(args.into)}</title></head><body>{section}</body></html>\n')
+        print(f"report: {report}")
     if document.run.section("export")["to"]:
         from pytest_nemoeval.export import run_exports
 
