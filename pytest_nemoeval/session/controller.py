@@ -262,8 +262,8 @@ class ControllerPlugin:
                 if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and shard is not None:
                     session.exitstatus = pytest.ExitCode.OK  # the other jobs have the items
                 if self.run.section("export")["to"] and shard is None and not self.export():
-                    status = status or 1  # a job's part is not the run: `merge` exports the whole
-                if status and session.exitstatus == pytest.ExitCode.OK:  # 1, or INCONCLUSIVE's own status
+                    status = status or 1  # a job's part is not the run: `merge` gates and exports the whole
+                if status and shard is None and session.exitstatus == pytest.ExitCode.OK:  # 1, or INCONCLUSIVE's
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED if status == 1 else status
         finally:
             if self.server is not None:
