@@ -1,5 +1,5 @@
 """`python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR [...]`, `python -m pytest_nemoeval export DIR --to
-TARGET [...]` and `python -m pytest_nemoeval grade RESULTS_DIR [...]`."""
+TARGET [...]`, `python -m pytest_nemoeval grade RESULTS_DIR [...]` and `python -m pytest_nemoeval merge DIR... --into OUT`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 USAGE = ("usage: python -m pytest_nemoeval compare BASE_DIR CANDIDATE_DIR [--policy RECIPE] "
          "[--format text|json|markdown] [--max-drop D] [--inconclusive status|pass|fail] [--show-flips]\n"
          "       python -m pytest_nemoeval export DIR --to mlflow|wandb|nemo-evaluator [...]\n"
-         "       python -m pytest_nemoeval grade RESULTS_DIR [--set KEY=VALUE ...]")
+         "       python -m pytest_nemoeval grade RESULTS_DIR [--set KEY=VALUE ...]\n"
+         "       python -m pytest_nemoeval merge DIR... --into OUT [--allow-incomplete]")
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +25,10 @@ def main(argv: list[str]) -> int:
         from pytest_nemoeval.regrade import main as grade
 
         return grade(argv[1:])
+    if argv and argv[0] == "merge":
+        from pytest_nemoeval.shard.merge import main as merge
+
+        return merge(argv[1:])
     print(USAGE, file=sys.stderr)
     return 4
 

@@ -19,6 +19,7 @@ from pytest_nemoeval.compare.policy import (DEFAULT_MAX_DROP, BenchmarkPolicy, P
                                             inconclusive_mode, max_drop_value, parse_gate)
 from pytest_nemoeval.export import targets
 from pytest_nemoeval.gate import GATE_ON, Threshold, parse_threshold
+from pytest_nemoeval.shard.split import resolve_shard, shard_value
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95 percent CI (ci: pass when "
            "the CI clears the value, fail when it misses it, INCONCLUSIVE in between)", "point",
            values.choice("--gate-on", GATE_ON), "point|ci"),
+    # one run split across cluster jobs (shard/): each job runs its part, `python -m pytest_nemoeval merge` joins them
+    Option("shard", "--shard", "run part K of N of the selected items (1 <= K <= N), balanced by expected cost; "
+           "`slurm`: this job array task's part (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT); merge the N "
+           "results directories with `python -m pytest_nemoeval merge`", None, shard_value, "K/N"),
     Option("results_dir", "--results-dir", "where results.json, samples and the response cache go", "results",
            values.text, "DIR"),
     Option("data_dir", "--data-dir", "read DIR/<benchmark>.jsonl (hub schema) instead of downloading", None,
@@ -383,6 +388,8 @@ def resolve(config: pytest.Config) -> RunConfig:
         if _get(tree, option.key) is not None:
             _put(tree, option.key, option.convert(_get(tree, option.key)))
     tree["results_dir"] = os.fspath(Path(tree["results_dir"]))
+    if tree["shard"] is not None:  # `slurm` is recorded as the part it stands for
+        tree["shard"] = resolve_shard(tree["shard"])
     if tree["baseline"] is not None:
         _check_baseline(str(tree["baseline"]))
     if tree["judge"]["endpoint"] is None:  # a run on the embedded model is graded by it too: offline, no key

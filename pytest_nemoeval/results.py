@@ -29,8 +29,6 @@ from pytest_nemoeval.scoring import Response
 from pytest_nemoeval.suite import load_suite_module
 
 if TYPE_CHECKING:
-    import pytest
-
     from pytest_nemoeval.engine.store import ResponseStore
 
 SCHEMA = "pytest-nemoeval/results/1"
@@ -72,9 +70,31 @@ class BenchmarkTally:
     items: int = 0
     errors: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # errored items by failure class
-    first_error: str | None = None
     category_field: str | None = None  # the suite's, when it has one: sample index -> its category
     categories: dict[int, str] = field(default_factory=dict)
+
+    def add(self, index: int, repeat: int, outcome: Repeat, category: str | None) -> bool:
+        """One item's outcome; False (and nothing counted) when this sample's repeat is already there."""
+        repeats = self.samples[index]
+        if repeat in repeats:
+            return False
+        repeats[repeat] = outcome
+        self.items += 1
+        if outcome[3] is not None:
+            self.errors += 1
+            self.failures[failure_class(outcome[3])] += 1
+        if category is not None:
+            self.categories[index] = category
+        return True
+
+    @property
+    def first_error(self) -> str | None:
+        """The error of the first item that errored, in sample and repeat order (whatever order items ran in)."""
+        for index in sorted(self.samples):
+            for repeat in sorted(self.samples[index]):
+                if self.samples[index][repeat][3] is not None:
+                    return self.samples[index][repeat][3]
+        return None
 
     def outcomes(self) -> list[SampleOutcome]:
         result = []
@@ -101,37 +121,51 @@ class ResultsCollector:
 
         An item that errored counts as incorrect, with no answer and the suite's `failed_inputs` for its row.
         The record names its response by request key; the text and reasoning come from the store here.
+        Each row of samples.jsonl holds what its tally needs (sample index, category, metric inputs, error):
+        `merge` rebuilds the tallies of a run split across jobs from them (add_row).
         """
         tally = self.tallies.setdefault(item["benchmark"], BenchmarkTally(
             item["primary_metric"], item["repeats"], item["suite_file"], item.get("dataset"),
             item.get("generation"), item.get("scoring")))
-        tally.items += 1
         if item.get("category_field") is not None:
             tally.category_field = item["category_field"]
-            tally.categories[item["sample_index"]] = item["category"]
-        repeats = tally.samples[item["sample_index"]]
-        category = {"category": item["category"]} if item.get("category_field") is not None else {}
         if record is None:
             error = error or "error"
-            failure = failure_class(error)
-            tally.errors += 1
-            tally.failures[failure] += 1
-            tally.first_error = tally.first_error or error
-            repeats[item["repeat"]] = (False, None, item.get("failed_inputs"), error)
+            outcome: Repeat = (False, None, item.get("failed_inputs"), error)
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error,
-                      "failure": failure, **category}
+                      "failure": failure_class(error)}
             if item.get("failed_inputs") is not None:  # what the metrics (and a later grading) count for it
                 record["metric_inputs"] = item["failed_inputs"]
         else:
-            repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
+            outcome = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
             response = Response.from_body(body) if body is not None else None
-            record = {**record, **category, "response": response.text if response else None,
+            record = {**record, "response": response.text if response else None,
                       "reasoning": (response.reasoning or None) if response else None}
             for key in ("tool_use", "conversation"):  # a tool suite's calls; an agentic suite's whole conversation
                 if body is not None and key in body:
                     record[key] = body[key]
+        category = item.get("category") if tally.category_field is not None else None
+        tally.add(item["sample_index"], item["repeat"], outcome, category)
+        record = {"sample_id": item["sample_id"], "sample_index": item["sample_index"], **record}
+        if category is not None:
+            record["category"] = category
         self._file(item["benchmark"]).write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def add_row(self, benchmark: str, line: str) -> bool:
+        """A row of a shard's samples.jsonl (merge): tallied as `add` tallied it, and kept as it is; False
+        when its sample's repeat is already there."""
+        row = json.loads(line)
+        tally = self.tallies[benchmark]
+        if row["verdict"] == "error":
+            outcome: Repeat = (False, None, row.get("metric_inputs"), row.get("error") or "error")
+        else:
+            outcome = (row["correct"], row.get("extracted"), row.get("metric_inputs"), None)
+        category = row.get("category") if tally.category_field is not None else None
+        if not tally.add(row["sample_index"], row["repeat"], outcome, category):
+            return False
+        self._file(benchmark).write(line if line.endswith("\n") else line + "\n")
+        return True
 
     def skip(self, item: dict[str, Any]) -> None:
         """An item skipped for a reason stated before anything was sent: counted, out of every metric."""
@@ -176,11 +210,21 @@ class ResultsCollector:
             self._partial_dir.rmdir()
 
 
-class ResultsDocument:
-    """results.json: every benchmark's metrics (built-in, plugins', the suite's own), the gate, provenance."""
+def run_provenance(started: str, deployment: dict[str, Any] | None) -> dict[str, Any]:
+    """Where and when a run ran (results.json `provenance`)."""
+    provenance = {"plugin_version": __version__, "python": platform.python_version(), "git_sha": git_sha(),
+                  "started": started, "finished": now_iso()}
+    if deployment is not None:
+        provenance["deployment"] = deployment
+    return provenance
 
-    def __init__(self, config: pytest.Config, run: RunConfig) -> None:
-        self.config = config
+
+class ResultsDocument:
+    """results.json: every benchmark's metrics (built-in, plugins', the suite's own), the gate, provenance.
+    A run writes it from its items, `merge` from its shards' samples: the same code computes both."""
+
+    def __init__(self, hook: Any, run: RunConfig) -> None:
+        self.hook = hook  # the pytest_nemoeval_metrics hook's caller (pytest's, or merge's plugin manager)
         self.run = run
         self.model: str | None = None
         self.benchmarks: dict[str, dict[str, Any]] = {}
@@ -190,13 +234,15 @@ class ResultsDocument:
         self.document: dict[str, Any] | None = None  # what results.json holds, once written
         self.path: Path | None = None
 
-    def write(self, collector: ResultsCollector, endpoint: str, deployment: dict[str, Any] | None) -> int:
+    def write(self, collector: ResultsCollector, endpoint: str, provenance: dict[str, Any],
+              shard: dict[str, Any] | None = None) -> int:
         """Compute, gate, compare with the baseline and write everything at once (atomically); the exit status
-        the gate asks for: 0, 1 (failed), or per --inconclusive when something is INCONCLUSIVE."""
+        the gate asks for: 0, 1 (failed), or per --inconclusive when something is INCONCLUSIVE. `shard`: what
+        a job of a split run adds for the merge (shard_record)."""
         benchmarks: dict[str, dict[str, Any]] = {}
         for name, tally in sorted(collector.tallies.items()):
             suite = load_suite_module(tally.suite_file).suite
-            metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, suite.metrics)
+            metrics = benchmark_metrics(self.hook, name, tally.outcomes(), tally.repeats, suite.metrics)
             unscored = None
             if suite.run_grader is not None:
                 metrics, unscored = self.grade_run(suite.run_grader, metrics, tally)
@@ -218,7 +264,7 @@ class ResultsDocument:
                                                   for metric, form in suite.per_sample.items()}
             if tally.category_field is not None:
                 benchmarks[name]["categories"] = category_breakdown(
-                    self.config.hook, name, tally.outcomes(), tally.categories, tally.category_field,
+                    self.hook, name, tally.outcomes(), tally.categories, tally.category_field,
                     tally.repeats, tally.primary_metric)
         first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
         checks = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors, self.run.gate_on)
@@ -228,10 +274,6 @@ class ResultsDocument:
         self.gate_failures = [check for check in checks if not check.inconclusive]
         self.inconclusive = [check for check in checks if check.inconclusive]
         self.benchmarks = benchmarks
-        provenance = {"plugin_version": __version__, "python": platform.python_version(), "git_sha": git_sha(),
-                      "started": collector.started, "finished": now_iso()}
-        if deployment is not None:
-            provenance["deployment"] = deployment
         document = {
             "schema": SCHEMA,
             "model": self.model,
@@ -245,6 +287,8 @@ class ResultsDocument:
             document["gate"]["inconclusive"] = [check.message for check in self.inconclusive]
         if self.comparison is not None:
             document["comparison"] = self.comparison
+        if shard is not None:
+            document["shard"] = shard
         self.document = document
         self.path = collector.finish(document)
         if self.gate_failures:
@@ -260,6 +304,19 @@ class ResultsDocument:
             return {**kept, **grader(tally.outcomes(), tally.repeats, self.run)}, None
         except Unscored as exc:
             return kept, str(exc)
+
+    def shard_record(self, collector: ResultsCollector, selected: dict[str, Any] | None,
+                     stopped: str | None) -> dict[str, Any]:
+        """A job's part of a split run (results.json `shard`): which part, the whole run's selection, the items
+        this job had to run per benchmark (None: unknown, its worker died), why it stopped early (None: it did
+        not), what it skipped, the suite files."""
+        index, count = (int(number) for number in str(self.run.shard).split("/"))
+        return {**(selected or {"index": index, "count": count, "selection": None, "selected": None,
+                                "items": None}),
+                "stopped": stopped,
+                "skipped": {name: {"items": collector.skipped[name], "samples": sorted(indices)}
+                            for name, indices in sorted(collector.skipped_samples.items())},
+                "suites": {name: tally.suite_file for name, tally in sorted(collector.tallies.items())}}
 
     def summary_rows(self) -> list[str]:
         rows = []

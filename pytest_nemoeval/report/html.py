@@ -24,7 +24,7 @@ STYLE = ("<style>.nemoeval table{border-collapse:collapse;margin:6px 0}.nemoeval
 class HtmlReport:
     """pytest-html's summary hook, for the process that writes results.json."""
 
-    def __init__(self, config: pytest.Config, results: ResultsDocument, results_dir: Path) -> None:
+    def __init__(self, config: pytest.Config | None, results: ResultsDocument, results_dir: Path) -> None:
         self.config = config
         self.results = results
         self.results_dir = results_dir
@@ -33,9 +33,12 @@ class HtmlReport:
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
         if not self.results.benchmarks:
             return
-        report = Path(getattr(self.config.option, "htmlpath", None) or "report.html").resolve()
+        prefix.append(self.section(Path(getattr(self.config.option, "htmlpath", None) or "report.html").resolve()))
+
+    def section(self, report: Path) -> str:
+        """The run's part of the report at `report` (its links to samples rows are relative to it)."""
         sections = [self.scores(), self.plots(), self.comparison(), self.failures(report.parent), self.provenance()]
-        prefix.append(f'<div class="nemoeval" id="nemoeval">{STYLE}{"".join(sections)}</div>')
+        return f'<div class="nemoeval" id="nemoeval">{STYLE}{"".join(sections)}</div>'
 
     def scores(self) -> str:
         failed = {failure.benchmark for failure in self.results.gate_failures}

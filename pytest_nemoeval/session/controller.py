@@ -19,7 +19,7 @@ from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 from pytest_nemoeval.report.junit import add_junit_properties
 from pytest_nemoeval.report.terminal import write_scores
-from pytest_nemoeval.results import ResultsCollector, ResultsDocument
+from pytest_nemoeval.results import ResultsCollector, ResultsDocument, run_provenance
 from pytest_nemoeval.servers import Deployment, ServerProcess, deployment_from
 from pytest_nemoeval.session import interrupt
 from pytest_nemoeval.session.items import OWN_PROPERTIES
@@ -45,12 +45,13 @@ class ControllerPlugin:
         self.store: ResponseStore | None = None
         self.engine: EngineProcess | None = None
         self.collector = ResultsCollector(self.results_dir, self.run_id)
-        self.results = ResultsDocument(config, run)
+        self.results = ResultsDocument(config.hook, run)
         self.failures = 0
         self.status: StatusDisplay | None = None  # the engine's status line on the terminal
         self.exported: list[str] = []  # what each export wrote, one line each
         self.lock: flock.HeldLock | None = None  # the results directory is this run's while it runs
         self.interrupted: str | None = None  # the signal that stopped the run (Ctrl-C, SIGTERM)
+        self.shard: dict[str, Any] | None = None  # --shard: this job's part of the selection (ItemsPlugin)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -90,6 +91,9 @@ class ControllerPlugin:
 
     def usage_error(self, message: str) -> None:
         """The only process reports its own usage errors (pytest prints the one line)."""
+
+    def shard_selected(self, shard: dict[str, Any]) -> None:
+        self.shard = shard
 
     def show_configuration(self) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -167,7 +171,9 @@ class ControllerPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """A worker stopped on bad input (data, names): report its one line as ours."""
-        message = (getattr(node, "workeroutput", None) or {}).get("nemoeval_usage_error")
+        output = getattr(node, "workeroutput", None) or {}
+        self.shard = self.shard or output.get("nemoeval_shard")  # every worker selected the same part
+        message = output.get("nemoeval_usage_error")
         if message:
             raise pytest.UsageError(message)
 
@@ -237,17 +243,24 @@ class ControllerPlugin:
                 answered = sum(tally.items for tally in self.collector.tallies.values())
                 print(interrupt.summary(self.interrupted, answered, self.store_path() if self.run.cache else None),
                       file=sys.stderr, flush=True)
-            elif not self.collector.tallies or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            elif (not self.collector.tallies and self.run.shard is None  # a job's empty part is a part all the same
+                  or session.exitstatus == pytest.ExitCode.USAGE_ERROR or self.config.option.collectonly):
                 self.collector.discard()
             else:
                 deployment = (self.deployment.summary(self.server.command)
                               if self.deployment is not None and self.server is not None else None)
                 endpoint = self.endpoint.base_url if self.endpoint else normalize_url(self.run.endpoint or "")
-                status = self.results.write(self.collector, endpoint, deployment)
+                shard = (self.results.shard_record(self.collector, self.shard, _stopped(self.store, self.failures,
+                                                                                        self.config.option.maxfail))
+                         if self.run.shard else None)
+                status = self.results.write(self.collector, endpoint,
+                                            run_provenance(self.collector.started, deployment), shard)
                 add_junit_properties(self.config, self.results.benchmarks, not self.results.gate_failures)
-                if self.run.section("export")["to"] and not self.export():
-                    status = status or 1
-                if status and session.exitstatus == pytest.ExitCode.OK:  # 1, or INCONCLUSIVE's own status
+                if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and shard is not None:
+                    session.exitstatus = pytest.ExitCode.OK  # the other jobs have the items
+                if self.run.section("export")["to"] and shard is None and not self.export():
+                    status = status or 1  # a job's part is not the run: `merge` gates and exports the whole
+                if status and shard is None and session.exitstatus == pytest.ExitCode.OK:  # 1, or INCONCLUSIVE's
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED if status == 1 else status
         finally:
             if self.server is not None:
@@ -275,6 +288,17 @@ class ControllerPlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         write_scores(terminalreporter, self.results, self.exported, self.config.get_verbosity() > 0)
+
+
+def _stopped(store: ResponseStore | None, failures: int, maxfail: int) -> str | None:
+    """Why generation stopped before the end, if it did (the endpoint died, -x/--maxfail): the items it failed
+    are the job's failure, not the model's, so `merge` takes the job as incomplete."""
+    from pytest_nemoeval.engine.store import DEAD
+
+    failure = store.failure(DEAD) if store is not None else None
+    if failure is not None and failure[0] == DEAD:
+        return failure[1]
+    return f"stopped after {failures} failed item(s) (-x/--maxfail)" if maxfail and failures >= maxfail else None
 
 
 def _terminal_fd(config: pytest.Config) -> int:

@@ -18,6 +18,7 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements, check_user
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
+from pytest_nemoeval.shard import split
 from pytest_nemoeval.suite import Suite, installed, prompt_hash
 
 if TYPE_CHECKING:
@@ -53,23 +54,29 @@ class Role(Protocol):
 
     def usage_error(self, message: str) -> None: ...
 
+    def shard_selected(self, shard: dict[str, Any]) -> None: ...
+
     def show_configuration(self) -> None: ...
 
     def show_progress(self, waiting: pytest.Item) -> None: ...
 
 
-def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> dict[str, Any]:
+def dataset_record(suite: Suite, rows: Rows, system_prompt: str | None) -> tuple[dict[str, Any], list[int]]:
     """What results.json records of a benchmark's data: source, revision, the number of rows, and the sha256
     of the rows and of every row's prompt (the template applied to them): two runs on other data, or with
-    another prompt, differ here. A suite whose packages are missing has no prompts here (its prompt may need them;
-    check_requirements stops the run if it is selected, and a suite left out by -k must not stop it)."""
+    another prompt, differ here. Also each row's prompt size (characters), the cost --shard balances. A suite
+    whose packages are missing has no prompts here (its prompt may need them; check_requirements stops the run if
+    it is selected, and a suite left out by -k must not stop it)."""
     record = {**rows.origin, "rows": len(rows), "rows_sha256": rows.fingerprint()}
     if not all(installed(module) for module in suite.requires):
-        return {**record, "prompts_sha256": None}
+        return {**record, "prompts_sha256": None}, [0] * len(rows)
     prompts = hashlib.sha256()
+    sizes = []
     for index in range(len(rows)):
-        prompts.update(prompt_hash(suite.request_text(rows, index, system_prompt)).encode())
-    return {**record, "prompts_sha256": prompts.hexdigest()}
+        text = suite.request_text(rows, index, system_prompt)
+        prompts.update(prompt_hash(text).encode())
+        sizes.append(split.prompt_chars(text))
+    return {**record, "prompts_sha256": prompts.hexdigest()}, sizes
 
 
 def item_ref(item: pytest.Item) -> ItemRef | None:
@@ -130,6 +137,22 @@ class ItemsPlugin:
             dropped = set(left_out)
             items[:] = [item for item in items if item not in dropped]
             config.hook.pytest_deselected(items=left_out)
+        if self.run.shard is not None:
+            self.take_shard(config, items)
+
+    def take_shard(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """--shard K/N: the other jobs' items are deselected (after -k, -m and the recipe); others run in job 1."""
+        refs = [(item_ref(item), item) for item in items]
+        ours, record = split.take(self.run.shard, [
+            (ref.benchmark, ref.sample_index, ref.repeat,
+             0 if item.get_closest_marker("skip") else self.prepared[ref.benchmark].item_cost(ref.sample_index), item)
+            for ref, item in refs if isinstance(ref, ItemRef)])
+        theirs = [item for ref, item in refs if item not in ours and (record["index"] != 1 or isinstance(ref, ItemRef))]
+        if theirs:
+            dropped = set(theirs)
+            items[:] = [item for item in items if item not in dropped]
+            config.hook.pytest_deselected(items=theirs)
+        self.role.shard_selected(record)
 
     def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
         if suite.name in self.prepared:
@@ -148,8 +171,9 @@ class ItemsPlugin:
 
             defaults = fit_generation(defaults)
         generation = self.run.generation_for(suite.name, defaults)
+        dataset, sizes = dataset_record(suite, rows, generation.get("system_prompt"))
         prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats), generation,
-                                 module_file, dataset_record(suite, rows, generation.get("system_prompt")))
+                                 module_file, dataset, sizes)
         self.prepared[suite.name] = prepared
         return prepared
 

@@ -4,7 +4,7 @@ a sample's log-likelihoods), its cache key and its prompt hash."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,14 @@ class PreparedSuite:
     generation: dict[str, Any]
     module_file: Path
     dataset: dict[str, Any]
+    prompt_chars: list[int] = field(default_factory=list)  # each row's request text, for --shard's costs
+
+    def item_cost(self, index: int) -> int:
+        """The expected cost of one item of row `index` (--shard balances it): its tokens in and out."""
+        from pytest_nemoeval.shard.split import item_cost
+
+        generative = self.suite.harness is None or self.suite.harness.generative
+        return item_cost(self.prompt_chars[index], self.generation, generative)
 
 
 def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_options: Any,

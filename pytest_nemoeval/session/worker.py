@@ -46,6 +46,9 @@ class WorkerPlugin:
     def usage_error(self, message: str) -> None:
         self.config.workeroutput["nemoeval_usage_error"] = message  # type: ignore[attr-defined]
 
+    def shard_selected(self, shard: dict[str, Any]) -> None:
+        self.config.workeroutput["nemoeval_shard"] = shard  # type: ignore[attr-defined]
+
     def show_configuration(self) -> None:
         """--collect-only never reaches workers (xdist collects in the controller then)."""
 
