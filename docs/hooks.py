@@ -1,8 +1,8 @@
 """MkDocs hook: the pages that must not drift from the code are filled in at build time.
 
 A page holds a marker, replaced when the site is built:
-  <!-- nemoeval:options -->                 every command-line option (config.OPTIONS and the other flags
-                                             config.add_options adds): flag, ini key, recipe key, default, meaning
+  <!-- nemoeval:options -->                 every command-line option (options.OPTIONS and the other flags
+                                             options.add_options adds): flag, ini key, recipe key, default, meaning
   <!-- nemoeval:options section=judge -->   the options of one recipe section (judge, export, deployment)
   <!-- nemoeval:recipe_keys -->             the keys a recipe may hold (top level, sections, per benchmark, generation)
   <!-- nemoeval:recipes -->                 the recipes in recipes/: their header comment and the suites they run
@@ -62,7 +62,7 @@ class _RecordingGroup:
 
 
 class _RecordingParser:
-    """Stands in for pytest's parser: what config.add_options declares, nothing else."""
+    """Stands in for pytest's parser: what options.add_options declares, nothing else."""
 
     def __init__(self) -> None:
         self.flags: list[tuple[str, dict[str, Any]]] = []
@@ -101,11 +101,11 @@ def _default(option: Any) -> str:
 
 def option_rows() -> list[dict[str, str]]:
     """One row per command-line option the plugin adds, in the order of `pytest --help`."""
-    from pytest_nemoeval import config as run_config
+    from pytest_nemoeval import options
 
     parser = _RecordingParser()
-    run_config.add_options(parser)  # type: ignore[arg-type]
-    by_flag = {option.flag: option for option in run_config.OPTIONS}
+    options.add_options(parser)  # type: ignore[arg-type]
+    by_flag = {option.flag: option for option in options.OPTIONS}
     rows = []
     for flag, kwargs in parser.flags:
         option = by_flag.get(flag)
@@ -125,7 +125,7 @@ def option_rows() -> list[dict[str, str]]:
         else:
             ini_text = f"`{ini}`"
         section = option.key.split(".")[0]
-        in_recipe = option.key in run_config.RECIPE_KEYS or section in run_config.SECTIONS
+        in_recipe = option.key in options.RECIPE_KEYS or section in options.SECTIONS
         meaning = option.help + ("" if not option.repeatable or "repeatable" in option.help else "; repeatable")
         rows.append({"flag": f"`{flag}`" if option.is_flag else f"`{flag} {option.metavar or 'VALUE'}`",
                      "ini": ini_text, "recipe": f"`{option.key}`" if in_recipe else "–",
@@ -158,15 +158,15 @@ def options_table(section: str | None = None) -> str:
 
 
 def recipe_keys() -> str:
-    from pytest_nemoeval import config as run_config
+    from pytest_nemoeval import options
 
     def keys(names: Any) -> str:
         return ", ".join(f"`{name}`" for name in sorted(names))
 
-    lines = [f"- top level: {keys(run_config.RECIPE_KEYS)}"]
-    lines += [f"- `{section}:` {keys(names)}" for section, names in sorted(run_config.SECTIONS.items())]
-    lines += [f"- `benchmarks.<name>:` {keys(run_config.BENCHMARK_KEYS)}",
-              f"- `generation:` (top level, or per benchmark) {keys(run_config.GENERATION_KEYS)}"]
+    lines = [f"- top level: {keys(options.RECIPE_KEYS)}"]
+    lines += [f"- `{section}:` {keys(names)}" for section, names in sorted(options.SECTIONS.items())]
+    lines += [f"- `benchmarks.<name>:` {keys(options.BENCHMARK_KEYS)}",
+              f"- `generation:` (top level, or per benchmark) {keys(options.GENERATION_KEYS)}"]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from pytest_nemoeval import config as run_config
+from pytest_nemoeval import options
 from pytest_nemoeval import hookspecs, metrics
 from pytest_nemoeval.report.html import HtmlReport
 from pytest_nemoeval.scoring import Response, Verdict
@@ -25,7 +26,7 @@ RESTORE_SIGNALS = pytest.StashKey[Callable[[], None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    run_config.add_options(parser)
+    options.add_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

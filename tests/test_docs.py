@@ -54,7 +54,7 @@ def test_the_site_builds_strictly_with_every_page_in_the_nav(site):
 
 
 def test_the_options_reference_shows_every_option(site):
-    from pytest_nemoeval.config import OPTIONS
+    from pytest_nemoeval.options import OPTIONS
 
     text = page_text(site, "reference/options")
     for option in OPTIONS:
@@ -107,10 +107,10 @@ def test_hooks_pick_up_a_new_option_and_a_new_suite(tmp_path, monkeypatch):
         import hooks
     finally:
         sys.path.remove(str(DOCS))
-    from pytest_nemoeval import config
+    from pytest_nemoeval import options
 
-    extra = config.Option("judge.new_thing", "--judge-new-thing", "a made-up option <here>", 3, int, "N")
-    monkeypatch.setattr(config, "OPTIONS", (*config.OPTIONS, extra))
+    extra = options.Option("judge.new_thing", "--judge-new-thing", "a made-up option <here>", 3, int, "N")
+    monkeypatch.setattr(options, "OPTIONS", (*options.OPTIONS, extra))
     row = "| `--judge-new-thing N` | `nemoeval_judge_new_thing` | `judge.new_thing` | `3` | a made-up option &lt;here&gt; |"
     assert row in hooks.options_table()
     assert row in hooks.options_table("judge") and row not in hooks.options_table("export")

@@ -62,8 +62,11 @@ def cached(results_dir: Path) -> int:
 
 
 def comparable(path: Path) -> dict:
+    """results.json less timestamps and durations (the comparison's p95 latency is one)."""
     document = json.loads((path / "results.json").read_text())
     del document["provenance"]["started"], document["provenance"]["finished"]
+    for entry in document.get("comparison", {}).get("benchmarks", {}).values():
+        entry.get("cost", {}).pop("latency_p95", None)
     return document
 
 

@@ -10,7 +10,8 @@ from typing import Callable
 
 import pytest
 
-from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.options import EMBEDDED_JUDGE
 from pytest_nemoeval.endpoint import connect
 from pytest_nemoeval.session.plan import PreparedSuite
 from pytest_nemoeval.suite import installed

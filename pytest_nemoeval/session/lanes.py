@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_nemoeval.config import EMBEDDED_JUDGE, RunConfig
+from pytest_nemoeval.config import RunConfig
+from pytest_nemoeval.options import EMBEDDED_JUDGE
 from pytest_nemoeval.endpoint import Endpoint, connect, normalize_url
 
 if TYPE_CHECKING:

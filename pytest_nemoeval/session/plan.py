@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_nemoeval.config import EMBEDDED_JUDGE
+from pytest_nemoeval.options import EMBEDDED_JUDGE
 from pytest_nemoeval.data import Rows
 from pytest_nemoeval.suite import Suite, build_payload, prompt_hash, request_key
 
