@@ -69,10 +69,8 @@ def extract_sql(text: str | None) -> str:
 
 def schema_dump(database: Path) -> str:
     """The database's `sql_context`, as prepare.py's read_tables_file builds it."""
-    from pytest_nemoeval.tasks.bird.execution import open_read_only
-
-    connection = open_read_only(database)
-    connection.set_authorizer(None)  # iterdump reads sqlite_master and the PRAGMA table_info of each table
+    # read-only, and nothing more: the execution limits (heap cap, authorizer) are process-wide or block iterdump
+    connection = sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True)
     connection.text_factory = lambda raw: raw.decode(errors="ignore")
     try:
         lines = []

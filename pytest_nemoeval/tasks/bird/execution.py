@@ -47,7 +47,8 @@ def _limit_memory(memory_bytes: int) -> None:
 
 
 def open_read_only(database: str | Path) -> sqlite3.Connection:
-    """The database opened read-only, with writes, ATTACH and PRAGMA refused."""
+    """The database opened read-only, with writes, ATTACH and PRAGMA refused. For a worker process only: SQLite's
+    heap cap it sets holds for every connection of the process (the engine's response store has its own)."""
     connection = sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True)
     connection.execute("PRAGMA query_only = ON")
     connection.execute("PRAGMA temp_store = MEMORY")  # a huge sort spills to memory (bounded), not to /tmp
