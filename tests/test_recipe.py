@@ -31,7 +31,7 @@ def test_recipe_resolves_and_collect_only_shows_it(bench, mock_server, recipe: P
     for module in (ROOT / "suites").glob("test_*.py"):  # a recipe names every suite of the repo
         shutil.copy(module, bench.path / "suites" / module.name)
     for data in (ROOT / "examples" / "data").glob("*"):
-        shutil.copy(data, bench.path / "data" / data.name)
+        (shutil.copytree if data.is_dir() else shutil.copy)(data, bench.path / "data" / data.name)  # bird/: databases
     mock = mock_server()
     result = bench.runpytest_subprocess("suites/", "--recipe", str(recipe), "--endpoint", mock.url, "--data-dir", "data",
                                         "--limit-samples", "1", "--collect-only", "-q", *NO_COMET.get(recipe.name, []))
@@ -48,7 +48,7 @@ def test_a_recipe_runs_the_benchmarks_it_names_and_only_those(bench):
     for module in (ROOT / "suites").glob("test_*.py"):
         shutil.copy(module, bench.path / "suites" / module.name)
     for data in (ROOT / "examples" / "data").glob("*"):
-        shutil.copy(data, bench.path / "data" / data.name)
+        (shutil.copytree if data.is_dir() else shutil.copy)(data, bench.path / "data" / data.name)  # bird/: databases
     (bench.path / "two.yaml").write_text("benchmarks:\n  gpqa: {repeats: 2}\n  aime25: {repeats: 1}\n")
     result = bench.runpytest_subprocess("suites/", "--recipe", "two.yaml", "--data-dir", "data", "--collect-only",
                                         "-q", "--limit-samples", "1")
