@@ -21,3 +21,8 @@ class DriverError(Exception):
 
 class VerdictError(ValueError):
     """A judge reply without a usable verdict: the item is an error, never a silent "incorrect"."""
+
+
+class ContextOverflow(GenerationError):
+    """A request that cannot fit the served model's context window: not sent; its item is wrong with no answer
+    (NeMo Skills' soft-fail), not an error."""

@@ -69,6 +69,8 @@ class BenchmarkTally:
     items: int = 0
     errors: int = 0
     first_error: str | None = None
+    context_overflow: int = 0  # items not sent because they could not fit the context (wrong, not errors)
+    first_overflow: str | None = None
     category_field: str | None = None  # the suite's, when it has one: sample index -> its category
     categories: dict[int, str] = field(default_factory=dict)
 
@@ -114,6 +116,9 @@ class ResultsCollector:
             record = {"sample_id": item["sample_id"], "repeat": item["repeat"], "verdict": "error", "error": error}
         else:
             repeats[item["repeat"]] = (record["correct"], record.get("extracted"), record.get("metric_inputs"), None)
+            if record.get("context_overflow"):
+                tally.context_overflow += 1
+                tally.first_overflow = tally.first_overflow or record["context_overflow"]
             body = store.get(record["request_key"]) if store is not None and record.get("request_key") else None
             response = Response.from_body(body) if body is not None else None
             record = {**record, "response": response.text if response else None,
@@ -184,6 +189,7 @@ class ResultsDocument:
             metrics = benchmark_metrics(self.config.hook, name, tally.outcomes(), tally.repeats, own)
             benchmarks[name] = {
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
+                "context_overflow": tally.context_overflow,
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
@@ -238,9 +244,10 @@ class ResultsDocument:
                 else str(entry["samples"])
             compared = (self.comparison or {}).get("benchmarks", {}).get(name)
             versus = f"  {baseline_column(compared)}" if compared else ""
+            overflow = f" context_overflow={entry['context_overflow']}" if entry.get("context_overflow") else ""
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
-                        f"samples={samples} items={entry['items']} errors={entry['errors']}  "
+                        f"samples={samples} items={entry['items']} errors={entry['errors']}{overflow}  "
                         f"gate: {gate}{versus}")
         return rows
 

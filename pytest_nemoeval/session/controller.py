@@ -267,6 +267,11 @@ class ControllerPlugin:
                 terminalreporter.write_line(row)
             for warning in comparison_warnings(self.results.comparison):
                 terminalreporter.write_line(f"GATE WARNING: {warning}", yellow=True, bold=True)
+        for name, tally in self.collector.tallies.items():
+            if tally.context_overflow:
+                terminalreporter.write_line(f"{name}: {tally.context_overflow} item(s) did not fit the model's context "
+                                            f"and were not sent (counted wrong, no answer); first: {tally.first_overflow}",
+                                            yellow=True)
         for failure in self.results.gate_failures:
             terminalreporter.write_line(f"GATE FAILED: {failure.message}", red=True, bold=True)
         for check in self.results.inconclusive:

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.data import Rows
+from pytest_nemoeval.engine.context import OVERFLOW_KEY, is_overflow
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
@@ -200,6 +201,18 @@ class ItemsPlugin:
     def sample_for(self, ref: ItemRef) -> dict[str, Any]:
         return self.prepared[ref.benchmark].rows[ref.sample_index]
 
+    def context_overflow(self, item: pytest.Item) -> bool:
+        """An item whose request could not fit the context: recorded wrong with no answer (NeMo Skills' soft-fail),
+        and its scorer is not called."""
+        response = item.stash.get(RESPONSE, None)
+        if response is None or OVERFLOW_KEY not in response.body:
+            return False
+        recorded = item.stash.get(VERDICT, None)
+        if recorded is None:
+            recorded = item.stash[VERDICT] = Verdict()
+        recorded(False, answer=None, **{OVERFLOW_KEY: response.body[OVERFLOW_KEY]})
+        return True
+
     def response_for(self, item: pytest.Item) -> Response:
         """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""
         from pytest_nemoeval.engine.store import wait_for
@@ -213,12 +226,15 @@ class ItemsPlugin:
             item.session.shouldstop = failure  # the rest would fail for the same reason
         except GenerationError as exc:
             failure = str(exc)
+            if is_overflow(failure):  # not sent: the scorer is not called (context_overflow)
+                failure, body = None, {"content": None, "finish_reason": "context_overflow", OVERFLOW_KEY: failure}
         else:
             failure = None
         if failure is not None:
             pytest.fail(failure, pytrace=False)
         response = item.stash[RESPONSE] = Response.from_body(body)
         return response
+
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
