@@ -8,7 +8,8 @@ reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--fail-prompt TEXT` (repeatable): every request whose last user message contains TEXT gets a 500 naming TEXT.
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for,
-`{system}` by the system message (what a driver put in the prompt), `{tool}` by the last tool result.
+`{system}` by the system message (what a driver put in the prompt), `{tool}` by the last tool result,
+`{prompt}` by the last user message.
 `--search-snippet TEXT` also serves SerpAPI's GET /search (the one result's snippet is TEXT); with
 `--search-key KEY` a request with another api_key gets SerpAPI's 401.
 `--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
@@ -137,7 +138,7 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
                      if message.get("role") == "tool"), "")
         content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
                    .replace("{model}", str(payload.get("model"))).replace("{system}", system)
-                   .replace("{tool}", tool))
+                   .replace("{tool}", tool).replace("{prompt}", str(users[-1]) if users else ""))
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
         if tool_steps:

@@ -133,12 +133,17 @@ class ItemsPlugin:
             return self.prepared[suite.name]
         rows = Rows([])
         try:
-            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name),
-                                   self.run.benchmark(suite.name).get("data"))
+            options = self.run.benchmark(suite.name).get("data")
+            if "endpoint" in suite.data_options and not self.run.data_dir:  # built with the served model's tokenizer
+                options = {"endpoint": {"url": self.role.endpoint_url(), "model": self.role.served_model()},
+                           **(options or {})}
+            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name), options)
         except DataError as exc:
             self.data_errors.append(f"{suite.name}: {exc}")
         except OSError as exc:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
+        except pytest.UsageError as exc:  # the endpoint whose tokenizer builds the data (RULER) is unreachable
+            self.data_errors.append(f"{suite.name}: {exc}")
         generation = self.run.generation_for(suite.name, suite.generation)
         prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats), generation,
                                  module_file, dataset_record(suite, rows, generation.get("system_prompt")))
@@ -210,7 +215,11 @@ class ItemsPlugin:
         recorded = item.stash.get(VERDICT, None)
         if recorded is None:
             recorded = item.stash[VERDICT] = Verdict()
-        recorded(False, answer=None, **{OVERFLOW_KEY: response.body[OVERFLOW_KEY]})
+        ref = item_ref(item)
+        suite = self.prepared[ref.benchmark].suite if ref is not None else None
+        inputs = (suite.failed_inputs(self.prepared[ref.benchmark].rows[ref.sample_index])  # type: ignore[union-attr]
+                  if suite is not None and suite.failed_inputs is not None else None)
+        recorded(False, answer=None, metric_inputs=inputs, **{OVERFLOW_KEY: response.body[OVERFLOW_KEY]})
         return True
 
     def response_for(self, item: pytest.Item) -> Response:
