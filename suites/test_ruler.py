@@ -8,7 +8,8 @@ published); `--limit-samples N` keeps the first N rows (task by task). Each task
 `tokens_to_generate`), greedy decoding as the package sends it (temperature 0, top_p 0.0001), the prompt as
 the one user message with the task's answer prefix. Scored with the package's string_match_all (string_match_part
 for QA), a fraction per sample; `score_<length>` averages the tasks at a length, `<task>_<length>` each task.
-A prompt is built to fit the length it names: one the served context cannot hold is context_overflow.
+A prompt is built to the length it names less `data.template_tokens` (50, NeMo Skills' room for the chat
+template), so an "8K" prompt fits an 8K context; one the served context cannot hold is context_overflow.
 `--data-dir DIR`: DIR/ruler.jsonl, rows as the package's prepare.py writes them plus task, max_seq_length.
 """
 
@@ -18,7 +19,8 @@ from pytest_nemoeval.tasks import ruler
 suite = Suite(
     name="ruler",
     data=ruler.prompts,
-    data_options={"tasks": list(ruler.TASKS), "lengths": [4096], "samples": 100, "endpoint": None},
+    data_options={"tasks": list(ruler.TASKS), "lengths": [4096], "samples": 100, "template_tokens": 50,
+                  "endpoint": None},
     required_fields=("task", "max_seq_length", "input", "outputs", "tokens_to_generate"),
     prompt=lambda row: row["input"],
     generation={"temperature": 0.0, "top_p": 0.0001},
