@@ -48,7 +48,7 @@ def test_generation_uses_the_served_tokenizer_and_is_cached(mock_server, cache, 
     assert rows[2]["input"].endswith("The top 10 words that appear most often in the list are:")
     counted = mock.stats()["tokenize_requests"]
     assert counted > 4
-    again = ruler.prompts({"tasks": ["vt", "cwe"], "lengths": [1024], "samples": 2,
+    again = ruler.prompts({"tasks": ["vt", "cwe"], "lengths": [1024], "samples": 2, "template_tokens": 0,
                            "endpoint": {"url": f"{mock.url}/v1", "model": "mock-model"}}).load(None)
     assert [again[index] for index in range(len(again))] == rows
     assert mock.stats()["tokenize_requests"] == counted + 2  # only the fingerprints: read from the cache

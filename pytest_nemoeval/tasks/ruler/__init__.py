@@ -313,7 +313,7 @@ def prompts(options: dict[str, Any]) -> RulerPrompts:
                             f"the package's generator), got {min(lengths)}")
     endpoint = options.get("endpoint") or {}
     tokenizer = ServerTokenizer(endpoint["url"], endpoint["model"]) if endpoint.get("url") else None
-    return RulerPrompts(tasks, lengths, int(options["samples"]), int(options["template_tokens"]), tokenizer)
+    return RulerPrompts(tasks, lengths, int(options["samples"]), int(options.get("template_tokens", 50)), tokenizer)
 
 
 def failed_inputs(row: dict[str, Any]) -> dict[str, Any]:
