@@ -38,3 +38,8 @@ class VerdictError(ValueError):
 class Unscored(Exception):
     """A benchmark whose grader could not score this run (e.g. no key for a remote grading API): the message
     says why in one line; results.json reports the benchmark as unscored, never as a score of 0."""
+
+
+class ContextOverflow(GenerationError):
+    """A request that cannot fit the served model's context window: not sent; its item is wrong with no answer
+    (NeMo Skills' soft-fail), not an error."""

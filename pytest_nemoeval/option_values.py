@@ -88,6 +88,23 @@ def arguments(value: Any) -> list[str]:
     return [token for text in values for token in shlex.split(str(text))]
 
 
+def json_object(name: str) -> Callable[[Any], dict[str, Any]]:
+    """A mapping: from a recipe as it is, from the command line as JSON text."""
+    def convert(value: Any) -> dict[str, Any]:
+        import json
+
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise pytest.UsageError(f"{name} must be a JSON object, e.g. '{{\"rope_scaling\": {{...}}}}': {exc}") from None
+        if not isinstance(value, dict):
+            raise pytest.UsageError(f"{name} must be a JSON object (a mapping), got {type(value).__name__}")
+        return value
+
+    return convert
+
+
 def flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value

@@ -47,6 +47,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("parallelism", "--parallelism", "requests in flight at most", 64, values.positive_int("--parallelism"), "N"),
     Option("request_timeout", "--request-timeout", "seconds per attempt", 600.0,
            values.positive_float("--request-timeout"), "S"),
+    Option("context_length", "--context-length", "the served model's context window in tokens (default: what the "
+           "server reports, vLLM's max_model_len or llama.cpp's per-slot n_ctx); a request whose prompt and "
+           "max_tokens exceed it is not sent and counts as wrong (context_overflow)", None,
+           values.positive_int("--context-length"), "N"),
     Option("max_retries", "--max-retries", "retries per request on 429/5xx/connection errors", 5,
            values.non_negative_int("--max-retries"), "N"),
     Option("max_error_rate", "--max-error-rate", "gate: fail the run when more than this fraction of a benchmark's "
@@ -133,6 +137,12 @@ OPTIONS: tuple[Option, ...] = (
            "(default: --model)", None, values.text, "NAME"),
     Option("deployment.timeout", "--deploy-timeout", "seconds to wait for the server to be ready "
            "(default 1800 for vLLM, 180 for the embedded model)", None, values.positive_float("--deploy-timeout"), "S"),
+    Option("deployment.max_model_len", "--max-model-len", "vLLM --max-model-len: the context window to serve "
+           "(a 1M-token RULER run needs it, with the rope settings in --hf-overrides)", None,
+           values.positive_int("--max-model-len"), "N"),
+    Option("deployment.hf_overrides", "--hf-overrides", "vLLM --hf-overrides: JSON object overriding the model's "
+           "config, e.g. its rope_scaling for a context beyond the trained one", None,
+           values.json_object("--hf-overrides"), "JSON"),
     Option("deployment.args", "--deploy-arg", "argument passed verbatim to the server, e.g. "
            "--deploy-arg='--max-model-len 32768'; repeatable", None, values.arguments, "ARG", repeatable=True),
 )

@@ -64,6 +64,13 @@ def _xdist_controller(config: pytest.Config) -> bool:
             and config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None)))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """The scorer of an item that could not fit the context is not called (ItemsPlugin.context_overflow)."""
+    items = pyfuncitem.config.stash.get(ITEMS, None)
+    return True if items is not None and items.context_overflow(pyfuncitem) else None
+
+
 def _items(request: pytest.FixtureRequest) -> ItemsPlugin:
     return request.config.stash[ITEMS]
 

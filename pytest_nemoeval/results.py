@@ -70,11 +70,14 @@ class BenchmarkTally:
     items: int = 0
     errors: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # errored items by failure class
+    context_overflow: int = 0  # items not sent because they could not fit the context (wrong, not errors)
+    first_overflow: str | None = None
     category_field: str | None = None  # the suite's, when it has one: sample index -> its category
     categories: dict[int, str] = field(default_factory=dict)
 
-    def add(self, index: int, repeat: int, outcome: Repeat, category: str | None) -> bool:
-        """One item's outcome; False (and nothing counted) when this sample's repeat is already there."""
+    def add(self, index: int, repeat: int, outcome: Repeat, category: str | None, overflow: str | None = None) -> bool:
+        """One item's outcome (`overflow`: why it was not sent, when it could not fit the context); False (and
+        nothing counted) when this sample's repeat is already there."""
         repeats = self.samples[index]
         if repeat in repeats:
             return False
@@ -85,6 +88,9 @@ class BenchmarkTally:
             self.failures[failure_class(outcome[3])] += 1
         if category is not None:
             self.categories[index] = category
+        if overflow:
+            self.context_overflow += 1
+            self.first_overflow = self.first_overflow or overflow
         return True
 
     @property
@@ -146,7 +152,7 @@ class ResultsCollector:
                 if body is not None and key in body:
                     record[key] = body[key]
         category = item.get("category") if tally.category_field is not None else None
-        tally.add(item["sample_index"], item["repeat"], outcome, category)
+        tally.add(item["sample_index"], item["repeat"], outcome, category, record.get("context_overflow"))
         record = {"sample_id": item["sample_id"], "sample_index": item["sample_index"], **record}
         if category is not None:
             record["category"] = category
@@ -162,7 +168,7 @@ class ResultsCollector:
         else:
             outcome = (row["correct"], row.get("extracted"), row.get("metric_inputs"), None)
         category = row.get("category") if tally.category_field is not None else None
-        if not tally.add(row["sample_index"], row["repeat"], outcome, category):
+        if not tally.add(row["sample_index"], row["repeat"], outcome, category, row.get("context_overflow")):
             return False
         self._file(benchmark).write(line if line.endswith("\n") else line + "\n")
         return True
@@ -249,6 +255,7 @@ class ResultsDocument:
             benchmarks[name] = {
                 "samples": len(tally.samples), "repeats": tally.repeats, "items": tally.items, "errors": tally.errors,
                 "failures": {name: tally.failures[name] for name in CLASSES if tally.failures[name]},
+                "context_overflow": tally.context_overflow,
                 "skipped": collector.skipped[name],
                 "skipped_samples": len(collector.skipped_samples.get(name, ())), "primary_metric": tally.primary_metric,
                 "metrics": rounded(metrics), "thresholds": [], "dataset": tally.dataset,
@@ -335,10 +342,11 @@ class ResultsDocument:
                 rows.append(f"{name}: unscored: {entry['unscored']}  samples={samples} items={entry['items']} "
                             f"errors={entry['errors']}  gate: {'INCONCLUSIVE' if checks else 'no threshold'}")
                 continue
+            overflow = f" context_overflow={entry['context_overflow']}" if entry.get("context_overflow") else ""
             rows.append(f"{name}: {entry['primary_metric']} {metric.get('value', 0.0):.4f} "
                         f"(95% CI {low:.4f}-{high:.4f}, stderr {metric.get('stderr', 0.0):.4f})  "
                         f"samples={samples} items={entry['items']} errors={entry['errors']}"
-                        f"{' (' + summary(entry['failures']) + ')' if entry['failures'] else ''}  "
+                        f"{' (' + summary(entry['failures']) + ')' if entry['failures'] else ''}{overflow}  "
                         f"gate: {gate}{versus}")
         return rows
 

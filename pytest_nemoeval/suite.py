@@ -85,6 +85,8 @@ class Suite:
     # batch; its scorer records verdict(None, ...)): `fn(outcomes, repeats, run) -> metrics` with the RunConfig,
     # whose metrics replace those that count correct items; it raises errors.Unscored to leave the run unscored
     run_grader: Callable[[list[Any], int, Any], dict[str, Any]] | None = None
+    # row -> generation settings of that row (e.g. RULER's per-task token cap), under the run's own settings
+    row_generation: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def variant(self, name: str, **changes: Any) -> "Suite":
         """This suite under another name with some fields changed (e.g. tools, repeats); `generation` is merged
@@ -131,8 +133,8 @@ class Suite:
             loaded = source.load(None if keep or self.prepare else limit)
             for index, row in enumerate(loaded):
                 check_row(row, self.required_fields, f"{source.describe()} row {index}")
-        if self.prepare is None and keep is None:
-            return Rows.of(loaded)  # the first `limit` already
+        if self.prepare is None and keep is None:  # the first `limit` already
+            return loaded if isinstance(loaded, Rows) else Rows.of(loaded)  # Rows: e.g. kept on disk (RULER)
         rows = list(self.prepare([dict(row) for row in loaded])) if self.prepare is not None else list(loaded)
         if keep is not None:
             rows = [row for row in rows if keep(row)]

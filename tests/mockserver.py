@@ -8,7 +8,8 @@ reset (drops the connection), garbage (invalid JSON), empty (no choices).
 `--fail-prompt TEXT` (repeatable): every request whose last user message contains TEXT gets a 500 naming TEXT.
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for,
-`{system}` by the system message (what a driver put in the prompt), `{tool}` by the last tool result.
+`{system}` by the system message (what a driver put in the prompt), `{tool}` by the last tool result,
+`{prompt}` by the last user message.
 `--search-snippet TEXT` also serves SerpAPI's GET /search (the one result's snippet is TEXT); with
 `--search-key KEY` a request with another api_key gets SerpAPI's 401.
 `--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
@@ -20,6 +21,10 @@ tool-calling replies after the last user message (the last step repeats); a step
 {"calls": [[NAME, ARGUMENTS], ...]} (ARGUMENTS a JSON string, as sent) or {"content": TEXT, "reasoning": TEXT};
 or a JSON object of such lists by the request's seed ("*": any other seed), to script each trial of a harness.
 `--lm vllm|llama|plain` adds the completions API of a toy model with hand-computable log-probs (lmserver.py).
+`--context N` serves a model with a context window of N tokens, as vLLM reports it (`max_model_len` in
+/v1/models, /tokenize of messages) or with `--context-server llama` as llama.cpp does (/props n_ctx,
+/apply-template, /tokenize of content); a token is a run of non-space characters (lmserver.py), a message adds
+2; a chat request beyond the window gets that server's HTTP 400. GET /stats counts "tokenize_requests".
 GET /stats returns {"chat_requests": n, "search_requests": m, "models": {model named: chat requests}, ...}. `--die-after N` exits at request N+1 (a dead endpoint).
 """
 
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,14 +46,37 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
               search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
               lm_faults_after: int = 0, tool_steps: list[dict] | dict[str, list[dict]] | None = None,
-              served: tuple[str, ...] = ("mock-model",)) -> web.Application:
-    state = {"chat_requests": 0, "search_requests": 0, "models": {},
+              served: tuple[str, ...] = ("mock-model",), context: int | None = None,
+              context_server: str = "vllm") -> web.Application:
+    state = {"chat_requests": 0, "search_requests": 0, "models": {}, "tokenize_requests": 0,
              "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
         if require_key and request.headers.get("Authorization") != f"Bearer {require_key}":
             return web.json_response({"error": {"message": "invalid api key"}}, status=401)
-        return web.json_response({"object": "list", "data": [{"id": name, "object": "model"} for name in served]})
+        window = {"max_model_len": context} if context and context_server == "vllm" else {}
+        return web.json_response({"object": "list", "data": [{"id": name, "object": "model", **window}
+                                                             for name in served]})
+
+    def rendered(messages: list[dict]) -> str:
+        return "".join(f"<{message.get('role')}> {message.get('content') or ''} </s> " for message in messages)
+
+    def tokens(text: str) -> list[int]:
+        return [len(piece) for piece in re.findall(r"\s*\S+", text)]
+
+    async def tokenize(request: web.Request) -> web.Response:
+        state["tokenize_requests"] += 1
+        payload = await request.json()
+        if context_server == "llama":
+            return web.json_response({"tokens": tokens(str(payload["content"]))})
+        ids = tokens(rendered(payload["messages"]) if "messages" in payload else str(payload["prompt"]))
+        return web.json_response({"count": len(ids), "tokens": ids, "max_model_len": context})
+
+    async def apply_template(request: web.Request) -> web.Response:
+        return web.json_response({"prompt": rendered((await request.json())["messages"])})
+
+    async def props(request: web.Request) -> web.Response:
+        return web.json_response({"total_slots": 2, "default_generation_settings": {"n_ctx": context}})
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -74,6 +103,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"error": {"message": f"internal error for the prompt with {failing!r}"}},
                                      status=500)
         fault = state["faults"].pop(0) if state["faults"] else None
+        if context and len(tokens(rendered(payload.get("messages") or []))) + int(payload.get("max_tokens") or 1) > context:
+            words = ("the request exceeds the available context size, try increasing it" if context_server == "llama"
+                     else f"This model's maximum context length is {context} tokens.")
+            return web.json_response({"error": {"message": words}}, status=400)
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited"}}, status=429, headers={"Retry-After": "1"})
         if fault == "500":
@@ -106,7 +139,7 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
                      if message.get("role") == "tool"), "")
         content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
                    .replace("{model}", str(payload.get("model"))).replace("{system}", system)
-                   .replace("{tool}", tool))
+                   .replace("{tool}", tool).replace("{prompt}", str(users[-1]) if users else ""))
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
         if tool_steps:
@@ -129,6 +162,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
                     web.post("/v1/chat/completions", chat)])
     if search_snippet is not None:
         app.add_routes([web.get("/search", search)])
+    if context:
+        app.add_routes([web.post("/tokenize", tokenize)])
+        if context_server == "llama":
+            app.add_routes([web.get("/props", props), web.post("/apply-template", apply_template)])
     if lm is not None:
         from lmserver import add_routes
 
@@ -163,7 +200,7 @@ async def serve(args: argparse.Namespace) -> None:
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
                     args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
                     args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after, steps,
-                    tuple(args.models.split(",")))
+                    tuple(args.models.split(",")), args.context, args.context_server)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -190,6 +227,9 @@ def main() -> None:
                         help="serve /v1/completions with a toy model, as vLLM or llama.cpp do (see lmserver.py)")
     parser.add_argument("--lm-faults-after", type=int, default=0, help="--lm: faults start after N completions")
     parser.add_argument("--models", default="mock-model", help="the model ids /v1/models lists, comma-separated")
+    parser.add_argument("--context", type=int, default=None, help="the served context window, in tokens")
+    parser.add_argument("--context-server", choices=("vllm", "llama"), default="vllm",
+                        help="--context: report and count it as vLLM or as llama.cpp does")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:

@@ -103,8 +103,28 @@ def test_collect_only_shows_the_server_command_from_flags_and_recipe_without_sta
         f'--enable-expert-parallel --max-model-len 32768", "model": "{MODEL}", "timeout": 1800.0, '
         '"vllm_version": null}'])
     result.stdout.fnmatch_lines(['*"deployment": {"args": ?"--max-model-len", "32768"?, "backend": "vllm", '
-                                 '"data_parallel_size": null, "expert_parallel": 8, "served_model_name": "nano"*'])
+                                 '"data_parallel_size": null, "expert_parallel": 8, "hf_overrides": null, '
+                                 '"max_model_len": null, "served_model_name": "nano"*'])
     assert not (bench.path / "results").exists()
+
+
+def test_long_context_deployment_passes_max_model_len_and_hf_overrides(bench):
+    bench.makefile(".yaml", recipe=textwrap.dedent(f"""
+        model: {MODEL}
+        deployment:
+          backend: vllm
+          max_model_len: 1048576
+          hf_overrides: {{rope_scaling: {{rope_type: yarn, factor: 4.0}}}}
+    """))
+    result = bench.runpytest_subprocess("suites/", "--data-dir", "data", "--recipe", "recipe.yaml", "--collect-only")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(['nemoeval server: *--data-parallel-size 1 --max-model-len 1048576 --hf-overrides '
+                                 "'{\\\"rope_scaling\\\": {\\\"factor\\\": 4.0, \\\"rope_type\\\": \\\"yarn\\\"}}'\","
+                                 ' "model"*'])
+    result = bench.runpytest_subprocess("suites/", "--data-dir", "data", "--deploy", "vllm", "--model", MODEL,
+                                        "--hf-overrides", "[1]", "--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --hf-overrides must be a JSON object (a mapping), got list"])
 
 
 def test_unknown_deployment_key_in_recipe_is_one_line(bench):

@@ -20,6 +20,7 @@ SHOWN = {  # what --collect-only shows of each recipe's resolved configuration
     "nemotron_3_super.yaml": ['nemoeval configuration: *"parallelism": 512*', '*"gpqa_tools.pass@1>=0.807"*',
                               '*"arena_hard_v2.win_rate>=0.7188"*', '*"wmt24pp.comet>=0.853"*',
                               '*"livecodebench_v6": {"repeats": 8}*', '*"temperature": 1.0, "top_p": 0.95*'],
+    "long_context_smoke.yaml": ['nemoeval configuration: *"lengths": [[]4096, 8192[]]*'],
     "nemotron_3_super_base.yaml": ['nemoeval configuration: *"parallelism": 128*', '*"mmlu.exact_match>=0.8486"*',
                                    '*"hellaswag.acc_norm>=0.8796"*', '*"winogrande.acc>=0.7687"*'],
 }

@@ -5,7 +5,7 @@ never competes with the items for the GIL, and there is one per run: started by 
 xdist, by the controller under xdist. It streams the plan from the ResponseStore, keeps at most
 `parallelism` requests in flight, retries 429/5xx/connection errors with backoff (honouring Retry-After),
 gives up on the endpoint after a streak of connection failures (fail fast), and writes every response to
-the store. Items wait only for their own response, which they read from the store (`wait_for`).
+the store. A request that cannot fit its lane's context window is not sent (context.py). Items wait only for their own response, which they read from the store (`wait_for`).
 
 A plan row of a suite with a driver (multi-turn, judge, sandboxed execution) runs that driver here, as one
 task per (sample, repeat): each of its requests goes through the same retries, cache and lanes (see
@@ -26,6 +26,7 @@ from typing import Any, Awaitable
 from pytest_nemoeval import sandbox
 from pytest_nemoeval.errors import EndpointDown, GenerationError
 from pytest_nemoeval.completions import server_root
+from pytest_nemoeval.engine.context import ContextWindow, is_overflow, server_refusal
 from pytest_nemoeval.engine.drivers import Chat, DriverRow, run_driver
 from pytest_nemoeval.engine.loglikelihood import LoglikelihoodScorer
 from pytest_nemoeval.engine.progress import Progress
@@ -39,6 +40,7 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 CONNECTION_BACKOFF_CAP = 2.0  # refused connections are cheap to retry and must reach fail-fast quickly
 RETRY_AFTER_CAP = 300.0
+ROOT_PATHS = ("/tokenize", "/apply-template")  # served at the server root, not under /v1
 
 
 
@@ -75,9 +77,10 @@ class _LaneState:
         self.dead: str | None = None
         self.streak = 0
         self.streak_started = 0.0
+        self.context: ContextWindow | None = None  # set when the engine starts (it needs the lane's requests)
 
     def url_for(self, path: str) -> str:
-        return (server_root(self.lane.url) if path == "/tokenize" else self.lane.url) + path
+        return (server_root(self.lane.url) if path in ROOT_PATHS else self.lane.url) + path
 
 
 class GenerationEngine:
@@ -101,6 +104,9 @@ class GenerationEngine:
         ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
         self._lanes = {lane.name: _LaneState(lane, os.environ.get(lane.api_key_env) or "", self._timeout)
                        for lane in self._lane_specs}
+        for state in self._lanes.values():
+            configured = self._settings.get("context_length") if state.lane.name == "model" else None
+            state.context = self._context_window(state, configured)
         try:
             for state in self._lanes.values():
                 await state.transport.__aenter__()
@@ -141,7 +147,7 @@ class GenerationEngine:
                 else:  # one chat request, or one raw completion (a base-model suite's generative item)
                     await model.slots.acquire()
                     path = "/completions" if "prompt" in payload else "/chat/completions"
-                    task = asyncio.create_task(self._answer(key, self._attempts(model, payload, path)))
+                    task = asyncio.create_task(self._answer(key, self._fitting(model, payload, path)))
                     task.add_done_callback(lambda t: (tasks.discard(t), model.slots.release()))
                 tasks.add(task)
             while tasks:
@@ -152,6 +158,25 @@ class GenerationEngine:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+
+    def _context_window(self, state: _LaneState, configured: int | None) -> ContextWindow:
+        async def get(url: str) -> Any:
+            try:
+                response = await state.transport.get(url)
+                return json.loads(response.body) if response.status == 200 else None
+            except (AttemptTimeout, ConnectionFailure, ValueError):
+                return None  # not learned: the lane is not checked, its requests say why they fail
+
+        async def post(path: str, payload: dict[str, Any]) -> dict[str, Any]:
+            return await self._attempts(state, payload, path, raw=True)
+
+        return ContextWindow(state.lane.url, server_root(state.lane.url), state.lane.model, configured, get, post)
+
+    async def _fitting(self, state: _LaneState, payload: dict[str, Any], path: str) -> dict[str, Any]:
+        """Send a request that fits the lane's context window; ContextOverflow (unsent) for one that does not."""
+        assert state.context is not None
+        await state.context.check(payload)
+        return await self._attempts(state, payload, path)
 
     def _several(self, payload: dict[str, Any]) -> Awaitable[dict[str, Any]]:
         """A plan row that takes several requests: a suite's driver, or a sample's log-likelihoods."""
@@ -199,7 +224,7 @@ class GenerationEngine:
 
     async def _fetch(self, state: _LaneState, key: str, payload: dict[str, Any]) -> dict[str, Any]:
         async with state.slots:
-            body = await self._attempts(state, payload)
+            body = await self._fitting(state, payload, "/chat/completions")
         self._store.put(key, body)
         return body
 
@@ -237,7 +262,8 @@ class GenerationEngine:
             raise _Retryable(f"HTTP {status}: {_server_message(response.body)}",
                              _retry_after(response.headers.get("Retry-After")))
         if status != 200:
-            raise GenerationError(f"HTTP {status} from {url}: {_server_message(response.body)}")
+            message = _server_message(response.body)
+            raise (status == 400 and server_refusal(message)) or GenerationError(f"HTTP {status} from {url}: {message}")
         chat = url.endswith("/chat/completions")
         try:
             data = json.loads(response.body)
@@ -272,10 +298,10 @@ class GenerationEngine:
                 self._store.fail(DEAD, state.dead)
 
     def _finish(self, key: str, error: str | None, cached: bool = False) -> None:
-        if error:
+        if error:  # a context overflow too: it is recorded per run, never cached (another window may fit it)
             self._store.fail(key, error)
         if self._progress is not None:
-            self._progress.advance(error=bool(error), cached=cached)
+            self._progress.advance(error=bool(error) and not is_overflow(error), cached=cached)
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:

@@ -43,9 +43,15 @@ class Transport:
             await self._session.close()
 
     async def post(self, url: str, payload: dict[str, Any]) -> HttpResponse:
+        return await self._request("POST", url, payload)
+
+    async def get(self, url: str) -> HttpResponse:
+        return await self._request("GET", url, None)
+
+    async def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> HttpResponse:
         assert self._session is not None
         try:
-            async with self._session.post(url, json=payload) as response:
+            async with self._session.request(method, url, json=payload) as response:
                 body = await response.read()
                 return HttpResponse(response.status, dict(response.headers), body)
         except asyncio.TimeoutError:

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from pytest_nemoeval.results import ResultsDocument
 
 
-def write_scores(terminalreporter: Any, results: ResultsDocument, exported: list[str], verbose: bool) -> None:
+def write_scores(terminalreporter: Any, results: ResultsDocument, exported: list[str], verbose: bool,
+                 overflows: dict[str, tuple[int, str | None]]) -> None:
+    """`overflows`: per benchmark, the items that did not fit the model's context and the first one's reason."""
     rows = results.summary_rows()
     if not rows:
         return
@@ -28,6 +30,9 @@ def write_scores(terminalreporter: Any, results: ResultsDocument, exported: list
             terminalreporter.write_line(row)
         for warning in comparison_warnings(results.comparison):
             terminalreporter.write_line(f"GATE WARNING: {warning}", yellow=True, bold=True)
+    for name, (count, first) in overflows.items():
+        terminalreporter.write_line(f"{name}: {count} item(s) did not fit the model's context and were not sent "
+                                    f"(counted wrong, no answer); first: {first}", yellow=True)
     for failure in results.gate_failures:
         terminalreporter.write_line(f"GATE FAILED: {failure.message}", red=True, bold=True)
     for check in results.inconclusive:

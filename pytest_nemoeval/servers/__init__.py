@@ -8,6 +8,7 @@ results.json). `--deploy NAME` picks it; without --endpoint and --deploy the emb
 from __future__ import annotations
 
 import importlib
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ import pytest
 from pytest_nemoeval.servers.process import ServerProcess, free_port
 
 BACKENDS = ("embedded", "vllm")
-VLLM_ONLY = ("tensor_parallel_size", "data_parallel_size", "expert_parallel", "served_model_name")
+VLLM_ONLY = ("tensor_parallel_size", "data_parallel_size", "expert_parallel", "served_model_name", "max_model_len",
+             "hf_overrides")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Deployment:
     timeout: float
     args: tuple[str, ...]
     parallelism: int
+    max_model_len: int | None = None  # vLLM: the context window to serve
+    hf_overrides: str | None = None  # vLLM: JSON text of model config overrides (rope scaling for long context)
 
     @property
     def served_name(self) -> str | None:
@@ -97,4 +101,7 @@ def deployment_from(section: dict[str, Any], model: str | None, endpoint: str | 
     return Deployment(backend=backend, model=model, tensor_parallel_size=tp or 1, data_parallel_size=dp or 1,
                       expert_parallel=ep is not None, served_model_name=section.get("served_model_name"),
                       timeout=section.get("timeout") or backend_module.DEFAULT_TIMEOUT,
-                      args=tuple(section.get("args") or ()), parallelism=parallelism)
+                      args=tuple(section.get("args") or ()), parallelism=parallelism,
+                      max_model_len=section.get("max_model_len"),
+                      hf_overrides=json.dumps(section["hf_overrides"], sort_keys=True)
+                      if section.get("hf_overrides") else None)

@@ -44,6 +44,10 @@ def command(deployment: Deployment, port: int) -> list[str]:
              "--data-parallel-size", str(deployment.data_parallel_size)]
     if deployment.expert_parallel:
         line.append("--enable-expert-parallel")
+    if deployment.max_model_len:
+        line += ["--max-model-len", str(deployment.max_model_len)]
+    if deployment.hf_overrides:
+        line += ["--hf-overrides", deployment.hf_overrides]
     return line + list(deployment.args)
 
 

@@ -287,7 +287,9 @@ class ControllerPlugin:
         return not errors
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        write_scores(terminalreporter, self.results, self.exported, self.config.get_verbosity() > 0)
+        overflows = {name: (tally.context_overflow, tally.first_overflow)
+                     for name, tally in self.collector.tallies.items() if tally.context_overflow}
+        write_scores(terminalreporter, self.results, self.exported, self.config.get_verbosity() > 0, overflows)
 
 
 def _stopped(store: ResponseStore | None, failures: int, maxfail: int) -> str | None:

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.data import Rows
+from pytest_nemoeval.engine.context import OVERFLOW_KEY, is_overflow
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
@@ -159,12 +160,17 @@ class ItemsPlugin:
             return self.prepared[suite.name]
         rows = Rows([])
         try:
-            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name),
-                                   self.run.benchmark(suite.name).get("data"))
+            options = self.run.benchmark(suite.name).get("data")
+            if "endpoint" in suite.data_options and not self.run.data_dir:  # built with the served model's tokenizer
+                options = {"endpoint": {"url": self.role.endpoint_url(), "model": self.role.served_model()},
+                           **(options or {})}
+            rows = suite.load_rows(self.run.data_dir, self.run.limit_for(suite.name), options)
         except DataError as exc:
             self.data_errors.append(f"{suite.name}: {exc}")
         except OSError as exc:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
+        except pytest.UsageError as exc:  # the endpoint whose tokenizer builds the data (RULER) is unreachable
+            self.data_errors.append(f"{suite.name}: {exc}")
         defaults = suite.generation
         if self.role.runs_embedded_model():  # the toy CPU model: a reply's length is capped (servers/embedded.py)
             from pytest_nemoeval.servers.embedded import fit_generation
@@ -236,6 +242,22 @@ class ItemsPlugin:
     def sample_for(self, ref: ItemRef) -> dict[str, Any]:
         return self.prepared[ref.benchmark].rows[ref.sample_index]
 
+    def context_overflow(self, item: pytest.Item) -> bool:
+        """An item whose request could not fit the context: recorded wrong with no answer (NeMo Skills' soft-fail),
+        and its scorer is not called."""
+        response = item.stash.get(RESPONSE, None)
+        if response is None or OVERFLOW_KEY not in response.body:
+            return False
+        recorded = item.stash.get(VERDICT, None)
+        if recorded is None:
+            recorded = item.stash[VERDICT] = Verdict()
+        ref = item_ref(item)
+        suite = self.prepared[ref.benchmark].suite if ref is not None else None
+        inputs = (suite.failed_inputs(self.prepared[ref.benchmark].rows[ref.sample_index])  # type: ignore[union-attr]
+                  if suite is not None and suite.failed_inputs is not None else None)
+        recorded(False, answer=None, metric_inputs=inputs, **{OVERFLOW_KEY: response.body[OVERFLOW_KEY]})
+        return True
+
     def response_for(self, item: pytest.Item) -> Response:
         """The `response` fixture: wait for this item's response (identify() hands it over if it is ready)."""
         from pytest_nemoeval.engine.store import wait_for
@@ -249,12 +271,15 @@ class ItemsPlugin:
             item.session.shouldstop = failure  # the rest would fail for the same reason
         except GenerationError as exc:
             failure = str(exc)
+            if is_overflow(failure):  # not sent: the scorer is not called (context_overflow)
+                failure, body = None, {"content": None, "finish_reason": "context_overflow", OVERFLOW_KEY: failure}
         else:
             failure = None
         if failure is not None:
             pytest.fail(failure, pytrace=False)
         response = item.stash[RESPONSE] = Response.from_body(body)
         return response
+
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -43,7 +43,10 @@ def plan_row(prepared: PreparedSuite, index: int, repeat: int, model: str, data_
         return _harness_row(prepared, index, repeat, model, scoring)
     messages = suite.messages(row, prepared.generation.get("system_prompt"))
     if suite.driver is None and not suite.tools:
-        payload = build_payload(messages, model, prepared.generation, repeat)
+        generation = prepared.generation
+        if suite.row_generation is not None:  # the run's settings (recipe, --set) win over the row's
+            generation = {**suite.row_generation(row), **{k: v for k, v in generation.items() if v is not None}}
+        payload = build_payload(messages, model, generation, repeat)
         return request_key(payload, repeat), prompt_hash(messages), payload
     from pytest_nemoeval.engine.drivers import DriverRow
 
