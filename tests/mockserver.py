@@ -139,7 +139,8 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
                      if message.get("role") == "tool"), "")
         content = (reply.replace("{seed}", str(payload.get("seed"))).replace("{turn}", str(turns))
                    .replace("{model}", str(payload.get("model"))).replace("{system}", system)
-                   .replace("{tool}", tool).replace("{prompt}", str(users[-1]) if users else ""))
+                   .replace("{tool}", tool).replace("{prompt}", str(users[-1]) if users else "")
+                   .replace("{max_tokens}", str(payload.get("max_tokens"))))
         message: dict = {"role": "assistant", "content": content}
         messages = payload.get("messages") or [{}]
         if tool_steps:

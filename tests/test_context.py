@@ -85,3 +85,22 @@ def test_a_small_prompt_is_not_tokenized(project, mock_server):
     result = bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "--no-cache")
     result.stdout.fnmatch_lines(["*3 correct*"])
     assert mock.stats()["tokenize_requests"] == 0 and mock.stats()["chat_requests"] == 3
+
+
+def test_a_lanes_reply_cap_bounds_every_request_it_sends(tmp_path, mock_server):
+    """The embedded model's lanes cap max_tokens (whatever a suite, judge or simulated user asks for), before
+    the context check, so a 32K budget neither runs for hours nor counts as an overflow of its 8K context."""
+    import asyncio
+
+    from pytest_nemoeval.engine.loop import GenerationEngine, Lane
+    from pytest_nemoeval.engine.store import ResponseStore
+
+    mock = mock_server("--answer", "asked {max_tokens}", "--context", "200")
+    store = ResponseStore(tmp_path / "cache.sqlite", "run")
+    asks = {"big": 32768, "small": 5, "unset": None}
+    store.publish_plan((name, "hash", {"model": "mock-model", "messages": [{"role": "user", "content": "hi"}],
+                                       **({"max_tokens": ask} if ask else {})}) for name, ask in asks.items())
+    lanes = [Lane("model", f"{mock.url}/v1", "NO_KEY", 4, max_tokens=64)]
+    asyncio.run(GenerationEngine(lanes, store, request_timeout=30, max_retries=0, settings={}).run())
+    assert {name: store.get(name)["content"] for name in asks} == {
+        "big": "asked 64", "small": "asked 5", "unset": "asked 64"}

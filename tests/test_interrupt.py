@@ -124,3 +124,18 @@ def test_runs_into_other_results_directories_run_side_by_side(bench, mock_server
         assert process.returncode == 0, output
     for name in ("one", "two"):
         assert results(bench, name)["benchmarks"]["mmlu_pro"]["items"] == ITEMS
+
+
+def test_a_session_without_benchmark_items_claims_no_results_directory(pytester):
+    """The plugin is on in every pytest run of its environment: a project's own tests neither create results/
+    nor wait for a benchmark running beside them."""
+    from pytest_nemoeval import flock
+
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("test_plain.py")
+    assert result.ret == 0 and not (pytester.path / "results").exists()
+    held = flock.try_hold(pytester.path / "results" / ".nemoeval" / "run.lock", "pid 1, started now")
+    try:
+        assert pytester.runpytest_subprocess("test_plain.py").ret == 0
+    finally:
+        held.release()

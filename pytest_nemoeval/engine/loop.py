@@ -55,6 +55,7 @@ class Lane:
     api_key_env: str
     parallelism: int
     model: str | None = None
+    max_tokens: int | None = None  # the most a reply may take here, whatever a request asks (the embedded model)
 
     def spec(self) -> str:
         return json.dumps(self.__dict__)
@@ -175,6 +176,9 @@ class GenerationEngine:
     async def _fitting(self, state: _LaneState, payload: dict[str, Any], path: str) -> dict[str, Any]:
         """Send a request that fits the lane's context window; ContextOverflow (unsent) for one that does not."""
         assert state.context is not None
+        cap = state.lane.max_tokens
+        if cap is not None:
+            payload = {**payload, "max_tokens": min(payload.get("max_tokens") or cap, cap)}
         await state.context.check(payload)
         return await self._attempts(state, payload, path)
 

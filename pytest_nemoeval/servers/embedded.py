@@ -20,8 +20,8 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_TIMEOUT = 180.0
 SLOTS = 4  # llama.cpp's parallel slots; more only splits the same two cores
 # A reply's length on the toy model: a suite's budget (32K tokens, or none) would take hours on two cores
-# where a 135M model loops. The server's default for requests that set none (judge, user simulator), and
-# the cap on a suite's own default (an explicit --set or recipe value still wins).
+# where a 135M model loops. The engine caps every request its lanes send to this server (session/lanes.py),
+# and the server takes it as the default of a request that sets none.
 MAX_REPLY = 512
 
 
@@ -43,12 +43,6 @@ def command(deployment: Deployment, port: int) -> list[str]:
     return [sys.executable, "-m", "pytest_nemoeval.servers.llama_server", "--model", str(gguf_path()), "--alias", MODEL,
             "--port", str(port), "--parallel", str(min(SLOTS, deployment.parallelism)),
             "--threads", str(max(1, os.cpu_count() or 1)), "--max-reply", str(MAX_REPLY), *deployment.args]
-
-
-def fit_generation(generation: dict[str, Any]) -> dict[str, Any]:
-    """A suite's default generation settings on the embedded model: at most MAX_REPLY tokens a reply."""
-    budget = generation.get("max_new_tokens")
-    return {**generation, "max_new_tokens": MAX_REPLY if budget is None else min(int(budget), MAX_REPLY)}
 
 
 def provenance(deployment: Deployment) -> dict[str, Any]:

@@ -53,17 +53,6 @@ class ControllerPlugin:
         self.interrupted: str | None = None  # the signal that stopped the run (Ctrl-C, SIGTERM)
         self.shard: dict[str, Any] | None = None  # --shard: this job's part of the selection (ItemsPlugin)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """One run at a time writes a results directory: a second one is refused before it sends anything."""
-        if self.config.option.collectonly:
-            return
-        path = self.results_dir / ".nemoeval" / "run.lock"
-        self.lock = flock.try_hold(path, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        if self.lock is None:
-            raise pytest.UsageError(f"--results-dir {self.results_dir} is in use by another run "
-                                    f"({flock.holder(path)}): wait for it to end, or pass another --results-dir")
-
     # -- the role the items see (ItemsPlugin.role, without xdist) ------------------------------------
 
     def served_model(self) -> str:
@@ -73,10 +62,12 @@ class ControllerPlugin:
         return self.connect().base_url
 
     def open_store(self) -> ResponseStore:
+        """The run's store, once it has items to send (also under xdist): the results directory is then this run's."""
         from pytest_nemoeval.engine.store import ResponseStore
 
         if self.store is None:
             self.store = ResponseStore(self.store_path(), self.run_id)
+            self.lock = _claim(self.results_dir, self.store)
         return self.store
 
     def plan_published(self) -> None:
@@ -130,7 +121,9 @@ class ControllerPlugin:
         return store_path(self.results_dir, self.run_id, self.run.cache)
 
     def lanes(self) -> list[Lane]:
-        return run_lanes(self.run, self.connect())
+        from pytest_nemoeval.servers.embedded import MAX_REPLY
+
+        return run_lanes(self.run, self.connect(), MAX_REPLY if self.runs_embedded_model() else None)
 
     def start_engine(self) -> None:
         from pytest_nemoeval.engine.process import EngineProcess
@@ -301,6 +294,21 @@ def _stopped(store: ResponseStore | None, failures: int, maxfail: int) -> str | 
     if failure is not None and failure[0] == DEAD:
         return failure[1]
     return f"stopped after {failures} failed item(s) (-x/--maxfail)" if maxfail and failures >= maxfail else None
+
+
+def _claim(results_dir: Path, store: ResponseStore) -> flock.HeldLock:
+    """One run at a time writes a results directory: another is refused before it sends anything (items a
+    worker already waits for fail at once). A session without benchmark items claims nothing."""
+    from pytest_nemoeval.engine.store import STOPPED
+
+    path = results_dir / ".nemoeval" / "run.lock"
+    lock = flock.try_hold(path, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    if lock is None:
+        message = (f"--results-dir {results_dir} is in use by another run ({flock.holder(path)}): wait for it to "
+                   "end, or pass another --results-dir")
+        store.fail(STOPPED, message)
+        raise pytest.UsageError(message)
+    return lock
 
 
 def _terminal_fd(config: pytest.Config) -> int:

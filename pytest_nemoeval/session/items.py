@@ -171,12 +171,7 @@ class ItemsPlugin:
             self.data_errors.append(f"{suite.name}: cannot read data: {exc}")
         except pytest.UsageError as exc:  # the endpoint whose tokenizer builds the data (RULER) is unreachable
             self.data_errors.append(f"{suite.name}: {exc}")
-        defaults = suite.generation
-        if self.role.runs_embedded_model():  # the toy CPU model: a reply's length is capped (servers/embedded.py)
-            from pytest_nemoeval.servers.embedded import fit_generation
-
-            defaults = fit_generation(defaults)
-        generation = self.run.generation_for(suite.name, defaults)
+        generation = self.run.generation_for(suite.name, suite.generation)
         dataset, sizes = dataset_record(suite, rows, generation.get("system_prompt"))
         prepared = PreparedSuite(suite, rows, self.run.repeats_for(suite.name, suite.repeats), generation,
                                  module_file, dataset, sizes)
