@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -74,3 +74,21 @@ def check_user(run: RunConfig, prepared: dict[str, PreparedSuite], selected: lis
             f"{', '.join(simulated)} talks to a simulated user and the environment variable {key_env} is not set: "
             f"export the user model's API key (or name the variable with --user-api-key-env)")
     connect(user["endpoint"], user["model"], key_env, False, option="--user-endpoint")
+
+
+def check_completions(run: RunConfig, prepared: dict[str, PreparedSuite], selected: list[str],
+                      role: Any) -> dict[str, Any] | None:
+    """A selected base-model suite: the endpoint serves raw completions (and log-likelihoods if needed); what
+    the probe found (the items' scoring), or None without such a suite."""
+    from pytest_nemoeval.completions import CapabilityError, probe
+
+    harness = [name for name in selected if prepared[name].suite.harness is not None]
+    if not harness:
+        return None
+    loglikelihood = any(not prepared[name].suite.harness.generative  # type: ignore[union-attr]
+                        for name in harness)
+    try:
+        return probe(role.endpoint_url(), role.served_model(), os.environ.get(run.api_key_env), loglikelihood,
+                     ", ".join(harness))
+    except CapabilityError as exc:
+        raise pytest.UsageError(str(exc)) from None

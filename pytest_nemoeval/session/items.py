@@ -4,7 +4,6 @@ records its verdict. Registered where items are collected (the only process, or 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator, Protocol
@@ -17,7 +16,8 @@ from pytest_nemoeval.engine.context import OVERFLOW_KEY, is_overflow
 from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
-from pytest_nemoeval.session.checks import check_benchmark_names, check_judge, check_requirements, check_user
+from pytest_nemoeval.session.checks import (check_benchmark_names, check_completions, check_judge,
+                                            check_requirements, check_user)
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
 from pytest_nemoeval.shard import split
 from pytest_nemoeval.suite import Suite, installed, prompt_hash
@@ -139,21 +139,7 @@ class ItemsPlugin:
             items[:] = [item for item in items if item not in dropped]
             config.hook.pytest_deselected(items=left_out)
         if self.run.shard is not None:
-            self.take_shard(config, items)
-
-    def take_shard(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """--shard K/N: the other jobs' items are deselected (after -k, -m and the recipe); others run in job 1."""
-        refs = [(item_ref(item), item) for item in items]
-        ours, record = split.take(self.run.shard, [
-            (ref.benchmark, ref.sample_index, ref.repeat,
-             0 if item.get_closest_marker("skip") else self.prepared[ref.benchmark].item_cost(ref.sample_index), item)
-            for ref, item in refs if isinstance(ref, ItemRef)])
-        theirs = [item for ref, item in refs if item not in ours and (record["index"] != 1 or isinstance(ref, ItemRef))]
-        if theirs:
-            dropped = set(theirs)
-            items[:] = [item for item in items if item not in dropped]
-            config.hook.pytest_deselected(items=theirs)
-        self.role.shard_selected(record)
+            take_shard(config, items, self.run.shard, self.prepared, self.role)
 
     def prepare(self, suite: Suite, module_file: Path) -> PreparedSuite:
         if suite.name in self.prepared:
@@ -201,25 +187,10 @@ class ItemsPlugin:
             check_judge(self.run, self.prepared, selected, self.role.runs_embedded_model)
             check_user(self.run, self.prepared, selected)
             self.model = self.role.served_model()
-            self.check_completions(selected)
+            self.scoring = check_completions(self.run, self.prepared, selected, self.role)
             self.store = self.role.open_store()
             self.store.publish_plan(self.request_for(item_ref(item), self.model) for item in self.items)
             self.role.plan_published()
-
-    def check_completions(self, selected: list[str]) -> None:
-        """A selected base-model suite: the endpoint serves raw completions (and log-likelihoods if needed)."""
-        from pytest_nemoeval.completions import CapabilityError, probe
-
-        harness = [name for name in selected if self.prepared[name].suite.harness is not None]
-        if not harness:
-            return
-        loglikelihood = any(not self.prepared[name].suite.harness.generative  # type: ignore[union-attr]
-                            for name in harness)
-        try:
-            self.scoring = probe(self.role.endpoint_url(), self.role.served_model(),
-                                 os.environ.get(self.run.api_key_env), loglikelihood, ", ".join(harness))
-        except CapabilityError as exc:
-            raise pytest.UsageError(str(exc)) from None
 
     def request_for(self, ref: ItemRef | None, model: str) -> tuple[str, str, dict[str, Any]]:
         """(request key, prompt hash, payload) of one item: a row of the plan."""
@@ -360,6 +331,22 @@ class ItemsPlugin:
         for key in (VERDICT, RESPONSE, PLANNED):
             _pop(item.stash, key)
         item.user_properties[:] = [entry for entry in item.user_properties if entry[0] not in OWN_PROPERTIES]
+
+
+def take_shard(config: pytest.Config, items: list[pytest.Item], shard: str, prepared: dict[str, PreparedSuite],
+               role: Role) -> None:
+    """--shard K/N: the other jobs' items are deselected (after -k, -m and the recipe); others run in job 1."""
+    refs = [(item_ref(item), item) for item in items]
+    ours, record = split.take(shard, [
+        (ref.benchmark, ref.sample_index, ref.repeat,
+         0 if item.get_closest_marker("skip") else prepared[ref.benchmark].item_cost(ref.sample_index), item)
+        for ref, item in refs if isinstance(ref, ItemRef)])
+    theirs = [item for ref, item in refs if item not in ours and (record["index"] != 1 or isinstance(ref, ItemRef))]
+    if theirs:
+        dropped = set(theirs)
+        items[:] = [item for item in items if item not in dropped]
+        config.hook.pytest_deselected(items=theirs)
+    role.shard_selected(record)
 
 
 def _pop(stash: pytest.Stash, key: pytest.StashKey[Any]) -> Any:
