@@ -51,6 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(items, "nemoeval-items")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    interrupt.drop_lineless_frames(excinfo.tb)  # before pytest's terminal reporter formats it
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     restore = config.stash.get(RESTORE_SIGNALS, None)
     if restore is not None:

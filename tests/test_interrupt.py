@@ -139,3 +139,17 @@ def test_a_session_without_benchmark_items_claims_no_results_directory(pytester)
         assert pytester.runpytest_subprocess("test_plain.py").ret == 0
     finally:
         held.release()
+
+
+def test_an_interrupt_that_lands_on_a_frame_without_a_line_is_still_reported():
+    """CPython 3.11 gives some frames no line number (a signal landing in a `with` statement's __enter__ did, in
+    CI): pytest's report of the interrupt would fail on it and the run exit 1; the entry is taken out."""
+    from types import SimpleNamespace
+
+    from pytest_nemoeval.session.interrupt import drop_lineless_frames
+
+    last = SimpleNamespace(tb_lineno=7, tb_next=None)
+    lineless = SimpleNamespace(tb_lineno=None, tb_next=last)
+    first = SimpleNamespace(tb_lineno=3, tb_next=SimpleNamespace(tb_lineno=None, tb_next=lineless))
+    drop_lineless_frames(first)
+    assert first.tb_next is last and last.tb_next is None

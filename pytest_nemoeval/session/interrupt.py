@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any, Callable
 
 _received: list[int] = []
@@ -47,3 +47,14 @@ def summary(signal_name: str, answered: int, cache: Path | None) -> str:
             if cache is not None else "--no-cache: nothing is kept for a rerun")
     return (f"nemoeval: interrupted by {signal_name} after {answered} scored item(s); results.json was not "
             f"written; {kept}")
+
+
+def drop_lineless_frames(tb: TracebackType | None) -> None:
+    """A signal can land where a frame has no line number (CPython 3.11: a `with` statement's __enter__); pytest's
+    report of the KeyboardInterrupt then fails on it (tb_lineno None) and the run exits 1, not 2. Such entries
+    are taken out of the chain (tb_next is writable)."""
+    while tb is not None and tb.tb_next is not None:
+        if tb.tb_next.tb_lineno is None:
+            tb.tb_next = tb.tb_next.tb_next
+        else:
+            tb = tb.tb_next
