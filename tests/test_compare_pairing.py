@@ -236,3 +236,17 @@ def test_cost_and_latency_gates(tmp_path):
     assert run_compare(a, b, {"bench": parse_gate({"max_tokens_increase": 0.35}, "gate")})["exit_status"] == 0
     with pytest.raises(PolicyError, match="max_tokens_increase must be a fraction >= 0"):
         parse_gate({"max_tokens_increase": "lots"}, "gate")
+
+
+@pytest.mark.parametrize("latency", [0.0042, 0.0049, 0.1 + 0.2, 1.23456789, 12.5])
+def test_a_run_and_its_nemo_evaluator_export_give_the_same_latencies(tmp_path, latency):
+    # the export keeps 0.1 ms (latency_ms, one decimal); 4.2 / 1000 is 0.004200000000000001 in floating point, so
+    # the two readings of one run agree only if both keep the same 0.1 ms
+    from pytest_nemoeval.compare.runs import _item, _nel_item
+    from pytest_nemoeval.export.nemo_evaluator import result_rows
+
+    row = {"sample_id": 3, "repeat": 0, "prompt_hash": "h", "verdict": "correct", "tokens": 5, "latency": latency}
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps(row) + "\n")
+    (exported,) = result_rows(samples)
+    assert _nel_item(exported).latency == _item(row, None).latency == round(latency, 4)

@@ -142,11 +142,18 @@ def _item(row: dict[str, Any], ratio: tuple[str, str] | None) -> Item:
         parts = (0.0 if row.get("verdict") == "error" else float(inputs.get(ratio[0]) or 0.0),
                  float(inputs.get(ratio[1]) or 0.0))
     return Item(_key(row.get("sample_id"), row.get("repeat")), correct, float(correct), row.get("prompt_hash"),
-                row.get("category"), parts, _number(row.get("tokens")), _number(row.get("latency")))
+                row.get("category"), parts, _number(row.get("tokens")), _seconds(row.get("latency")))
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _seconds(value: Any) -> float | None:
+    """A latency in seconds to the 0.1 ms our runs and their NeMo Evaluator exports both keep, so that one run read
+    either way gives the same p95."""
+    number = _number(value)
+    return None if number is None else round(number, 4)
 
 
 def _nel_item(row: dict[str, Any]) -> Item:
@@ -157,4 +164,4 @@ def _nel_item(row: dict[str, Any]) -> Item:
     latency = _number(row.get("latency_ms"))
     return Item(_key(int(row["problem_idx"]) if sample is None else sample, row.get("repeat")), reward > 0,
                 reward, metadata.get("prompt_hash"), None if category is None else str(category), None,
-                _number(row.get("tokens")), None if latency is None else latency / 1000)
+                _number(row.get("tokens")), None if latency is None else _seconds(latency / 1000))
