@@ -87,6 +87,9 @@ OPTIONS: tuple[Option, ...] = (
            os.cpu_count() or 1, values.positive_int("--sandbox-workers"), "N"),
     Option("sandbox_strict", "--sandbox-strict", "refuse to run model-written code without network and "
            "file-system isolation", False, values.flag, is_flag=True),
+    Option("container_workers", "--container-workers", "container trials (Terminal-Bench, SWE-bench) running at once "
+           "(default: one per core, at most one per 4 GiB of memory)", None,
+           values.positive_int("--container-workers"), "N"),
     # the judge of suites graded by a model (recipe section `judge:`)
     Option("judge.endpoint", "--judge-endpoint", "OpenAI-compatible base URL of the judge model; `embedded`: the "
            "embedded model (default without --endpoint/--deploy, else " + OPENAI_URL + ")", None, values.text, "URL"),

@@ -47,6 +47,8 @@ class Suite:
     judge: str | None = None
     # simulated_user=True: its driver also talks to the user simulator lane (--user-*, e.g. tau2-bench's user)
     simulated_user: bool = False
+    # preflight(results_dir): checked once before anything is sent (a UsageError line), e.g. the Docker daemon
+    preflight: Callable[[str], None] | None = None
     # files the suite needs in --data-dir besides its rows (name -> where to get them), e.g. SciCode's targets
     data_files: dict[str, str] = field(default_factory=dict)
     # dataset parameters a recipe may set (`benchmarks.<name>.data: {...}`), with their defaults; `data`

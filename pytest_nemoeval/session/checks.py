@@ -1,6 +1,6 @@
 """What is checked once the items are collected and before anything is sent: the benchmark names the run gives
-(thresholds, recipe), the packages the selected suites' scorers import, the judge of judged suites and the
-simulated user of agentic ones."""
+(thresholds, recipe), the packages the selected suites' scorers import, the judge of judged suites, the
+simulated user of agentic ones and what a suite checks itself (its preflight: the container suites' Docker)."""
 
 from __future__ import annotations
 
@@ -74,6 +74,13 @@ def check_user(run: RunConfig, prepared: dict[str, PreparedSuite], selected: lis
             f"{', '.join(simulated)} talks to a simulated user and the environment variable {key_env} is not set: "
             f"export the user model's API key (or name the variable with --user-api-key-env)")
     connect(user["endpoint"], user["model"], key_env, False, option="--user-endpoint")
+
+
+def check_preflight(run: RunConfig, prepared: dict[str, PreparedSuite], selected: list[str]) -> None:
+    """Each distinct preflight of the selected suites (e.g. the container suites' Docker daemon), once."""
+    for preflight in dict.fromkeys(prepared[name].suite.preflight for name in selected):
+        if preflight is not None:
+            preflight(run.results_dir)
 
 
 def check_completions(run: RunConfig, prepared: dict[str, PreparedSuite], selected: list[str],

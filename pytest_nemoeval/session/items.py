@@ -17,7 +17,7 @@ from pytest_nemoeval.errors import DataError, EndpointDown, GenerationError
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.selection import may_select
 from pytest_nemoeval.session.checks import (check_benchmark_names, check_completions, check_judge,
-                                            check_requirements, check_user)
+                                            check_preflight, check_requirements, check_user)
 from pytest_nemoeval.session.plan import PreparedSuite, plan_row
 from pytest_nemoeval.shard import split
 from pytest_nemoeval.suite import Suite, installed, prompt_hash
@@ -186,6 +186,7 @@ class ItemsPlugin:
         if self.items:
             check_judge(self.run, self.prepared, selected, self.role.runs_embedded_model)
             check_user(self.run, self.prepared, selected)
+            check_preflight(self.run, self.prepared, selected)
             self.model = self.role.served_model()
             self.scoring = check_completions(self.run, self.prepared, selected, self.role)
             self.store = self.role.open_store()

@@ -1,0 +1,2 @@
+#!/bin/bash
+touch /app/go; echo done > /app/done.txt
