@@ -110,6 +110,28 @@ def aggregate(section: dict[str, Any] | None, benchmarks: dict[str, dict[str, An
     return entries, failures
 
 
+def regrade(document: dict[str, Any], graded: list[str]) -> list[str]:
+    """`python -m pytest_nemoeval grade` scored `graded`: the aggregates they left incomplete (unscored members)
+    computed and gated into results.json; the messages of the thresholds that failed."""
+    config = document["config"]
+    before = document.get("aggregates") or {}
+    section = {name: spec for name, spec in (config.get("aggregates") or {}).items()
+               if any(before.get(name, {}).get("missing", {}).get(member) == "unscored" for member in graded)}
+    if not section:
+        return []
+    run_thresholds = [parse_threshold(text, "results.json") for text in config.get("thresholds") or []]
+    entries, failed = aggregate(section, document["benchmarks"], run_thresholds, config.get("gate_on") or "point")
+    document["aggregates"] = {**before, **entries}
+    gate = document["gate"]
+    failures = [failure.message for failure in failed if not failure.inconclusive]
+    gate["failures"] = gate["failures"] + failures
+    gate["passed"] = not gate["failures"]
+    undecided = [failure.message for failure in failed if failure.inconclusive]
+    if undecided:
+        gate["inconclusive"] = gate.get("inconclusive", []) + undecided
+    return failures
+
+
 def _entry(spec: dict[str, Any], benchmarks: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     members = spec["of"]
     ran = [benchmarks[member] for member in members if member in benchmarks]

@@ -154,3 +154,23 @@ def test_the_published_tau2_average_and_members_that_give_no_value():
     assert entries["tau2_average"]["thresholds"][0]["passed"] is False
     # none of the members ran (-k): no entry at all, as a benchmark none of whose items ran
     assert aggregate(section, {}, thresholds(section)) == ({}, [])
+
+
+def test_grading_an_unscored_member_later_completes_and_gates_its_aggregate():
+    """`python -m pytest_nemoeval grade` scores a run-graded member (CritPt without its key at run time)."""
+    from pytest_nemoeval.aggregates import regrade
+
+    config = {"aggregates": {"avg": {"of": ["a", "b"]}}, "thresholds": ["avg.accuracy>=0.5"], "gate_on": "point"}
+    benchmarks = {"a": {"primary_metric": "accuracy", "metrics": {"accuracy": {"value": 0.4, "stderr": 0.03}}},
+                  "b": {"primary_metric": "accuracy", "metrics": {}, "unscored": "no key"}}
+    entries, _ = aggregate(config["aggregates"], benchmarks, [])
+    document = {"config": config, "benchmarks": benchmarks, "aggregates": entries,
+                "gate": {"passed": True, "failures": []}}
+    assert regrade(document, ["a"]) == [] and document["aggregates"]["avg"]["complete"] is False
+    del benchmarks["b"]["unscored"]
+    benchmarks["b"]["metrics"] = {"accuracy": {"value": 0.5, "stderr": 0.04}}
+    assert regrade(document, ["b"]) == ["avg.accuracy = 0.4500 (95% CI [0.4010, 0.4990]), required >= 0.5"]
+    entry = document["aggregates"]["avg"]
+    assert entry["complete"] and entry["metrics"]["accuracy"]["stderr"] == pytest.approx(0.025)
+    assert entry["thresholds"] == [{"metric": "accuracy", "op": ">=", "value": 0.5, "passed": False}]
+    assert document["gate"]["passed"] is False
