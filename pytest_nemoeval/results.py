@@ -359,4 +359,3 @@ class ResultsDocument:
 
     def aggregate_rows(self) -> list[str]:
         return aggregate_rows(self.aggregates, {failure.benchmark for failure in self.gate_failures})
-
