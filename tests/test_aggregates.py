@@ -4,6 +4,7 @@ lines, thresholds on it as the exit status, an incomplete aggregate not gated, m
 from __future__ import annotations
 
 import math
+from xml.etree import ElementTree
 
 import pytest
 
@@ -46,7 +47,7 @@ def run(pytester: pytest.Pytester, mock, *args: str) -> pytest.RunResult:
 
 
 def test_the_aggregate_is_the_plain_mean_with_the_members_stderr_combined(two, mock_server):
-    result = run(two, mock_server())
+    result = run(two, mock_server(), "--junitxml", "junit.xml")
     assert result.ret == 0, result.stdout.str()[-2000:]
     document = results(two)
     members = {name: document["benchmarks"][name]["metrics"]["accuracy"] for name in ("mmlu_pro", "mmlu_pro_b")}
@@ -63,6 +64,11 @@ def test_the_aggregate_is_the_plain_mean_with_the_members_stderr_combined(two, m
     assert document["config"]["thresholds"] == ["avg.accuracy>=0.1"]
     result.stdout.fnmatch_lines([f"avg: accuracy 0.1250 (95% CI {mean['ci95'][0]:.4f}-{mean['ci95'][1]:.4f}, "
                                  f"stderr {STDERR:.4f})  mean of mmlu_pro, mmlu_pro_b  gate: passed"])
+    suite = ElementTree.parse(two.path / "junit.xml").getroot().find("testsuite")
+    properties = {prop.get("name"): prop.get("value") for prop in suite.find("properties")}
+    assert properties["nemoeval.avg.complete"] == "true"
+    assert float(properties["nemoeval.avg.accuracy"]) == pytest.approx(MEAN)
+    assert float(properties["nemoeval.avg.accuracy.stderr"]) == pytest.approx(STDERR, abs=1e-5)
 
 
 @pytest.mark.parametrize(("args", "status", "line"), [
