@@ -166,6 +166,7 @@ def recipe_keys() -> str:
     lines = [f"- top level: {keys(options.RECIPE_KEYS)}"]
     lines += [f"- `{section}:` {keys(names)}" for section, names in sorted(options.SECTIONS.items())]
     lines += [f"- `benchmarks.<name>:` {keys(options.BENCHMARK_KEYS)}",
+              f"- `aggregates.<name>:` {keys(options.AGGREGATE_KEYS)}",
               f"- `generation:` (top level, or per benchmark) {keys(options.GENERATION_KEYS)}"]
     return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_nemoeval import aggregates
 from pytest_nemoeval.compare.policy import BenchmarkPolicy, PolicyError, parse_gate
 from pytest_nemoeval.gate import Threshold, parse_threshold
 from pytest_nemoeval.options import (BENCHMARK_KEYS, EMBEDDED_JUDGE, GENERATION_KEYS, OPENAI_URL, OPTION_BY_KEY,
@@ -66,6 +67,8 @@ def validate_tree(data: dict[str, Any], where: str) -> None:
             _check_keys(data[section], known, where, f"{section}.")
     if "generation" in data:
         _check_generation(data["generation"], where, "generation")
+    if data.get("aggregates") is not None:
+        aggregates.validate(data["aggregates"], where)
     benchmarks = data.get("benchmarks") or {}
     if not isinstance(benchmarks, dict):
         raise pytest.UsageError(f"{where}: 'benchmarks' must be a mapping of benchmark name to settings")
@@ -238,4 +241,5 @@ def resolve(config: pytest.Config) -> RunConfig:
                                for key, value in section["data"].items()}
         for text in (section or {}).get("thresholds") or []:
             thresholds.append(parse_threshold(f"{name}.{text}", "recipe"))
+    thresholds += aggregates.thresholds(tree.get("aggregates"))
     return RunConfig(tree=tree, thresholds=thresholds, recipe_benchmarks=recipe_benchmarks)

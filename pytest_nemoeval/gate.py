@@ -10,7 +10,7 @@ import pytest
 
 GATE_ON = ("point", "ci")  # --gate-on: a threshold holds on the point estimate, or on the 95 % interval
 _THRESHOLD = re.compile(
-    r"^\s*(?P<benchmark>[A-Za-z0-9_]+)\.(?P<metric>[A-Za-z0-9_@]+)\s*(?P<op>>=|<=)\s*(?P<value>[-+0-9.eE]+)\s*$")
+    r"^\s*(?P<benchmark>[A-Za-z0-9_]+)\.(?P<metric>[A-Za-z0-9_@^]+)\s*(?P<op>>=|<=)\s*(?P<value>[-+0-9.eE]+)\s*$")
 
 
 @dataclass(frozen=True)

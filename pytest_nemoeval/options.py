@@ -155,8 +155,9 @@ SECTIONS: dict[str, set[str]] = {}
 for _option in OPTIONS:
     if "." in _option.key:
         SECTIONS.setdefault(_option.key.split(".")[0], set()).add(_option.key.split(".", 1)[1])
-RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks"} | set(
-    SECTIONS)
+RECIPE_KEYS = {key for key in OPTION_BY_KEY if "." not in key} - {"results_dir"} | {"generation", "benchmarks",
+                                                                                   "aggregates"} | set(SECTIONS)
+AGGREGATE_KEYS = {"of", "metric", "thresholds"}  # aggregates.<name> (aggregates.py)
 BENCHMARK_KEYS = {"repeats", "generation", "thresholds", "limit_samples", "data", "gate", "judge_model"}
 GENERATION_KEYS = {"max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop", "system_prompt", "extra_body",
                    "max_length", "pin_slots",  # log-likelihood items (suite.LOCAL_SETTINGS)
@@ -189,6 +190,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--set", action="append", default=[], dest="nemoeval_set", metavar="KEY=VALUE",
                     help="override a configuration key (dotted, e.g. generation.temperature=0.6); repeatable")
     group.addoption("--threshold", action="append", default=[], dest="nemoeval_threshold",
-                    metavar="BENCH.METRIC>=VALUE", help="score gate, also <=; repeatable")
+                    metavar="BENCH.METRIC>=VALUE", help="score gate, also <=; BENCH may be a recipe aggregate; "
+                    "repeatable")
 
 

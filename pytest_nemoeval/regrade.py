@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_nemoeval import aggregates
 from pytest_nemoeval.config import RunConfig, apply_set
 from pytest_nemoeval.errors import DriverError, Unscored
 from pytest_nemoeval.gate import parse_threshold
@@ -108,6 +109,8 @@ def main(argv: list[str]) -> int:
         failures += rescore(document, name, metrics)
         primary = entry["metrics"].get(entry["primary_metric"], {})
         print(f"{name}: {entry['primary_metric']} {primary.get('value', 0.0):.4f}")
+    graded = [name for name in unscored if "unscored" not in document["benchmarks"][name]]
+    failures += aggregates.regrade(document, graded)
     write_atomic(directory / "results.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     for failure in failures:
         print(f"GATE FAILED: {failure}", file=sys.stderr)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from pytest_nemoeval import __version__
+from pytest_nemoeval.aggregates import aggregate, aggregate_rows
 from pytest_nemoeval.compare.report import (baseline_column, baseline_comparison, comparison_failures,
                                             inconclusive_exit_status)
 from pytest_nemoeval.config import RunConfig
@@ -234,6 +235,7 @@ class ResultsDocument:
         self.run = run
         self.model: str | None = None
         self.benchmarks: dict[str, dict[str, Any]] = {}
+        self.aggregates: dict[str, dict[str, Any]] = {}  # cross-benchmark means (aggregates.py)
         self.gate_failures: list[GateFailure] = []
         self.inconclusive: list[GateFailure] = []  # thresholds on the CI and comparisons that decided nothing
         self.comparison: dict[str, Any] | None = None
@@ -275,6 +277,9 @@ class ResultsDocument:
                     tally.repeats, tally.primary_metric)
         first_errors = {name: tally.first_error for name, tally in collector.tallies.items()}
         checks = evaluate(self.run.thresholds, benchmarks, self.run.max_error_rate, first_errors, self.run.gate_on)
+        self.aggregates, failed = aggregate(self.run.tree.get("aggregates"), benchmarks, self.run.thresholds,
+                                            self.run.gate_on)
+        checks += failed
         if self.run.baseline is not None:
             self.comparison = baseline_comparison(self.run, benchmarks, collector.sample_files())
             checks += comparison_failures(self.comparison)
@@ -290,6 +295,8 @@ class ResultsDocument:
             "benchmarks": benchmarks,
             "gate": {"passed": not self.gate_failures, "failures": [failure.message for failure in self.gate_failures]},
         }
+        if self.aggregates:
+            document["aggregates"] = self.aggregates
         if self.inconclusive:
             document["gate"]["inconclusive"] = [check.message for check in self.inconclusive]
         if self.comparison is not None:
@@ -350,3 +357,5 @@ class ResultsDocument:
                         f"gate: {gate}{versus}")
         return rows
 
+    def aggregate_rows(self) -> list[str]:
+        return aggregate_rows(self.aggregates, {failure.benchmark for failure in self.gate_failures})

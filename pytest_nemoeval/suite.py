@@ -92,9 +92,11 @@ class Suite:
 
     def variant(self, name: str, **changes: Any) -> "Suite":
         """This suite under another name with some fields changed (e.g. tools, repeats); `generation` is merged
-        into this suite's, and the rows stay this suite's (also in --data-dir)."""
+        into this suite's, and the rows stay this suite's (also in --data-dir) unless `data_name` names others
+        (a variant on other data: tau2-bench's domains)."""
         generation = {**self.generation, **changes.pop("generation", {})}
-        return dataclasses.replace(self, name=name, data_name=self.data_file, generation=generation, **changes)
+        changes.setdefault("data_name", self.data_file)
+        return dataclasses.replace(self, name=name, generation=generation, **changes)
 
     @property
     def data_file(self) -> str:

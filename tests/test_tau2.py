@@ -14,9 +14,9 @@ import pytest
 
 from helpers import ROOT, copy_suites, results, samples
 
-pytest.importorskip("tau2", reason="the tau2 suites need pytest-nemoeval[tau2]")
+from pytest_nemoeval.tasks.tau2 import domain_dir, trial_seed  # first: it keeps litellm from fetching at import
 
-from pytest_nemoeval.tasks.tau2 import domain_dir, trial_seed  # noqa: E402
+pytest.importorskip("tau2", reason="the tau2 suites need pytest-nemoeval[tau2]")
 
 # tau2's mock domain, as a suite written like the real ones
 MOCK_SUITE = '''
@@ -238,3 +238,15 @@ def test_a_bad_step_limit_is_one_line_before_any_request(mock_project, mock_serv
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *tau2: data.max_steps must be a whole number of at least 1, got 0*"])
     assert model.chat_requests() == 0
+
+
+def test_importing_tau2_through_the_plugin_leaves_litellm_offline():
+    """litellm (imported with tau2) would fetch its price list from GitHub and log each failed retry into the
+    run's output; the plugin's tau2 module makes it use its bundled copy, unless the user says otherwise."""
+    env = {key: value for key, value in os.environ.items() if key != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    code = ("import os, pytest_nemoeval.tasks.tau2, tau2.registry, litellm\n"
+            "print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'], len(litellm.model_cost) > 100)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True"]  # the bundled price list is there all the same
+    assert "cost map" not in done.stderr and "githubusercontent" not in done.stderr, done.stderr[-2000:]

@@ -62,7 +62,7 @@ class HtmlReport:
                 f"<td>{_e(versus.get('verdict', ''))}</td></tr>")
         lines = [f"<li class=failed>GATE FAILED: {_e(f.message)}</li>" for f in self.results.gate_failures]
         lines += [f"<li>GATE INCONCLUSIVE: {_e(f.message)}</li>" for f in self.results.inconclusive]
-        text = "".join(f"<li>{_e(row)}</li>" for row in self.results.summary_rows())
+        text = "".join(f"<li>{_e(row)}</li>" for row in self.results.summary_rows() + self.results.aggregate_rows())
         return (f'<div id="nemoeval-scores"><h2>nemoeval scores</h2><table id="nemoeval-score-table">{head}'
                 f'{"".join(rows)}</table><ul>{"".join(lines)}{text}</ul></div>')
 

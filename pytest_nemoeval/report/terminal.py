@@ -1,5 +1,5 @@
-"""The run's scores at the end of pytest's terminal output: one line per benchmark (its categories under -v),
-the comparison with a baseline, the gate's lines, where results.json is and what was exported."""
+"""The run's scores at the end of pytest's terminal output: one line per benchmark (its categories under -v) and
+per aggregate, the comparison with a baseline, the gate's lines, where results.json is and what was exported."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def write_scores(terminalreporter: Any, results: ResultsDocument, exported: list
         terminalreporter.write_line(row)
         for line in category_rows(entry) if verbose else ():
             terminalreporter.write_line(line)
+    for row in results.aggregate_rows():
+        terminalreporter.write_line(row)
     if results.comparison is not None:
         from pytest_nemoeval.compare.report import comparison_warnings, lines
 

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
+from pytest_nemoeval import aggregates
 from pytest_nemoeval.config import RunConfig
 from pytest_nemoeval.options import EMBEDDED_JUDGE
 from pytest_nemoeval.endpoint import connect
@@ -18,14 +19,17 @@ from pytest_nemoeval.suite import installed
 
 
 def check_benchmark_names(run: RunConfig, prepared: dict[str, PreparedSuite], suite_dirs: set[Path]) -> None:
-    """Every benchmark a threshold or the recipe names is a suite collected, or a suite module (test_<name>.py)
-    beside one that -k, the recipe or paths left out."""
+    """Every benchmark a threshold, the recipe or an aggregate names is a suite collected, or a suite module
+    (test_<name>.py) beside one that -k, the recipe or paths left out (a threshold may name an aggregate)."""
     if not suite_dirs:
         return
     known = set(prepared)
     for directory in suite_dirs:
         known |= {path.stem.removeprefix("test_") for path in directory.glob("test_*.py")}
-    named = [(threshold.benchmark, "--threshold/recipe threshold") for threshold in run.thresholds]
+    aggregated = run.tree.get("aggregates") or {}
+    aggregates.check_names(aggregated, known, run.recipe_benchmarks)
+    named = [(threshold.benchmark, "--threshold/recipe threshold") for threshold in run.thresholds
+             if threshold.benchmark not in aggregated]
     named += [(name, "recipe benchmarks") for name in run.tree.get("benchmarks") or {}]
     for name, where in named:
         if name not in known:

@@ -248,7 +248,8 @@ class ControllerPlugin:
                          if self.run.shard else None)
                 status = self.results.write(self.collector, endpoint,
                                             run_provenance(self.collector.started, deployment), shard)
-                add_junit_properties(self.config, self.results.benchmarks, not self.results.gate_failures)
+                add_junit_properties(self.config, self.results.benchmarks, not self.results.gate_failures,
+                                     self.results.aggregates)
                 if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and shard is not None:
                     session.exitstatus = pytest.ExitCode.OK  # the other jobs have the items
                 if self.run.section("export")["to"] and shard is None and not self.export():

@@ -268,7 +268,7 @@ def main(argv: list[str]) -> int:
         return USAGE_ERROR
     for warning in warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    for row in document.summary_rows():
+    for row in document.summary_rows() + document.aggregate_rows():
         print(row)
     for failure in document.gate_failures:
         print(f"GATE FAILED: {failure.message}")

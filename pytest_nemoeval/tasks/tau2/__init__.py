@@ -31,6 +31,10 @@ from pytest_nemoeval.errors import DataError, GenerationError, context_exceeded
 from pytest_nemoeval.extraction import split_reasoning
 from pytest_nemoeval.metrics import SampleOutcome, summarize
 
+# before any import of tau2: litellm, which tau2 imports, fetches its model price list from GitHub at import and
+# logs every retry when it cannot (air-gapped clusters, CI); its bundled copy is all tau2 needs (it prices nothing)
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 EXTRA = "pip install 'pytest-nemoeval[tau2]'"
 # the suites' data options (recipe `benchmarks.tau2_<domain>.data`): the published split and step limits
 # (NeMo Evaluator's max_steps 100; tau2's DEFAULT_MAX_ERRORS 10 tool errors)
@@ -95,7 +99,6 @@ def harness() -> dict[str, Any]:
     """tau2's run_task and EvaluationType, with litellm's completion (as tau2 calls it) routed through the engine."""
     with _harness_lock:
         if not _harness:
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download of litellm's price list
             from loguru import logger
 
             logger.disable("tau2")  # tau2 logs every turn; the run's record is samples.jsonl
