@@ -31,38 +31,58 @@ def run(bench: pytest.Pytester, mock, results_dir: str, *args: str) -> pytest.Ru
                                       results_dir, "--set", "generation.seed=0", "--max-drop", "0.1", *args)
 
 
-@pytest.fixture
-def baseline(bench, mock_server) -> str:
-    """Right on all 20 samples, one repeat."""
-    assert run(bench, server(bench, mock_server, {"*": RIGHT}), "base").ret == 0
-    return "base"
-
-
-@pytest.mark.parametrize("later, verdict, looks", [
-    pytest.param([], "GO", 3, id="go"),  # the two first-repeat misses were bad luck: the extra repeats are right
-    pytest.param(range(12), "NO-GO", 2, id="no-go"),  # the extra repeats miss 12 of 20
-])
-def test_an_inconclusive_benchmark_is_decided_by_extra_repeats(bench, mock_server, baseline, later, verdict, looks):
+def decided(bench: pytest.Pytester, mock_server, later: range | list[int], directory: str, *args: str):
+    """A candidate whose first repeat misses samples 0 and 1 (delta -0.10 against a max drop of 0.1: INCONCLUSIVE)
+    and whose later repeats miss `later`, run with --until-decided: its comparison entry and the mock server."""
     mock = server(bench, mock_server, {"0": wrong_on([0, 1]), "*": wrong_on(later)})
-    plain = run(bench, mock, "plain", "--baseline", baseline)
-    assert plain.ret == 6  # without --until-decided: INCONCLUSIVE (delta -0.10 against a max drop of 0.1)
-    assert results(bench, "plain")["comparison"]["benchmarks"]["mmlu_pro"]["verdict"] == "INCONCLUSIVE"
-    before = mock.chat_requests()
-    result = run(bench, mock, "cand", "--baseline", baseline, "--until-decided", "--max-extra-repeats", "3")
-    assert result.ret == (0 if verdict == "GO" else 1), result.stdout.str()
-    document = results(bench, "cand")
+    result = run(bench, mock, directory, "--baseline", "base", "--until-decided", *args)
+    return result, results(bench, directory), mock
+
+
+def test_inconclusive_benchmarks_are_decided_by_extra_repeats(bench, mock_server):
+    assert run(bench, server(bench, mock_server, {"*": RIGHT}), "base").ret == 0  # right on all 20, one repeat
+    # no time for an extra repeat: the run's own repeat leaves it INCONCLUSIVE
+    result, document, mock = decided(bench, mock_server, range(12), "timed", "--max-extra-time", "0.001")
+    assert result.ret == 6
     entry = document["comparison"]["benchmarks"]["mmlu_pro"]
+    assert entry["verdict"] == "INCONCLUSIVE" and entry["delta"] == pytest.approx(-0.1)
     record = entry["until_decided"]
-    extra = looks - 1
-    assert (entry["verdict"], record["decided_at"], record["extra_repeats"]) == (verdict, extra, extra)
-    assert record["extra_requests"] == 20 * extra == mock.chat_requests() - before - 20  # through the engine
-    assert record["looks"] == looks and record["stopped"] == "decided"
-    assert abs(record["z"]) >= record["boundary"] == record["boundaries"][extra]
-    rows = samples(bench, results_dir="cand")
-    assert sorted({row["repeat"] for row in rows}) == list(range(looks)) and len(rows) == 20 * looks
-    assert document["benchmarks"]["mmlu_pro"]["repeats"] == looks and entry["unpaired"]["candidate"] == 0
-    later_right = [i not in later for i in range(20)]
-    expected = sum((i not in (0, 1)) + extra * later_right[i] for i in range(20)) / (20 * looks)
-    assert entry["candidate"] == pytest.approx(expected)
-    result.stdout.fnmatch_lines([f"*verdict: {verdict}*until decided at look {extra} of 4: {extra} extra "
-                                 f"repeat(s), {20 * extra} extra requests*"])
+    assert (record["extra_repeats"], record["extra_requests"], record["stopped"]) == (0, 0, "max-extra-time")
+    assert mock.chat_requests() == 20  # the run's own
+    result.stdout.fnmatch_lines(["*verdict: INCONCLUSIVE (until undecided (max-extra-time): 0 extra repeat(s)*"])
+    # the two misses were bad luck (GO after two extra repeats); a worse model (NO-GO after one)
+    for later, verdict, extra in (([], "GO", 2), (range(12), "NO-GO", 1)):
+        result, document, mock = decided(bench, mock_server, later, verdict, "--max-extra-repeats", "3")
+        assert result.ret == (0 if verdict == "GO" else 1), result.stdout.str()
+        entry = document["comparison"]["benchmarks"]["mmlu_pro"]
+        record = entry["until_decided"]
+        assert (entry["verdict"], record["decided_at"], record["extra_repeats"]) == (verdict, extra, extra)
+        assert record["extra_requests"] == 20 * extra == mock.chat_requests() - 20  # sent through the engine
+        assert record["looks"] == extra + 1 and record["stopped"] == "decided"
+        assert abs(record["z"]) >= record["boundary"] == record["boundaries"][extra]
+        rows = samples(bench, results_dir=verdict)
+        assert sorted({row["repeat"] for row in rows}) == list(range(extra + 1)) and len(rows) == 20 * (extra + 1)
+        assert document["benchmarks"]["mmlu_pro"]["repeats"] == extra + 1 and entry["unpaired"]["candidate"] == 0
+        right = sum((i not in (0, 1)) + extra * (i not in later) for i in range(20))  # items, by hand
+        assert entry["candidate"] == pytest.approx(right / (20 * (extra + 1)))
+        result.stdout.fnmatch_lines([f"*verdict: {verdict}*until decided at look {extra} of 4: {extra} extra "
+                                     f"repeat(s), {20 * extra} extra requests*"])
+
+
+@pytest.mark.parametrize("args, message", [
+    pytest.param([], "--until-decided needs --baseline DIR*", id="no-baseline"),
+    pytest.param(["--baseline", "base", "--shard", "1/2"], "--until-decided does not combine with --shard*",
+                 id="shard"),
+    pytest.param(["--baseline", "base", "-n", "2"], "--until-decided runs its extra repeats in the process that "
+                 "runs the items: drop -n/--dist (xdist)", id="xdist"),
+    pytest.param(["--baseline", "base", "--alpha-spending", "wald"], "--alpha-spending must be one of pocock, "
+                 "obrien-fleming, got 'wald'", id="spending"),
+])
+def test_what_until_decided_cannot_do_is_one_line(bench, args, message):
+    (bench.path / "base").mkdir()
+    (bench.path / "base" / "results.json").write_text('{"benchmarks": {}}')
+    result = bench.runpytest_subprocess("suites/", "--endpoint", "http://127.0.0.1:9/v1", "--data-dir", "data",
+                                        "--until-decided", *args)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in result.stderr.str()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,13 @@ class EngineProcess:
             self._command += ["--lane", lane.spec()]
         self._stderr = stderr
         self._process: subprocess.Popen[bytes] | None = None
+        self._watch: threading.Thread | None = None
         self._closing = False
 
     def start(self) -> None:
         self._process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=self._stderr)
-        on_exit(self._process, self._exited, "nemoeval-engine-watch")
+        self._watch = on_exit(self._process, self._exited, "nemoeval-engine-watch")
 
     def _exited(self, status: int) -> None:
         if not self._closing:  # after a normal end every item has its response, which wins over the marker
@@ -55,6 +57,8 @@ class EngineProcess:
             self._process.wait(timeout)
         except subprocess.TimeoutExpired:
             return False
+        if self._watch is not None:
+            self._watch.join(timeout)  # its marker, if it came before _closing, is down before the next engine starts
         return True
 
     def running(self) -> bool:

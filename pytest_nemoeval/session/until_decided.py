@@ -90,9 +90,10 @@ class UntilDecidedPlugin:
                         else "max-extra-repeats"
                 return
             look += 1
-            if not self.run_look(session, base_run, undecided, look):
+            stopped = self.run_look(session, base_run, undecided, look)
+            if stopped:
                 for name in undecided:
-                    self.records[name]["stopped"] = "the run stopped (-x/--maxfail, or the endpoint went down)"
+                    self.records[name]["stopped"] = stopped
                 return
 
     def start(self, base_run: Run) -> None:
@@ -125,8 +126,8 @@ class UntilDecidedPlugin:
         return compare_runs(base_run, Run(Path("."), entries, collector.sample_files()), self.run.policy(),
                             self.run.max_drop, self.run.inconclusive, False, self.run.correction)
 
-    def run_look(self, session: pytest.Session, base_run: Run, names: list[str], look: int) -> bool:
-        """One more repeat of every sample of these benchmarks, through a new engine; False if the run stopped."""
+    def run_look(self, session: pytest.Session, base_run: Run, names: list[str], look: int) -> str | None:
+        """One more repeat of every sample of these benchmarks, through a new engine; why the run stopped, if it did."""
         chosen = []
         for name in names:
             repeat = self.records[name]["repeats"] + look - 1
@@ -138,7 +139,9 @@ class UntilDecidedPlugin:
         first = store.append_plan(self.items.request_for(item_ref(item), str(self.items.model)) for item in chosen)
         for position, item in enumerate(chosen, first):
             item.stash[POSITION] = position
-        self.restart_engine(first)
+        if not self.restart_engine(first):
+            return "the engine that sent the run's requests did not finish"
+        session.testscollected += len(chosen)  # pytest's progress counts the items of this look too
         for name in names:
             tally = self.controller.collector.tallies[name]
             tally.repeats += 1
@@ -149,22 +152,25 @@ class UntilDecidedPlugin:
             item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             self.records[item_ref(item).benchmark]["extra_requests"] += 1  # type: ignore[union-attr]
             if session.shouldstop or session.shouldfail:
-                return False
-        return True
+                return "the run stopped (-x/--maxfail, or the endpoint went down)"
+        return None
 
-    def restart_engine(self, first: int) -> None:
-        """The engine that sent the plan has finished; the next one sends what was appended from `first`."""
+    def restart_engine(self, first: int) -> bool:
+        """Once the engine that sent the plan has finished, the next one sends what was appended from `first`
+        (items wait for it once it holds its lock, or has already answered and gone); False if the first did not
+        finish."""
         engine, store = self.controller.engine, self.controller.open_store()
         if engine is not None and not engine.finished():
-            raise pytest.UsageError("--until-decided: the generation engine did not finish its plan")
+            return False
         store.resume()
         self.controller.start_engine(first)
         deadline = time.monotonic() + ENGINE_START
         engine = self.controller.engine
         while time.monotonic() < deadline and engine is not None and engine.running():
             if flock.is_held(store.engine_lock_path()):
-                return
+                break
             time.sleep(0.01)
+        return True
 
     def order(self, base_run: Run, name: str) -> list[int]:
         """The benchmark's samples, those whose verdicts differ from the baseline's (discordant) or among their
