@@ -319,10 +319,12 @@ def _sequential_note(entry: dict[str, Any]) -> str:
     record = entry.get("until_decided")
     if not record:
         return ""
-    when = f"decided at look {record['decided_at']} of {record['looks_planned']}" if record.get(
-        "decided_at") is not None else f"undecided ({record.get('stopped') or 'stopped'})"
-    return (f" (until {when}: {record['extra_repeats']} extra repeat(s), {record['extra_requests']} extra requests; "
-            f"z {_value(record['z'])} against the {record['spending']} boundary {record['boundary']:.3f})")
+    decided = record.get("decided_at") is not None
+    why = "" if decided else f" ({record.get('stopped') or 'stopped'})"
+    return (f" (until-decided: {'decided' if decided else 'undecided'} after {record['extra_repeats']} extra "
+            f"repeat(s) of at most {record['looks_planned'] - 1}{why}, {record['extra_requests']} extra requests; "
+            f"z {'±inf' if record['z'] is None else format(record['z'], '+.3f')} against the {record['spending']} "
+            f"boundary {record['boundary']:.3f})")
 
 
 def _value(value: float | None) -> str:
