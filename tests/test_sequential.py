@@ -92,10 +92,10 @@ def test_extra_repeats_count_in_the_candidate_means_unpaired():
             Item((3, 0), False, 0.0, "h", None),
             Item((1, 1), True, 1.0, "h", None), Item((1, 2), True, 1.0, "h", None), Item((2, 1), False, 0.0, "h", None),
             Item((9, 1), True, 1.0, "h", None)]  # sample 9 is not in the baseline: left out
-    pairing = pair(base, cand, extra_from=1)
+    pairing = pair(base, cand, fold_unpaired=True)
     assert pairing.cand_mean == pytest.approx([2 / 3, 1 / 2, 0.0]) and pairing.base_mean == [1.0, 1.0, 0.0]
     assert (pairing.paired_items, pairing.extra_items, pairing.binary) == (3, 3, False)
-    assert pair(base, cand).cand_mean == [0.0, 1.0, 0.0]  # without extra_from: the paired repeats only
+    assert pair(base, cand).cand_mean == [0.0, 1.0, 0.0]  # without: the paired repeats only
 
 
 # -- the simulation study -----------------------------------------------------------------------------------------
@@ -123,9 +123,10 @@ def simulate(delta: float, seed: int, spending: str = "pocock", boundary=None) -
     return INCONCLUSIVE, EXTRA
 
 
+@pytest.mark.parametrize("spending", ["pocock", "obrien-fleming"])
 @pytest.mark.parametrize("delta, truth", [(-0.07, NO_GO), (0.02, GO), (0.05, GO)])
-def test_two_hundred_seeded_simulations_decide_correctly(delta, truth):
-    outcomes = [simulate(delta, seed) for seed in range(200)]
+def test_two_hundred_seeded_simulations_decide_correctly(delta, truth, spending):
+    outcomes = [simulate(delta, seed, spending) for seed in range(200)]
     correct = sum(verdict == truth for verdict, _ in outcomes)
     assert correct >= 190, f"delta {delta:+}: {correct} of 200 decided {truth}"  # at least 95 %
     assert not any(verdict not in (truth, INCONCLUSIVE) for verdict, _ in outcomes)

@@ -56,7 +56,7 @@ class Pairing:
     base_items: int = 0
     cand_items: int = 0
     paired_items: int = 0
-    extra_items: int = 0  # the candidate's extra repeats (--until-decided), in its per-sample means, unpaired
+    extra_items: int = 0  # the candidate's repeats the baseline lacks, in its per-sample means (--until-decided)
 
     @property
     def differences(self) -> list[float]:
@@ -70,10 +70,10 @@ class Pairing:
 
 
 def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool = False,
-         by_ratio: bool = False, extra_from: int | None = None) -> Pairing:
+         by_ratio: bool = False, fold_unpaired: bool = False) -> Pairing:
     """Per-sample means of the paired repeats' verdicts (by_reward: of their values, NeMo Evaluator's mean_reward;
-    by_ratio: per-sample sums of the numerators and denominators of a ratio metric). `extra_from`: the candidate's
-    repeats from this one on are extra (--until-decided): its per-sample means take them in, unpaired."""
+    by_ratio: per-sample sums of the numerators and denominators of a ratio metric). `fold_unpaired`
+    (--until-decided): the candidate's per-sample means take in its repeats the baseline lacks (its extra ones)."""
     result = Pairing()
     base: dict[tuple[Any, int], Item] = {item.key: item for item in base_items}
     result.base_items = len(base)
@@ -83,7 +83,7 @@ def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool
         result.cand_items += 1
         found = base.get(item.key)
         if found is None:
-            if extra_from is not None and item.key[1] >= extra_from:
+            if fold_unpaired:  # of a sample the baseline has (the others are dropped below, unpaired)
                 counted = extra.setdefault(item.key[0], [0.0, 0])
                 counted[0] += item.value if by_reward else item.correct
                 counted[1] += 1

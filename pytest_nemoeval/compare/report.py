@@ -48,7 +48,7 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
     if not reasons:
         pairing = pair(base_run.items(name, ratio), cand_run.items(name, ratio),
                        by_reward=entry["metric"] == "mean_reward", by_ratio=ratio is not None,
-                       extra_from=sequential["repeats"] if sequential else None)
+                       fold_unpaired=bool(sequential))
         if pairing.prompt_changed:
             sample, repeat = pairing.prompt_changed[0]
             reasons.append(f"the prompt of {len(pairing.prompt_changed)} paired item(s) differs "
