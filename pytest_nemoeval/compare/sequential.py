@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Callable
 
 from pytest_nemoeval.compare.stats import ALPHA_ONE_SIDED, GO, INCONCLUSIVE, NO_GO, PairedDelta
 
@@ -53,51 +53,54 @@ def boundaries(fractions: tuple[float, ...], alpha: float, spending: str) -> tup
     import numpy as np
 
     found: list[float] = []
-    grid = density = None  # the sub-density of the score S = Z sqrt(t) of paths not yet stopped, on a grid
+    # the sub-density of the score S = Z sqrt(t) over the paths not stopped yet, on a grid (none before look 1)
+    grid, density = np.zeros(0), np.zeros(0)
     previous_t, previous_spent = 0.0, 0.0
-    increments = [b - a for a, b in zip((0.0,) + fractions, fractions)]
+    increments = [b - a for a, b in zip((0.0, *fractions), fractions)]
     step = math.sqrt(min(increments)) / _STEPS_PER_SD
     for t in fractions:
         target = spent(t, alpha, spending) - previous_spent
         sd = math.sqrt(t - previous_t)
-        if grid is None:
-            crossing = lambda c: 1 - _NORMAL.cdf(c)  # noqa: E731 - the first look's P(Z >= c)
-        else:
-            weights = density * _trapezoid(grid)
-            crossing = lambda c: float(weights @ _upper_tail((c * math.sqrt(t) - grid) / sd))  # noqa: E731
-        bound = _solve(crossing, target)
+        weights = density * _trapezoid(grid) if len(grid) else None
+        bound = _solve(lambda c, w=weights, g=grid, t=t, sd=sd: _crossing(c, t, sd, g, w), target)
         found.append(bound)
-        if math.isinf(bound):
-            top = _TAIL * math.sqrt(t)  # nothing stops here: the whole density continues
-        else:
-            top = bound * math.sqrt(t)
-        points = max(2, int(math.ceil((top + _TAIL * math.sqrt(t)) / step)) + 1)
+        top = _TAIL * math.sqrt(t) if math.isinf(bound) else bound * math.sqrt(t)  # inf: nothing stops here
+        points = max(2, math.ceil((top + _TAIL * math.sqrt(t)) / step) + 1)
         new_grid = np.linspace(-_TAIL * math.sqrt(t), top, points)
-        if grid is None:
-            new_density = np.exp(-new_grid ** 2 / (2 * t)) / math.sqrt(2 * math.pi * t)
-        else:
+        if weights is None:
+            density = np.exp(-new_grid ** 2 / (2 * t)) / math.sqrt(2 * math.pi * t)
+        else:  # S_k = S_{k-1} + an independent normal increment of variance t_k - t_{k-1}
             kernel = np.exp(-(new_grid[:, None] - grid[None, :]) ** 2 / (2 * sd * sd)) / (sd * math.sqrt(2 * math.pi))
-            new_density = kernel @ (density * _trapezoid(grid))
-        grid, density = new_grid, new_density
+            density = kernel @ weights
+        grid = new_grid
         previous_t, previous_spent = t, previous_spent + target
     return tuple(found)
 
 
-def _trapezoid(grid):  # type: ignore[no-untyped-def]
+def _crossing(c: float, t: float, sd: float, grid: Any, weights: Any) -> float:
+    """P(not stopped before, Z >= c at this look): at the first look (no weights) the normal tail."""
+    if weights is None:
+        return 1 - _NORMAL.cdf(c)
+    return float(weights @ _upper_tail((c * math.sqrt(t) - grid) / sd))
+
+
+def _trapezoid(grid: Any) -> Any:
     import numpy as np
 
+    if len(grid) == 0:
+        return grid
     weights = np.full(len(grid), grid[1] - grid[0])
     weights[0] = weights[-1] = (grid[1] - grid[0]) / 2
     return weights
 
 
-def _upper_tail(x):  # type: ignore[no-untyped-def]
+def _upper_tail(x: Any) -> Any:
     import numpy as np
 
     return np.fromiter((0.5 * math.erfc(value / math.sqrt(2)) for value in x), float, len(x))
 
 
-def _solve(crossing, target: float) -> float:  # type: ignore[no-untyped-def]
+def _solve(crossing: Callable[[float], float], target: float) -> float:
     """The c with crossing(c) = target (crossing decreases in c), by bisection; inf when nothing is to be spent."""
     if target <= 1e-15:
         return math.inf

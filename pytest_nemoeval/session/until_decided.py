@@ -85,9 +85,9 @@ class UntilDecidedPlugin:
                 return
             over_time = self.run.max_extra_time is not None and time.monotonic() - started >= self.run.max_extra_time
             if look == self.run.max_extra_repeats or over_time:
+                why = "max-extra-repeats" if look == self.run.max_extra_repeats else "max-extra-time"
                 for name in undecided:
-                    self.records[name]["stopped"] = "max-extra-time" if over_time and look < self.run.max_extra_repeats \
-                        else "max-extra-repeats"
+                    self.records[name]["stopped"] = why
                 return
             look += 1
             stopped = self.run_look(session, base_run, undecided, look)
