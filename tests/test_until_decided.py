@@ -8,10 +8,12 @@ import json
 import pytest
 
 from helpers import MMLU_DATA, results, samples
+from test_compare import compare
 
 ROWS = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
 RIGHT = [[row["question"], f"Answer: \\boxed{{{row['answer']}}}"] for row in ROWS]
 WRONG = "Answer: \\boxed{Z}"
+FIRST_MISSES = [5, 9]
 
 
 def server(bench: pytest.Pytester, mock_server, by_seed: dict[str, list[list[str]]]):
@@ -32,9 +34,9 @@ def run(bench: pytest.Pytester, mock, results_dir: str, *args: str) -> pytest.Ru
 
 
 def decided(bench: pytest.Pytester, mock_server, later: range | list[int], directory: str, *args: str):
-    """A candidate whose first repeat misses samples 0 and 1 (delta -0.10 against a max drop of 0.1: INCONCLUSIVE)
+    """A candidate whose first repeat misses samples 5 and 9 (delta -0.10 against a max drop of 0.1: INCONCLUSIVE)
     and whose later repeats miss `later`, run with --until-decided: its comparison entry and the mock server."""
-    mock = server(bench, mock_server, {"0": wrong_on([0, 1]), "*": wrong_on(later)})
+    mock = server(bench, mock_server, {"0": wrong_on(FIRST_MISSES), "*": wrong_on(later)})
     result = run(bench, mock, directory, "--baseline", "base", "--until-decided", *args)
     return result, results(bench, directory), mock
 
@@ -63,11 +65,16 @@ def test_inconclusive_benchmarks_are_decided_by_extra_repeats(bench, mock_server
         assert abs(record["z"]) >= record["boundary"] == record["boundaries"][extra]
         rows = samples(bench, results_dir=verdict)
         assert sorted({row["repeat"] for row in rows}) == list(range(extra + 1)) and len(rows) == 20 * (extra + 1)
+        for repeat in range(1, extra + 1):  # the discordant (and then uncertain) samples are sent and run first
+            assert [row["sample_index"] for row in rows if row["repeat"] == repeat][:2] == FIRST_MISSES
         assert document["benchmarks"]["mmlu_pro"]["repeats"] == extra + 1 and entry["unpaired"]["candidate"] == 0
-        right = sum((i not in (0, 1)) + extra * (i not in later) for i in range(20))  # items, by hand
+        right = sum((i not in FIRST_MISSES) + extra * (i not in later) for i in range(20))  # items, by hand
         assert entry["candidate"] == pytest.approx(right / (20 * (extra + 1)))
         note = f"until-decided: decided after {extra} extra repeat(s) of at most 3, {20 * extra} extra requests"
         result.stdout.fnmatch_lines([f"*verdict: {verdict} ({note}; z *"])
+    # offline, the same two runs give the same sequential verdict (not the fixed-sample one)
+    offline = compare(bench, "base", "GO", "--format", "json", "--max-drop", "0.1")
+    assert json.loads(offline.stdout)["benchmarks"] == results(bench, "GO")["comparison"]["benchmarks"]
 
 
 @pytest.mark.parametrize("args, message", [
