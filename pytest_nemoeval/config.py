@@ -231,6 +231,12 @@ def resolve(config: pytest.Config) -> RunConfig:
         tree["shard"] = resolve_shard(tree["shard"])
     if tree["baseline"] is not None:
         _check_baseline(str(tree["baseline"]))
+    if tree["until_decided"] and tree["baseline"] is None:
+        raise pytest.UsageError("--until-decided needs --baseline DIR: the extra repeats decide the comparison with "
+                                "a baseline run")
+    if tree["until_decided"] and tree["shard"] is not None:
+        raise pytest.UsageError("--until-decided does not combine with --shard: a job's part cannot decide the "
+                                "comparison; run the undecided benchmarks again in one job")
     if tree["judge"]["endpoint"] is None:  # a run on the embedded model is graded by it too: offline, no key
         embedded = tree["endpoint"] is None and tree["deployment"]["backend"] is None
         tree["judge"]["endpoint"] = EMBEDDED_JUDGE if embedded else OPENAI_URL

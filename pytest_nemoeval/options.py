@@ -11,6 +11,7 @@ import pytest
 
 from pytest_nemoeval import option_values as values
 from pytest_nemoeval.compare.policy import DEFAULT_MAX_DROP, correction_method, inconclusive_mode, max_drop_value
+from pytest_nemoeval.compare.sequential import SPENDING
 from pytest_nemoeval.export import targets
 from pytest_nemoeval.gate import GATE_ON
 from pytest_nemoeval.shard.split import shard_value
@@ -66,6 +67,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("correction", "--correction", "the comparison across the critical benchmarks: holm (a NO-GO must hold "
            "after Holm's family-wise correction) or none (each at 95 % alone)", "holm",
            values.policy("--correction", correction_method), "METHOD"),
+    # --until-decided (session/until_decided.py, compare/sequential.py): extra repeats of undecided benchmarks
+    Option("until_decided", "--until-decided", "with --baseline: run extra repeats of every sample of a benchmark "
+           "whose comparison is INCONCLUSIVE, until a group-sequential test (alpha spending) decides GO or NO-GO or "
+           "the budget runs out", False, values.flag, is_flag=True),
+    Option("max_extra_repeats", "--max-extra-repeats", "--until-decided: at most this many extra repeats of each "
+           "sample (the looks of the sequential test: the run and one after each extra repeat)", 4,
+           values.positive_int("--max-extra-repeats"), "N"),
+    Option("max_extra_time", "--max-extra-time", "--until-decided: start no further extra repeat after this many "
+           "seconds of extra repeats (default: no limit)", None, values.positive_float("--max-extra-time"), "S"),
+    Option("alpha_spending", "--alpha-spending", "--until-decided: how the sequential test spends its error over "
+           "the looks: pocock (evenly; the run alone decides clear cases) or obrien-fleming (little early: more "
+           "extra repeats, more power at the last look)", "pocock",
+           values.choice("--alpha-spending", SPENDING), "pocock|obrien-fleming"),
     Option("show_flips", "--show-flips", "list the ids of samples that flipped against the baseline", False,
            values.flag, is_flag=True),
     Option("gate_on", "--gate-on", "thresholds hold on the point estimate (point) or on the 95 percent CI (ci: pass when "

@@ -19,6 +19,7 @@ from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.session import interrupt
 from pytest_nemoeval.session.controller import ControllerPlugin
 from pytest_nemoeval.session.items import VERDICT, ItemRef, ItemsPlugin
+from pytest_nemoeval.session.until_decided import UntilDecidedPlugin
 from pytest_nemoeval.session.worker import WorkerPlugin
 
 ITEMS = pytest.StashKey[ItemsPlugin]()
@@ -46,9 +47,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(role, "nemoeval-controller")
         config.pluginmanager.register(HtmlReport(config, role.results, role.results_dir), "nemoeval-html")
         if _xdist_controller(config):  # collects nothing: the workers do
+            if run.until_decided:
+                raise pytest.UsageError("--until-decided runs its extra repeats in the process that runs the items: "
+                                        "drop -n/--dist (xdist)")
             return
     items = config.stash[ITEMS] = ItemsPlugin(config, run, role)
     config.pluginmanager.register(items, "nemoeval-items")
+    if run.until_decided and isinstance(role, ControllerPlugin):
+        config.pluginmanager.register(UntilDecidedPlugin(config, run, role, items), "nemoeval-until-decided")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -239,6 +239,7 @@ class ResultsDocument:
         self.gate_failures: list[GateFailure] = []
         self.inconclusive: list[GateFailure] = []  # thresholds on the CI and comparisons that decided nothing
         self.comparison: dict[str, Any] | None = None
+        self.until_decided: dict[str, dict[str, Any]] = {}  # per benchmark, what --until-decided did (its looks)
         self.document: dict[str, Any] | None = None  # what results.json holds, once written
         self.path: Path | None = None
 
@@ -271,6 +272,8 @@ class ResultsDocument:
             if suite.per_sample:  # read by the comparison with a baseline (compare/)
                 benchmarks[name]["per_sample"] = {metric: form if isinstance(form, str) else list(form)
                                                   for metric, form in suite.per_sample.items()}
+            if name in self.until_decided:  # the comparison takes in its extra repeats, at the look reached
+                benchmarks[name]["until_decided"] = self.until_decided[name]
             if tally.category_field is not None:
                 benchmarks[name]["categories"] = category_breakdown(
                     self.hook, name, tally.outcomes(), tally.categories, tally.category_field,

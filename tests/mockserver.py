@@ -13,7 +13,8 @@ is replaced by the request's seed, `{turn}` by the number of user messages, `{mo
 `--search-snippet TEXT` also serves SerpAPI's GET /search (the one result's snippet is TEXT); with
 `--search-key KEY` a request with another api_key gets SerpAPI's 401.
 `--answers FILE` scripts replies by prompt: a JSON list of [substring, text]; the first rule whose substring is
-in the last user message gives the reply text (for drivers sending several prompts), else `--answer`.
+in the last user message gives the reply text (for drivers sending several prompts), else `--answer`; or a JSON
+object of such lists by the request's seed ("*": any other seed), to script each repeat (a fixed seed + repeat).
 `--tool-call NAME=JSON` (repeatable) answers a request that offers `tools` with these tool calls, unless its
 last message is a tool result (then the reply text): one step of calls per user turn.
 `--tool-steps FILE` scripts a tool conversation: a JSON list of steps, the step taken being the number of
@@ -42,7 +43,7 @@ from aiohttp import web
 
 
 def build_app(latency: float, answer: str, faults: list[tuple[str, int]], require_key: str | None,
-              die_after: int | None = None, answers: list[list[str]] | None = None,
+              die_after: int | None = None, answers: list[list[str]] | dict[str, list[list[str]]] | None = None,
               tool_calls: list[tuple[str, str]] | None = None, search_snippet: str | None = None,
               search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
               lm_faults_after: int = 0, tool_steps: list[dict] | dict[str, list[dict]] | None = None,
@@ -132,7 +133,8 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
         if latency:
             await asyncio.sleep(latency)
         turns = len(users)
-        reply = next((text for substring, text in answers or [] if users and substring in users[-1]), answer)
+        rules = answers.get(str(payload.get("seed")), answers.get("*", [])) if isinstance(answers, dict) else answers
+        reply = next((text for substring, text in rules or [] if users and substring in users[-1]), answer)
         system = next((message.get("content") or "" for message in payload.get("messages") or []
                        if message.get("role") == "system"), "")
         tool = next((message.get("content") or "" for message in reversed(payload.get("messages") or [])

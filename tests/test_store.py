@@ -34,6 +34,22 @@ def test_a_driver_sample_is_stored_once_for_all_its_repeats(tmp_path: Path):
     store.close()
 
 
+
+def test_requests_appended_after_the_plan_follow_it_and_a_finished_engines_stop_is_lifted(tmp_path: Path):
+    """--until-decided: extra repeats are appended to the published plan; the next engine streams from the first
+    of them, and the STOPPED marker the last engine's watchdog left no longer fails the items waiting for them."""
+    store = ResponseStore(tmp_path / "cache.sqlite", "run-1")
+    row = lambda n: (f"key-{n}", "hash", {"model": "m", "messages": [{"role": "user", "content": str(n)}]})  # noqa: E731
+    assert store.publish_plan([row(0), row(1)])
+    store.fail(STOPPED, "generation engine exited (status 0) before answering this item")
+    assert store.append_plan([row(2), row(3)]) == 2 and store.plan_size() == 4
+    assert [(position, key) for position, key, _ in store.iter_plan(2)] == [(2, "key-2"), (3, "key-3")]
+    assert store.planned(3) == ("key-3", "hash")
+    assert store.failure("key-2") is not None
+    store.resume()
+    assert store.failure("key-2") is None
+    store.close()
+
 ENGINE = """
 import sys, time
 from pathlib import Path

@@ -56,6 +56,7 @@ class Pairing:
     base_items: int = 0
     cand_items: int = 0
     paired_items: int = 0
+    extra_items: int = 0  # the candidate's repeats the baseline lacks, in its per-sample means (--until-decided)
 
     @property
     def differences(self) -> list[float]:
@@ -69,17 +70,23 @@ class Pairing:
 
 
 def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool = False,
-         by_ratio: bool = False) -> Pairing:
+         by_ratio: bool = False, fold_unpaired: bool = False) -> Pairing:
     """Per-sample means of the paired repeats' verdicts (by_reward: of their values, NeMo Evaluator's mean_reward;
-    by_ratio: per-sample sums of the numerators and denominators of a ratio metric)."""
+    by_ratio: per-sample sums of the numerators and denominators of a ratio metric). `fold_unpaired`
+    (--until-decided): the candidate's per-sample means take in its repeats the baseline lacks (its extra ones)."""
     result = Pairing()
     base: dict[tuple[Any, int], Item] = {item.key: item for item in base_items}
     result.base_items = len(base)
     sums: dict[Any, list[Any]] = {}  # sample id -> [baseline, candidate, paired repeats, category]
+    extra: dict[Any, list[float]] = {}  # sample id -> [candidate's extra verdicts' sum, their number]
     for item in cand_items:
         result.cand_items += 1
         found = base.get(item.key)
         if found is None:
+            if fold_unpaired:  # of a sample the baseline has (the others are dropped below, unpaired)
+                counted = extra.setdefault(item.key[0], [0.0, 0])
+                counted[0] += item.value if by_reward else item.correct
+                counted[1] += 1
             continue
         if found.prompt_hash and item.prompt_hash and found.prompt_hash != item.prompt_hash:
             result.prompt_changed.append(item.key)  # an errored item has no hash: nothing to check
@@ -102,7 +109,9 @@ def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool
             entry[1] += item.value if by_reward else item.correct
         entry[2] += 1
         result.paired_items += 1
-    for base_sum, cand_sum, count, category, base_den, cand_den in sums.values():
+    for sample, (base_sum, cand_sum, count, category, base_den, cand_den) in sums.items():
+        more, extra_count = extra.get(sample, (0.0, 0))
+        result.extra_items += extra_count
         if by_ratio:
             result.base_mean.append(base_sum)
             result.cand_mean.append(cand_sum)
@@ -110,7 +119,7 @@ def pair(base_items: Iterable[Item], cand_items: Iterable[Item], by_reward: bool
             result.cand_den.append(cand_den)
         else:
             result.base_mean.append(base_sum / count)
-            result.cand_mean.append(cand_sum / count)
+            result.cand_mean.append((cand_sum + more) / (count + extra_count))
         result.categories.append(category)
-        result.one_verdict_each &= count == 1
+        result.one_verdict_each &= count + extra_count == 1
     return result

@@ -10,6 +10,7 @@ from typing import Any
 from pytest_nemoeval.compare.pairing import PER_SAMPLE_METRICS, differences, pair
 from pytest_nemoeval.compare.policy import INCONCLUSIVE_STATUS, BenchmarkPolicy
 from pytest_nemoeval.compare.runs import Run, read_run
+from pytest_nemoeval.compare.sequential import sequential_verdict
 from pytest_nemoeval.compare.stats import (ALPHA_ONE_SIDED, GO, INCONCLUSIVE, INSUFFICIENT, NO_GO, PERMUTATIONS,
                                            PairedDelta, clustered_delta, holm, mcnemar_exact,
                                            minimum_detectable_effect,
@@ -43,9 +44,11 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
     missing = [str(path) for path in (base_run.files[name], cand_run.files[name]) if not path.is_file()]
     if missing:
         reasons.append(f"no per-item results at {', '.join(missing)}")
+    sequential = cand.get("until_decided")  # extra repeats run by --until-decided, and the sequential design
     if not reasons:
         pairing = pair(base_run.items(name, ratio), cand_run.items(name, ratio),
-                       by_reward=entry["metric"] == "mean_reward", by_ratio=ratio is not None)
+                       by_reward=entry["metric"] == "mean_reward", by_ratio=ratio is not None,
+                       fold_unpaired=bool(sequential))
         if pairing.prompt_changed:
             sample, repeat = pairing.prompt_changed[0]
             reasons.append(f"the prompt of {len(pairing.prompt_changed)} paired item(s) differs "
@@ -61,12 +64,14 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
         delta = PairedDelta(n, values[1] - values[0], delta.sd, delta.stderr, delta.clusters)
     higher = policy.direction == "higher"
     decided = verdict(delta, drop, higher)
+    if sequential and decided != INSUFFICIENT:  # the group-sequential boundary of the look reached, not 1.96
+        decided, entry["until_decided"] = sequential_verdict(delta, drop, higher, sequential)
     baseline = (values[0] if values else sum(pairing.base_mean) / n) if n else None
     candidate = (values[1] if values else sum(pairing.cand_mean) / n) if n else None
     entry.update({
         "comparable": True, "pairs": n, "paired_items": pairing.paired_items,
         "unpaired": {"baseline": pairing.base_items - pairing.paired_items,
-                     "candidate": pairing.cand_items - pairing.paired_items},
+                     "candidate": pairing.cand_items - pairing.paired_items - pairing.extra_items},
         "baseline": baseline, "candidate": candidate,
         "delta": delta.mean, "stderr": delta.stderr, "ci95": list(delta.ci95),
         "stderr_clusters": delta.clusters or None,
@@ -196,7 +201,8 @@ def correct(benchmarks: dict[str, dict[str, Any]], correction: str) -> int:
     for name, adjusted in holm(tested).items():
         entry = benchmarks[name]
         entry["regression_p_holm"] = adjusted
-        if entry["verdict"] == NO_GO and "verdict_reason" not in entry and adjusted >= ALPHA_ONE_SIDED:
+        if entry["verdict"] == NO_GO and not {"verdict_reason", "until_decided"} & set(entry) and \
+                adjusted >= ALPHA_ONE_SIDED:  # a sequential NO-GO was tested at alpha / family (sequential.design)
             entry["verdict"] = INCONCLUSIVE
             entry["verdict_reason"] = (f"NO-GO at 95 % alone, not after Holm's correction across {len(tested)} critical "
                                f"benchmarks (adjusted p {adjusted:.3g} >= {ALPHA_ONE_SIDED})")
@@ -287,7 +293,7 @@ def lines(comparison: dict[str, Any]) -> list[str]:
         text += f"  verdict: {entry['verdict']}"
         if entry.get("verdict_reason"):
             text += f" ({entry['verdict_reason']})"
-        text += _endpoint_note(entry)
+        text += _endpoint_note(entry) + _sequential_note(entry)
         if entry["verdict"] == INCONCLUSIVE:
             needed = entry["samples_needed"]
             text += (" (no number of samples decides it: the delta sits on -max_drop)" if needed is None else
@@ -306,6 +312,19 @@ def lines(comparison: dict[str, Any]) -> list[str]:
         "method") == "holm" and correction.get("family", 0) > 1 else ""
     rows.append(f"comparison with {comparison['baseline']}: {comparison['verdict']}{holm_note}")
     return rows
+
+
+def _sequential_note(entry: dict[str, Any]) -> str:
+    """What --until-decided did for this benchmark: the look that decided (or why it stopped), what it took."""
+    record = entry.get("until_decided")
+    if not record:
+        return ""
+    decided = record.get("decided_at") is not None
+    why = "" if decided else f" ({record.get('stopped') or 'stopped'})"
+    return (f" (until-decided: {'decided' if decided else 'undecided'} after {record['extra_repeats']} extra "
+            f"repeat(s) of at most {record['looks_planned'] - 1}{why}, {record['extra_requests']} extra requests; "
+            f"z {'±inf' if record['z'] is None else format(record['z'], '+.3f')} against the {record['spending']} "
+            f"boundary {record['boundary']:.3f})")
 
 
 def _value(value: float | None) -> str:
@@ -335,6 +354,8 @@ def markdown(comparison: dict[str, Any]) -> str:
                    f"{p} | {mde} | {entry['verdict']} |")
         if entry.get("verdict_reason"):
             notes.append(f"- {name}: {entry['verdict_reason']}")
+        if entry.get("until_decided"):
+            notes.append(f"- {name}:{_sequential_note(entry)}")
         if entry["verdict"] == INCONCLUSIVE and entry["samples_needed"] is not None:
             notes.append(f"- {name}: about {entry['samples_needed']} samples would decide it at the observed variance")
     out += ["", *notes] if notes else []

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--request-timeout", type=float, required=True)
     parser.add_argument("--max-retries", type=int, required=True)
     parser.add_argument("--status", type=Path, default=None, help="file the status line is kept in")
+    parser.add_argument("--first", type=int, default=0, help="send the plan from this position")
     parser.add_argument("--progress-interval", type=float, default=5.0, help="seconds between status lines")
     args = parser.parse_args(argv)
     die_with_parent()
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     alive = store.hold_engine_lock()  # the items' sign that the engine runs (dropped by the kernel at exit)
     progress = Progress(args.progress_interval, args.status) if args.status is not None else None
     engine = GenerationEngine(args.lane, store, request_timeout=args.request_timeout, max_retries=args.max_retries,
-                              settings=args.settings, progress=progress)
+                              settings=args.settings, progress=progress, first=args.first)
 
     async def serve() -> bool:
         task = asyncio.ensure_future(engine.run())

@@ -88,7 +88,7 @@ class GenerationEngine:
     """The async core; `run()` sends the whole plan and returns when every request has an outcome."""
 
     def __init__(self, lanes: list[Lane], store: ResponseStore, *, request_timeout: float, max_retries: int,
-                 settings: dict[str, Any] | None = None, progress: Progress | None = None) -> None:
+                 settings: dict[str, Any] | None = None, progress: Progress | None = None, first: int = 0) -> None:
         self._lane_specs = lanes
         self._store = store
         self._timeout = request_timeout
@@ -99,6 +99,7 @@ class GenerationEngine:
         self._lanes: dict[str, _LaneState] = {}
         self._fetching: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._scorer: LoglikelihoodScorer | None = None
+        self._first = first  # the plan from this position (requests appended by --until-decided)
 
     async def run(self) -> None:
         sandbox.configure(self._settings)  # --sandbox-workers: this process runs the code suites' programs
@@ -128,14 +129,14 @@ class GenerationEngine:
             self._progress.tick()
 
     async def _produce(self) -> None:
-        total = self._store.plan_size()
+        total = self._store.plan_size() - self._first
         if self._progress is not None:
             self._progress.total = total
         model = self._lanes["model"]
         drivers = asyncio.Semaphore(model.lane.parallelism)  # drivers alive at once
         tasks: set[asyncio.Task[None]] = set()
         try:
-            for _position, key, payload in self._store.iter_plan():
+            for _position, key, payload in self._store.iter_plan(self._first):
                 if model.dead:
                     break
                 if self._store.has(key):

@@ -79,20 +79,37 @@ class ResponseStore:
             if connection.execute("SELECT 1 FROM plan WHERE run = ? LIMIT 1", (self.run_id,)).fetchone():
                 connection.execute("ROLLBACK")
                 return False
-            for position, (key, digest, payload) in enumerate(requests):
-                if "driver" in payload:  # its row may be large (LiveCodeBench's tests): once, not once per repeat
-                    text = json.dumps(payload["sample"], ensure_ascii=False, sort_keys=True)
-                    ref = hashlib.sha256(text.encode()).hexdigest()
-                    connection.execute("INSERT OR IGNORE INTO samples (run, ref, sample) VALUES (?, ?, ?)",
-                                       (self.run_id, ref, text))
-                    payload = {**payload, "sample": {SAMPLE_REF: ref}}
-                connection.execute("INSERT INTO plan (run, position, key, prompt_hash, payload) VALUES (?, ?, ?, ?, ?)",
-                                   (self.run_id, position, key, digest, json.dumps(payload, ensure_ascii=False)))
+            self._insert(connection, requests, 0)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         return True
+
+    def append_plan(self, requests: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+        """More requests after the published plan (--until-decided's extra repeats): the position of the first."""
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            first = connection.execute("SELECT count(*) FROM plan WHERE run = ?", (self.run_id,)).fetchone()[0]
+            self._insert(connection, requests, first)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return int(first)
+
+    def _insert(self, connection: sqlite3.Connection, requests: Iterable[tuple[str, str, dict[str, Any]]],
+                first: int) -> None:
+        for position, (key, digest, payload) in enumerate(requests, first):
+            if "driver" in payload:  # its row may be large (LiveCodeBench's tests): once, not once per repeat
+                text = json.dumps(payload["sample"], ensure_ascii=False, sort_keys=True)
+                ref = hashlib.sha256(text.encode()).hexdigest()
+                connection.execute("INSERT OR IGNORE INTO samples (run, ref, sample) VALUES (?, ?, ?)",
+                                   (self.run_id, ref, text))
+                payload = {**payload, "sample": {SAMPLE_REF: ref}}
+            connection.execute("INSERT INTO plan (run, position, key, prompt_hash, payload) VALUES (?, ?, ?, ?, ?)",
+                               (self.run_id, position, key, digest, json.dumps(payload, ensure_ascii=False)))
 
     def plan_size(self) -> int:
         return self._connect().execute("SELECT count(*) FROM plan WHERE run = ?", (self.run_id,)).fetchone()[0]
@@ -105,9 +122,9 @@ class ResponseStore:
             raise LookupError(f"no planned request at position {position}")
         return row[0], row[1]
 
-    def iter_plan(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
-        """(position, key, payload) in order, read a page at a time (no statement stays open across yields)."""
-        position = 0
+    def iter_plan(self, first: int = 0) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(position, key, payload) in order from `first`, a page at a time (no statement stays open across yields)."""
+        position = first
         last: tuple[str, dict[str, Any]] | None = None  # the repeats of a sample are consecutive
         while True:
             rows = self._connect().execute(
@@ -157,6 +174,10 @@ class ResponseStore:
             "SELECT key, error FROM failures WHERE run = ? AND key IN (?, ?, ?) ORDER BY key = ? DESC LIMIT 1",
             (self.run_id, key, DEAD, STOPPED, key)).fetchone()
         return (row[0], row[1]) if row else None
+
+    def resume(self) -> None:
+        """Drop the STOPPED marker a finished engine left, before another engine sends appended requests."""
+        self._connect().execute("DELETE FROM failures WHERE run = ? AND key = ?", (self.run_id, STOPPED))
 
     def forget_run(self) -> None:
         """Drop this run's plan and failures; responses stay (they are the cache)."""

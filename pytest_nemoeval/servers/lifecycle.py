@@ -38,6 +38,8 @@ def terminate(process: subprocess.Popen[bytes], grace: float = STOP_GRACE, group
             continue
 
 
-def on_exit(process: subprocess.Popen[bytes], callback: Callable[[int], None], name: str) -> None:
-    """Call `callback(status)` from a daemon thread once the process has exited."""
-    threading.Thread(target=lambda: callback(process.wait()), name=name, daemon=True).start()
+def on_exit(process: subprocess.Popen[bytes], callback: Callable[[int], None], name: str) -> threading.Thread:
+    """Call `callback(status)` from a daemon thread once the process has exited; the thread."""
+    thread = threading.Thread(target=lambda: callback(process.wait()), name=name, daemon=True)
+    thread.start()
+    return thread

@@ -125,21 +125,23 @@ class ControllerPlugin:
 
         return run_lanes(self.run, self.connect(), MAX_REPLY if self.runs_embedded_model() else None)
 
-    def start_engine(self) -> None:
+    def start_engine(self, first: int = 0) -> None:
+        """The run's engine; `first` > 0: another one, for the requests appended from that position (the last one
+        has finished: until_decided.py)."""
         from pytest_nemoeval.engine.process import EngineProcess
         from pytest_nemoeval.engine.store import status_path
         from pytest_nemoeval.session.status import StatusDisplay
 
-        if self.engine is not None:
+        if self.engine is not None and not first:
             return
         verbosity = self.config.get_verbosity()
-        if verbosity > -2 and self.config.pluginmanager.get_plugin("terminalreporter") is not None:
+        if self.status is None and verbosity > -2 and self.config.pluginmanager.get_plugin("terminalreporter"):
             self.status = StatusDisplay(self.config, status_path(self.results_dir, self.run_id),
                                         30.0 if verbosity < 0 else 5.0)
         self.engine = EngineProcess(
             self.open_store(), lanes=self.lanes(), request_timeout=self.run.request_timeout,
             max_retries=self.run.max_retries, stderr=_terminal_fd(self.config), settings=self.run.as_dict(),
-            status=(self.status.line.path, self.status.line.interval) if self.status is not None else None)
+            status=(self.status.line.path, self.status.line.interval) if self.status is not None else None, first=first)
         self.engine.start()
         if self.server is not None:  # its death mid-run fails the remaining items with its log tail
             self.server.watch(self.engine.close)

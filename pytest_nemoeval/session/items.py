@@ -118,7 +118,8 @@ class ItemsPlugin:
         prepared = self.prepare(suite, module_file)
         skips: dict[str, pytest.MarkDecorator] = {}  # one mark per reason, shared by its items
         refs, ids = [], []
-        for index, repeat, item_id, reason in suite.items(prepared.rows, prepared.repeats):
+        reserve = self.run.max_extra_repeats if self.run.until_decided else 0  # kept aside (until_decided.py)
+        for index, repeat, item_id, reason in suite.items(prepared.rows, prepared.repeats + reserve):
             ref = ItemRef(suite.name, index, repeat)
             if reason and reason not in skips:
                 skips[reason] = pytest.mark.skip(reason=reason)
