@@ -35,7 +35,8 @@ from pytest_nemoeval.tasks.harbor import INSIDE, harbor_python  # noqa: E402
 from pytest_nemoeval.tasks.harbor.containers import default_workers  # noqa: E402
 from pytest_nemoeval.tasks.harbor.datasets import task_row  # noqa: E402
 
-ANSWERS = [["hello.txt", "```sh\necho hello > /app/hello.txt\n```"], ["count.txt", "```sh\necho 7 > /app/count.txt\n```"]]
+ANSWERS = [["hello.txt", "```sh\necho hello > /app/hello.txt\n```"],
+           ["count.txt", "```sh\necho 7 > /app/count.txt\n```"]]
 
 
 def make_tasks(directory: Path, count: int) -> list[Path]:

@@ -21,6 +21,8 @@ def build(tag: str = TAG) -> None:
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
         return
     busybox = shutil.which("busybox") or "/bin/busybox"
+    if subprocess.run(["ldd", busybox], capture_output=True).returncode == 0:  # dynamically linked
+        raise SystemExit(f"{busybox} is not static: apt-get install busybox-static")
     applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:

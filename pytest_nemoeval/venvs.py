@@ -64,7 +64,8 @@ def venv_python(name: str, requirements: list[str], purpose: str) -> Path:
             steps = [[*uv, "venv", "-q", "-p", interpreter, str(venv)],
                      [*uv, "pip", "install", "-q", "--compile-bytecode", "-p", str(python), *requirements]]
         else:
-            steps = [[interpreter, "-m", "venv", str(venv)], [str(python), "-m", "pip", "install", "-q", "--compile", *requirements]]
+            steps = [[interpreter, "-m", "venv", str(venv)],
+                     [str(python), "-m", "pip", "install", "-q", "--compile", *requirements]]
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True)
             if done.returncode != 0:

@@ -114,7 +114,10 @@ def containers_ready() -> str | None:
     sys.path.insert(0, str(ROOT / "examples"))
     from busybox_image import build
 
-    build()
+    try:
+        build()
+    except (SystemExit, subprocess.CalledProcessError) as exc:
+        return f"could not make busybox:1.35: {exc}"
     return None
 
 

@@ -82,8 +82,11 @@ def test_a_scripted_agent_solves_one_task_fails_another_and_a_rerun_comes_from_t
     server = mock_server("--answers", answers(project, [["hello.txt", SOLVE], ["count.txt", WRONG]]),
                          "--require-key", SECRET)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    result = project.runpytest_subprocess(*args(server))
+    result = project.runpytest_subprocess(*args(server, "--set", "benchmarks.terminal_bench_2.data.memory_mb=300"))
     assert result.parseoutcomes() == {"correct": 1, "incorrect": 1}, result.stdout.str()[-3000:]
+    trial = json.loads((project.path / "results" / "harbor-trials" / "terminal_bench_2__nemoeval__hello__0"
+                        / "config.json").read_text())
+    assert trial["environment"]["override_memory_mb"] == 300  # the recipe's container resources reach Harbor
     entry = results(project)["benchmarks"]["terminal_bench_2"]
     assert entry["metrics"]["pass@1"]["value"] == 0.5
     assert set(entry["categories"]["by"]) == {"file-operations", "data-processing"}
@@ -179,3 +182,14 @@ def test_docker_missing_or_down_is_one_error_line_before_anything_is_sent(projec
     assert len(errors) == 1 and message in errors[0], result.stdout.str()[-2000:]
     assert server.chat_requests() == 0
     assert not (project.path / "results" / "results.json").exists()
+
+
+def test_harbors_process_gets_none_of_the_runs_keys(monkeypatch):
+    from pytest_nemoeval.tasks.harbor import without_keys
+
+    for name in ("MODEL_KEY", "JUDGE_KEY", "USER_KEY", "OTHER"):
+        monkeypatch.setenv(name, "value")
+    settings = {"api_key_env": "MODEL_KEY", "judge": {"api_key_env": "JUDGE_KEY"}, "user": {"api_key_env": "USER_KEY"},
+                "critpt": {"api_key_env": None}}
+    env = without_keys(settings)
+    assert "OTHER" in env and not {"MODEL_KEY", "JUDGE_KEY", "USER_KEY"} & set(env)

@@ -11,15 +11,18 @@ An identical request asked again within one item is its `occurrence` (bridge.py)
 replays a conversation from the cache in order (exact resume).
 A request the engine cannot answer gets the status an OpenAI client understands: 400 for a prompt over the
 context, 502 for a failed generation (the agent's own retry logic then decides), 401 for an unknown key; the
-driver learns of the failure (`traffic(key)`) and fails the item rather than grade what the agent left.
+driver learns of a failure other than a full context (`traffic(key)`) and fails the item rather than grade what the
+agent left.
 `stream: true` is answered as one server-sent chunk then `[DONE]` (the engine sends whole requests).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
+import weakref
 from collections import Counter
 from typing import Any, AsyncIterator
 
@@ -27,7 +30,7 @@ from aiohttp import web
 
 from pytest_nemoeval.engine.bridge import openai_response
 from pytest_nemoeval.engine.drivers import Chat
-from pytest_nemoeval.errors import GenerationError, context_exceeded
+from pytest_nemoeval.errors import ContextOverflow, GenerationError, context_exceeded
 
 # OpenAI request fields that are not generation settings (the model is the suite's; `user` is a client label)
 NOT_SETTINGS = ("model", "messages", "stream", "stream_options", "user", "n")
@@ -94,9 +97,9 @@ class Proxy:
         try:
             reply = await route.chat(messages, lane="model", occurrence=occurrence, **settings)
         except GenerationError as exc:
-            route.failure = str(exc)
-            if context_exceeded(exc):
+            if isinstance(exc, ContextOverflow) or context_exceeded(exc):  # the conversation's end, the agent's call
                 return _error(400, f"context_length_exceeded: {exc}", "context_length_exceeded")
+            route.failure = str(exc)
             return _error(502, f"the engine could not get a reply: {exc}")
         completion = openai_response(reply, route.chat.model)
         if not body.get("stream"):
@@ -120,22 +123,28 @@ def _error(status: int, message: str, code: str | None = None) -> web.Response:
                                         else "server_error", "code": code}}, status=status)
 
 
-_proxy = Proxy()
+_proxies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Proxy] = weakref.WeakKeyDictionary()
+
+
+def _proxy() -> Proxy:
+    """The running loop's proxy (a server belongs to one loop: the engine's)."""
+    return _proxies.setdefault(asyncio.get_running_loop(), Proxy())
 
 
 @contextlib.asynccontextmanager
 async def routed(chat: Chat) -> AsyncIterator[tuple[str, str]]:
     """(base_url, key) of this item on the engine's proxy, valid until the block ends."""
-    await _proxy.start()
+    proxy = _proxy()
+    await proxy.start()
     key = "nemoeval-" + secrets.token_urlsafe(24)
-    _proxy.routes[key] = _Route(chat)
+    proxy.routes[key] = _Route(chat)
     try:
-        yield _proxy.base_url, key
+        yield proxy.base_url, key
     finally:
-        del _proxy.routes[key]
+        del proxy.routes[key]
 
 
 def traffic(key: str) -> tuple[int, str | None]:
-    """(requests sent, the last failure's message or None) of the item of this key."""
-    route = _proxy.routes[key]
+    """(requests sent, the last failure's message or None) of the item of this key, inside its routed() block."""
+    route = _proxy().routes[key]
     return route.requests, route.failure

@@ -26,7 +26,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from pytest_nemoeval.errors import DataError, GenerationError, context_exceeded
+from pytest_nemoeval.errors import DataError, GenerationError
 from pytest_nemoeval.tasks.harbor import containers
 from pytest_nemoeval.venvs import cache_root, venv_python
 
@@ -95,16 +95,17 @@ async def run_trial(sample: dict[str, Any], chat: Any, published: dict[str, Any]
     python = harbor_python()
     async with containers.slots(settings), routed(chat) as (base_url, key):
         spec = {"task": str(task), "trials_dir": str(trials_dir), "trial_name": trial,
-                "environment_import_path": ENVIRONMENT,
+                "environment_import_path": ENVIRONMENT, "override_cpus": options["cpus"],
+                "override_memory_mb": options["memory_mb"],
                 "agent": {**agent, "model_name": f"openai/{chat.model}",
                           "kwargs": {"api_base": base_url, **agent.get("kwargs", {})}}}
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(INSIDE), *agent_paths(settings)]),
-               "NEMOEVAL_OWNER": owner, "NEMOEVAL_TRIAL": trial, "OPENAI_API_KEY": key, "OPENAI_BASE_URL": base_url, "LLM_API_KEY": key,
-               "LLM_BASE_URL": base_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-               "HARBOR_TELEMETRY": "0"}
+        env = {**without_keys(settings), "PYTHONPATH": os.pathsep.join([str(INSIDE), *agent_paths(settings)]),
+               "NEMOEVAL_OWNER": owner, "NEMOEVAL_TRIAL": trial, "OPENAI_API_KEY": key, "OPENAI_BASE_URL": base_url,
+               "LLM_API_KEY": key, "LLM_BASE_URL": base_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+               "LITELLM_LOG": "ERROR", "HARBOR_TELEMETRY": "0"}
         outcome = await _trial_process(python, spec, env, timeouts(task), owner, trial)
         outcome["requests"], failure = traffic(key)
-    if failure is not None and not context_exceeded(GenerationError(failure)):  # a sick endpoint, not the agent: an error
+    if failure is not None:  # a sick endpoint, not the agent: an error (a full context is not a failure)
         raise GenerationError(f"harbor trial {trial}: a model request of the agent failed after the engine's "
                               f"retries: {failure}")
     if not outcome["rewards"]:  # the container did not build or start, the tests did not run: an error, not a fail
@@ -112,6 +113,14 @@ async def run_trial(sample: dict[str, Any], chat: Any, published: dict[str, Any]
         raise GenerationError(f"harbor trial {trial}: no reward, the task's tests did not run: "
                               f"{failure.get('type', 'unknown')}: {failure.get('message', '')}"[:500])
     return outcome
+
+
+def without_keys(settings: dict[str, Any]) -> dict[str, str]:
+    """This process's environment without the run's API keys (model, judge, user, CritPt): the agent gets its
+    item's proxy key only, so no key of the run can reach Harbor's process or a container."""
+    names = {settings.get("api_key_env")} | {(settings.get(section) or {}).get("api_key_env")
+                                             for section in ("judge", "user", "critpt")}
+    return {name: value for name, value in os.environ.items() if name not in names}
 
 
 def agent_paths(settings: dict[str, Any]) -> list[str]:

@@ -33,6 +33,7 @@ from pytest_nemoeval.data import Rows
 from pytest_nemoeval.errors import DataError
 
 PACKAGE = "nvidia-long-context-eval"
+MODULE = "long_context_eval"  # its import name
 TASKS = ("niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multikey_2", "niah_multikey_3",
          "niah_multivalue", "niah_multiquery", "vt", "cwe", "fwe", "qa_1", "qa_2")
 ESSAY = frozenset({"niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multivalue", "niah_multiquery"})
@@ -265,7 +266,7 @@ def _sentence_splitter() -> None:
 
 
 def _package_dir() -> Path:
-    spec = importlib.util.find_spec("long_context_eval")
+    spec = importlib.util.find_spec(MODULE)
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"RULER needs {PACKAGE}: pip install 'pytest-nemoeval[ruler]'")
     return Path(list(spec.submodule_search_locations)[0])
@@ -275,7 +276,15 @@ def _version() -> str:
     try:
         return importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+        pass
+    # importlib.metadata can miss an installed package in a long-lived process whose metadata lookup went stale
+    # (seen in the test process after other tests); its dist-info beside the package says the same
+    spec = importlib.util.find_spec(MODULE)
+    if spec is not None and spec.submodule_search_locations:
+        site = Path(list(spec.submodule_search_locations)[0]).parent
+        for info in site.glob(PACKAGE.replace("-", "_") + "-*.dist-info"):
+            return info.name.removesuffix(".dist-info").split("-")[1]
+    return "not installed"
 
 
 def postprocess(prediction: str | None) -> str:

@@ -72,7 +72,8 @@ class NemoevalDocker(BaseEnvironment):
             if force_build or present.return_code != 0:
                 await self._checked("build", "-q", "-t", self._image, str(self.environment_dir),
                                     timeout=self.task_env_config.build_timeout_sec)
-        run = ["run", "-d", "--name", self._container, "--label", f"{OWNER_LABEL}={os.environ.get('NEMOEVAL_OWNER', '')}",
+        run = ["run", "-d", "--name", self._container,
+               "--label", f"{OWNER_LABEL}={os.environ.get('NEMOEVAL_OWNER', '')}",
                "--label", f"{TRIAL_LABEL}={os.environ.get('NEMOEVAL_TRIAL', self.session_id)}", "--init"]
         run += ["--network", "none"] if not self._network_is_public else []
         if self.task_env_config.cpus:

@@ -2,7 +2,8 @@
 
 Runs inside Harbor's own Python (>= 3.12) with this directory on PYTHONPATH; it imports Harbor, never
 pytest_nemoeval. SPEC: {"task": dir, "trials_dir": dir, "trial_name": str, "agent": Harbor AgentConfig fields,
-"environment_import_path": str, "timeout_multiplier": float, "agent_timeout_sec": float | null}. The trial is
+"environment_import_path": str, "override_cpus" / "override_memory_mb": the container's resources or null (the
+task's)}. The trial is
 Harbor's own (`Trial.create(TrialConfig)`): environment build and start, agent setup and run, the task's tests,
 the reward they write; this script only reports what Harbor's TrialResult says.
 """
@@ -23,7 +24,9 @@ def _config(spec: dict[str, Any]) -> TrialConfig:
     return TrialConfig(
         task=TaskConfig(path=Path(spec["task"])), trial_name=spec["trial_name"], trials_dir=Path(spec["trials_dir"]),
         agent=AgentConfig(**spec["agent"]), timeout_multiplier=spec.get("timeout_multiplier", 1.0),
-        environment=EnvironmentConfig(import_path=spec["environment_import_path"], delete=True))
+        environment=EnvironmentConfig(import_path=spec["environment_import_path"], delete=True,
+                                      override_cpus=spec.get("override_cpus"),
+                                      override_memory_mb=spec.get("override_memory_mb")))
 
 
 def _outcome(result: Any) -> dict[str, Any]:
