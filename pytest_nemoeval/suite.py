@@ -73,7 +73,9 @@ class Suite:
     failed_inputs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # metric -> its per-sample form, for the paired comparison with a baseline: "verdict" (the items' verdicts
     # are the metric, e.g. IFBench prompt_loose), or (numerator, denominator): metric_inputs keys summed over a
-    # sample's repeats, the metric their ratio over samples (SciCode subtask: passed / steps)
+    # sample's repeats, the metric their ratio over samples (SciCode subtask: passed / steps), or
+    # "category_weights": the metric is sum over categories of weight * the category's mean, the weights in the
+    # metric's own summary (BFCL overall; each sample weighs its category's weight / its number of samples)
     per_sample: dict[str, str | tuple[str, str]] = field(default_factory=dict)
     # the row field whose value is the sample's category (MMLU-Pro `category`, LiveCodeBench `difficulty`):
     # results.json and `-v` then break the metrics down by it, each with its interval

@@ -18,6 +18,7 @@ suite = Suite(
     generation={"temperature": 0.6, "top_p": 0.95},
     repeats=1,
     primary_metric="overall",
+    per_sample={"overall": "category_weights"},  # compared with a baseline entry by entry, each weighted
     category_field="category",
     metrics=[bfcl_v3],
     failed_inputs=failed_inputs,

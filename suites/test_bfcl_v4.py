@@ -22,6 +22,7 @@ suite = Suite(
     generation={"max_new_tokens": 8192},
     repeats=1,
     primary_metric="overall",
+    per_sample={"overall": "category_weights"},  # compared with a baseline entry by entry, each weighted
     category_field="category",
     metrics=[bfcl_v4],
     failed_inputs=failed_inputs,

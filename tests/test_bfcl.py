@@ -215,6 +215,24 @@ def test_overall_scores_follow_each_versions_weighting():
 
 
 @pytest.mark.parametrize("version", ["bfcl_v3", "bfcl_v4"])
+def test_the_overalls_category_weights_give_it_back_for_any_accuracies(version):
+    # the per-sample form a baseline comparison pairs on: overall = sum(weight * category accuracy)
+    import random
+
+    counts = {"simple_python": 400, "simple_java": 100, "multiple": 200, "irrelevance": 240, "live_simple": 100,
+              "live_multiple": 300, "live_irrelevance": 800, "multi_turn_base": 200, "memory_kv": 155}
+    rng = random.Random(7)
+    for _ in range(20):
+        scores = {name: (rng.random(), count) for name, count in counts.items()}
+        weights = bfcl_scores.category_weights(version, scores)
+        overall = bfcl_scores.overall_scores(version, scores)["overall"][0]
+        assert sum(weights[name] * accuracy for name, (accuracy, _) in scores.items()) == pytest.approx(overall)
+    if version == "bfcl_v4":  # memory, the only agentic part here: 40 of 100; live_simple: live's 10 x 100/400
+        assert weights["memory_kv"] == pytest.approx(0.4)
+        assert weights["live_simple"] == pytest.approx(0.1 * 100 / 400)
+
+
+@pytest.mark.parametrize("version", ["bfcl_v3", "bfcl_v4"])
 def test_an_entry_that_errored_is_a_wrong_entry_of_its_category(tmp_path, version):
     from pytest_nemoeval.results import ResultsCollector
     from pytest_nemoeval.suite import load_suite_module

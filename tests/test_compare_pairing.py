@@ -250,3 +250,29 @@ def test_a_run_and_its_nemo_evaluator_export_give_the_same_latencies(tmp_path, l
     samples.write_text(json.dumps(row) + "\n")
     (exported,) = result_rows(samples)
     assert _nel_item(exported).latency == _item(row, None).latency == round(latency, 4)
+
+
+def test_a_weighted_overall_is_compared_entry_by_entry_with_its_category_weights(tmp_path):
+    # BFCL-like: overall = 0.75 * mean(a) + 0.25 * mean(b); category a has 4 entries, b 12. The candidate loses
+    # 2 entries of a (-0.375 overall) and gains 2 of b (+0.0417): the overall drops 0.333, not the pass@1's 0
+    from pytest_nemoeval.compare.report import compare_benchmark
+
+    weights = {"a": 0.75, "b": 0.25}
+    entry = {**ENTRY, "primary_metric": "overall", "per_sample": {"overall": "category_weights"},
+             "metrics": {"overall": {"value": 0.0, "category_weights": weights}}}
+    def run(directory, wrong):
+        rows_ = [{"sample_id": s, "repeat": 0, "prompt_hash": "h", "category": "a" if s < 4 else "b",
+                  "verdict": "incorrect" if s in wrong else "correct"} for s in range(16)]
+        return write_run(directory, rows_, entry)
+    base = read_run(run(tmp_path / "a", wrong={4, 5}), "baseline")
+    cand = read_run(run(tmp_path / "b", wrong={0, 1}), "candidate")
+    result = compare_benchmark("bench", base, cand, BenchmarkPolicy(), 0.01, False)
+    assert result["metric"] == "overall" and "note" not in result
+    assert result["baseline"] == pytest.approx(0.75 + 0.25 * 10 / 12)
+    assert result["candidate"] == pytest.approx(0.75 * 2 / 4 + 0.25)
+    assert result["delta"] == pytest.approx(-0.375 + 0.25 * 2 / 12)
+    assert result["mcnemar_p"] is None  # flips of unequal weight: the permutation test instead
+    # other categories on one side: their weights differ, the comparison falls back to pass@1 with a note
+    other = {**entry, "metrics": {"overall": {"value": 0.0, "category_weights": {"a": 0.5, "b": 0.5}}}}
+    cand_other = read_run(write_run(tmp_path / "c", [], other), "candidate")
+    assert compare_benchmark("bench", base, cand_other, BenchmarkPolicy(), 0.01, False)["metric"] == "pass@1"

@@ -30,8 +30,13 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
     metric = policy.metric or base.get("primary_metric") or "accuracy"
     entry: dict[str, Any] = {"tier": policy.tier, "metric": metric, "direction": policy.direction, "max_drop": drop}
     form = _per_sample_form(base, cand, metric)
+    weights = None
+    if form == "category_weights":  # BFCL's overall: each sample weighs its category's share of the metric
+        weights = (base.get("metrics") or {}).get(metric, {}).get("category_weights")
+        if not weights or weights != (cand.get("metrics") or {}).get(metric, {}).get("category_weights"):
+            form = None  # a run that does not say its weights, or other categories on each side
     if metric not in PER_SAMPLE_METRICS and form is None:
-        # other metrics (e.g. BFCL's overall, a mean over categories) have no per-sample form in samples.jsonl
+        # other metrics (a suite that declares no per-sample form for them) are compared on the verdicts
         entry["metric"] = "pass@1"
         entry["note"] = f"{metric} has no per-sample form in samples.jsonl; compared on pass@1 (the verdicts)"
     ratio = tuple(form) if isinstance(form, list) else None
@@ -55,7 +60,11 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
                            f"(first: sample {sample} repeat {repeat})")
     if reasons:
         return {**entry, "comparable": False, "verdict": NOT_COMPARABLE, "reason": "; ".join(reasons)}
-    differences_, values = _ratio_differences(pairing) if ratio else (pairing.differences, None)
+    if weights is not None:
+        differences_, values = _weighted_differences(pairing, weights)
+    else:
+        differences_, values = _ratio_differences(pairing) if ratio else (pairing.differences, None)
+    binary = pairing.binary and weights is None  # McNemar counts flips of equal weight
     clustered = all(category is not None for category in pairing.categories)
     delta = clustered_delta(differences_, [str(c) for c in pairing.categories]) if clustered else \
         paired_delta(differences_)
@@ -76,8 +85,8 @@ def compare_benchmark(name: str, base_run: Run, cand_run: Run, policy: Benchmark
         "delta": delta.mean, "stderr": delta.stderr, "ci95": list(delta.ci95),
         "stderr_clusters": delta.clusters or None,
         "flips": {"right_to_wrong": len(pairing.worse), "wrong_to_right": len(pairing.better)},
-        "mcnemar_p": mcnemar_exact(len(pairing.worse), len(pairing.better)) if pairing.binary else None,
-        **_change_test(differences_, pairing.binary),
+        "mcnemar_p": mcnemar_exact(len(pairing.worse), len(pairing.better)) if binary else None,
+        **_change_test(differences_, binary),
         "regression_p": regression_p(delta, drop, higher) if n else None,
         "mde80": minimum_detectable_effect(delta) if n > 1 else None,
         "verdict": decided})
@@ -132,7 +141,22 @@ def _per_sample_form(base: dict[str, Any], cand: dict[str, Any], metric: str) ->
     form = (base.get("per_sample") or {}).get(metric)
     if form != (cand.get("per_sample") or {}).get(metric):
         return None
-    return form if form == "verdict" or (isinstance(form, list) and len(form) == 2) else None
+    return form if form in ("verdict", "category_weights") or (isinstance(form, list) and len(form) == 2) else None
+
+
+def _weighted_differences(pairing: Any, weights: dict[str, float]) -> tuple[list[float], tuple[float, float] | None]:
+    """A metric that is sum over categories of weight * the category's mean (BFCL overall): each paired sample
+    weighs w = its category's weight / the category's paired samples; each run's value is sum(w * mean), and the
+    paired differences n * w * (candidate - baseline) have that change as their mean."""
+    n = len(pairing.base_mean)
+    if n == 0:
+        return [], None
+    counts: dict[str | None, int] = {}
+    for category in pairing.categories:
+        counts[category] = counts.get(category, 0) + 1
+    each = [weights.get(str(category), 0.0) / counts[category] for category in pairing.categories]
+    values = (sum(w * b for w, b in zip(each, pairing.base_mean)), sum(w * c for w, c in zip(each, pairing.cand_mean)))
+    return [n * w * (c - b) for w, b, c in zip(each, pairing.base_mean, pairing.cand_mean)], values
 
 
 def _ratio_differences(pairing: Any) -> tuple[list[float], tuple[float, float] | None]:

@@ -85,4 +85,15 @@ def scores(version: str, outcomes: list[SampleOutcome]) -> dict[str, Any]:
         metrics[name] = {"value": value, "samples": entries}
     if "overall" in metrics:
         metrics["overall"]["covers"] = sorted(counted)
+        metrics["overall"]["category_weights"] = category_weights(version, counted)
     return metrics
+
+
+def category_weights(version: str, counted: dict[str, Score]) -> dict[str, float]:
+    """The overall score's coefficient on each category's accuracy, for these categories and entry counts:
+    the overall is linear in them (means and entry-weighted means of means), so the coefficient of a category
+    is the overall with that category at 1 and the others at 0. Overall = sum(weight * accuracy); each of a
+    category's entries weighs weight / entries (the per-sample form a comparison with a baseline pairs on)."""
+    return {name: overall_scores(version, {other: (float(other == name), count)
+                                           for other, (_, count) in counted.items()}).get("overall", (0.0, 0))[0]
+            for name in sorted(counted)}
