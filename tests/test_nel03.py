@@ -3,20 +3,17 @@ are read by `nel compare`, `nel gate` and `nel report` (nemo-evaluator==0.3.0 in
 test builds once and caches), which reach the verdicts this plugin's comparison reaches; and bundles NeMo
 Evaluator's own artifacts.write_all wrote are read by `python -m pytest_nemoeval compare` and `--baseline`.
 
-The virtualenv lives in ~/.cache/pytest-nemoeval/nel03-venv-<version> (NEMOEVAL_NEL03_VENV overrides the path);
-without a Python >= 3.12 on the machine the test skips and says so.
+The virtualenv lives in ~/.cache/pytest-nemoeval/nel03-venv-<version> ($XDG_CACHE_HOME moves it); without a
+Python >= 3.12 on the machine the test skips and says so.
 """
 
 from __future__ import annotations
 
-import fcntl
-import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,57 +27,21 @@ MAX_DROP = "0.01"  # this plugin's default max_drop, given to both tools
 POLICY = "version: 1\ndefaults: {tier: critical, metric: pass@1, max_drop: 0.01}\n"
 
 
-def python312() -> str | None:
-    """A Python 3.12 or 3.13 (nemo-evaluator 0.3 asks for >= 3.12, < 3.14) that runs: this one, one on PATH, or
-    one under pyenv (a pyenv shim of a version not selected is on PATH but does not run)."""
-    candidates = [sys.executable, shutil.which("python3.12"), shutil.which("python3.13")]
-    pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates += sorted(glob.glob(f"{pyenv}/versions/3.1[23].*/bin/python"))
-    check = "import sys; sys.exit(not (3, 12) <= sys.version_info < (3, 14))"
-    for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "-c", check], capture_output=True).returncode == 0:
-            return candidate
-    return None
-
-
-def build_venv() -> tuple[Path, float]:
-    """The cached virtualenv with nemo-evaluator (and scipy, which its McNemar needs); the build's seconds (0 when
-    cached). A lock keeps two xdist workers from building it at once; a marker file says it is complete."""
-    interpreter = python312()
-    if interpreter is None:
-        pytest.skip("NeMo Evaluator 0.3 needs Python 3.12 or 3.13 and none was found (python3.12 / python3.13 on PATH, "
-                    "or under pyenv, that runs)")
-    venv = Path(os.environ.get("NEMOEVAL_NEL03_VENV",
-                               Path.home() / ".cache" / "pytest-nemoeval" / f"nel03-venv-{NEL_VERSION}"))
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (venv / "complete").is_file():
-            return venv, 0.0
-        started = time.monotonic()
-        shutil.rmtree(venv, ignore_errors=True)
-        if shutil.which("uv") or _has_uv():
-            uv = [sys.executable, "-m", "uv"] if _has_uv() else ["uv"]
-            subprocess.run([*uv, "venv", "-q", "-p", interpreter, str(venv)], check=True)
-            subprocess.run([*uv, "pip", "install", "-q", "-p", str(venv / "bin" / "python"),
-                            f"nemo-evaluator=={NEL_VERSION}", "scipy"], check=True)
-        else:
-            subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                            f"nemo-evaluator=={NEL_VERSION}", "scipy"], check=True)
-        (venv / "complete").write_text(NEL_VERSION)
-        return venv, time.monotonic() - started
-
-
-def _has_uv() -> bool:
-    return subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True).returncode == 0
-
-
 @pytest.fixture(scope="module")
 def nel() -> Path:
-    venv, seconds = build_venv()
-    print(f"NeMo Evaluator {NEL_VERSION} virtualenv: {'built in %.0f s' % seconds if seconds else 'cached'}")
-    return venv / "bin" / "python"
+    """The python of the cached virtualenv with nemo-evaluator (and scipy, which its McNemar needs), made as the
+    plugin makes Harbor's (pytest_nemoeval/venvs.py)."""
+    from pytest_nemoeval.errors import DataError
+    from pytest_nemoeval.venvs import python312, venv_python
+
+    if python312() is None:
+        pytest.skip("NeMo Evaluator 0.3 needs Python 3.12 or 3.13 and none was found (python3.12 / python3.13 on PATH, "
+                    "or under pyenv, that runs)")
+    try:
+        return venv_python(f"nel03-venv-{NEL_VERSION}", [f"nemo-evaluator=={NEL_VERSION}", "scipy"],
+                           "NeMo Evaluator 0.3")
+    except DataError as exc:
+        pytest.fail(str(exc))
 
 
 def run_nel(python: Path, *args: str) -> subprocess.CompletedProcess:
