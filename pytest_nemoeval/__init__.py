@@ -6,6 +6,7 @@ from pytest_nemoeval.errors import DataError, DriverError, EndpointDown, Generat
 from pytest_nemoeval.extraction import (extract_choice_letter, extract_choice_letter_by, extract_math_answer,
                                         last_boxed, last_code_block, math_equal, split_reasoning)
 from pytest_nemoeval.metrics import SampleOutcome
+from pytest_nemoeval.report.curves import Curve
 from pytest_nemoeval.scoring import Response, Verdict
 from pytest_nemoeval.suite import Suite
 
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Chat",
+    "Curve",
     "DataError",
     "DataSource",
     "DriverError",

@@ -26,6 +26,7 @@ from pytest_nemoeval.failures import CLASSES, failure_class, summary
 from pytest_nemoeval.gate import GateFailure, evaluate
 from pytest_nemoeval.metrics import SampleOutcome, benchmark_metrics, rounded
 from pytest_nemoeval.report.categories import category_breakdown
+from pytest_nemoeval.report.curves import curve_entry
 from pytest_nemoeval.scoring import Response
 from pytest_nemoeval.suite import load_suite_module
 
@@ -274,6 +275,8 @@ class ResultsDocument:
                                                   for metric, form in suite.per_sample.items()}
             if name in self.until_decided:  # the comparison takes in its extra repeats, at the look reached
                 benchmarks[name]["until_decided"] = self.until_decided[name]
+            if suite.curve is not None and (curve := curve_entry(suite.curve, metrics)) is not None:
+                benchmarks[name]["curve"] = curve
             if tally.category_field is not None:
                 benchmarks[name]["categories"] = category_breakdown(
                     self.hook, name, tally.outcomes(), tally.categories, tally.category_field,

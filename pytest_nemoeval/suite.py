@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from pytest_nemoeval.data import DataSource, Rows, at_revision, check_row, read_jsonl
 from pytest_nemoeval.errors import DataError, DriverError
 from pytest_nemoeval.harness import HarnessTask
+from pytest_nemoeval.report.curves import Curve
 
 if TYPE_CHECKING:
     from pytest_nemoeval.tools import PythonTool
@@ -91,6 +92,9 @@ class Suite:
     run_grader: Callable[[list[Any], int, Any], dict[str, Any]] | None = None
     # row -> generation settings of that row (e.g. RULER's per-task token cap), under the run's own settings
     row_generation: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # metrics that are points of lines over a numeric axis (RULER: each task's score by context length): results.json
+    # lists them (`curve`), and the HTML report draws the lines and tables their values
+    curve: Curve | None = None
 
     def variant(self, name: str, **changes: Any) -> "Suite":
         """This suite under another name with some fields changed (e.g. tools, repeats); `generation` is merged

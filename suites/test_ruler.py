@@ -7,13 +7,14 @@ Lengths: `benchmarks.ruler.data.lengths` (default [4096], the embedded model's s
 published); `--limit-samples N` keeps the first N rows (task by task). Each task has its own token cap (its
 `tokens_to_generate`), greedy decoding as the package sends it (temperature 0, top_p 0.0001), the prompt as
 the one user message with the task's answer prefix. Scored with the package's string_match_all (string_match_part
-for QA), a fraction per sample; `score_<length>` averages the tasks at a length, `<task>_<length>` each task.
+for QA), a fraction per sample; `score_<length>` averages the tasks at a length, `<task>_<length>` each task;
+`--html` draws them as the score-by-length curve per task (and the average) with a task x length table.
 A prompt is built to the length it names less `data.template_tokens` (50, NeMo Skills' room for the chat
 template), so an "8K" prompt fits an 8K context; one the served context cannot hold is context_overflow.
 `--data-dir DIR`: DIR/ruler.jsonl, rows as the package's prepare.py writes them plus task, max_seq_length.
 """
 
-from pytest_nemoeval import Suite
+from pytest_nemoeval import Curve, Suite
 from pytest_nemoeval.tasks import ruler
 
 suite = Suite(
@@ -27,6 +28,8 @@ suite = Suite(
     row_generation=lambda row: {"max_new_tokens": row["tokens_to_generate"]},
     primary_metric="score",
     metrics=[ruler.metrics],
+    curve=Curve(axis="context length (tokens)", point=ruler.curve_point, label=lambda n: ruler.length_label(n).upper(),
+                lines="task", average="score", log2=True),
     failed_inputs=ruler.failed_inputs,
     item_label=lambda row: f"{row['task']}-{ruler.length_label(row['max_seq_length'])}",
     requires={"long_context_eval": "pytest-nemoeval[ruler]"},

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import MMLU_DATA, results, samples
+from helpers import MMLU_DATA, copy_suites, results, samples
 
 ROWS = [json.loads(line) for line in MMLU_DATA.read_text().splitlines()]
 
@@ -151,6 +151,79 @@ def test_html_report_shows_scores_plots_comparison_configuration_and_failure_row
     assert f"line {wrong[0]}" in text and len(wrong) == 11
     # the resolved configuration and provenance
     assert '&quot;limit_samples&quot;: 12' in text and "plugin_version" in text
+
+
+class Tables(HTMLParser):
+    """Each table of a page by its id: its rows, each a list of its cells' texts (a cell's lines joined by |)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._rows: list[list[str]] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._rows = self.tables.setdefault(dict(attrs).get("id") or "", [])
+        elif tag == "tr" and self._rows is not None:
+            self._rows.append([])
+        elif tag in ("td", "th") and self._rows is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._rows:
+            self._rows[-1].append("|".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._rows = None
+
+    def handle_data(self, data):
+        if self._cell is not None and data.strip():
+            self._cell.append(data.strip())
+
+
+def test_html_report_draws_rulers_score_by_length_curve_and_tables_it(pytester, mock_server, monkeypatch):
+    pytest.importorskip("long_context_eval")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "cache"))
+    copy_suites(pytester, "ruler")
+    (pytester.path / "recipe.yaml").write_text(
+        "benchmarks:\n  ruler:\n    data: {tasks: [vt, cwe], lengths: [1024, 2048], samples: 2}\n")
+    # vt is answered with its prompt, which holds its answers; cwe with nothing; the 2K prompts do not fit
+    (pytester.path / "answers.json").write_text(json.dumps([["Memorize and track the chain", "{prompt}"]]))
+    mock = mock_server("--context", "1500", "--answers", str(pytester.path / "answers.json"), "--answer", "none")
+    result = pytester.runpytest_subprocess("suites/", "--endpoint", mock.url, "--recipe", "recipe.yaml",
+                                           "--html", "report.html")
+    assert result.ret == 0
+    entry = results(pytester)["benchmarks"]["ruler"]
+    metrics = entry["metrics"]
+    assert [metrics[name]["value"] for name in ("vt_1k", "cwe_1k", "score_1k", "vt_2k", "score_2k")] == [
+        1.0, 0.0, 0.5, 0.0, 0.0]
+    assert entry["curve"] == {
+        "axis": "context length (tokens)", "scale": "log2", "x": [1024, 2048], "labels": ["1K", "2K"],
+        "lines_are": "task", "average": "score",
+        "lines": {"cwe": ["cwe_1k", "cwe_2k"], "vt": ["vt_1k", "vt_2k"], "score": ["score_1k", "score_2k"]}}
+    text = (pytester.path / "report.html").read_text()
+    page = Page()
+    page.feed(text)
+    title = "ruler by context length (tokens), 95% CI"
+    [image] = [image for image in page.images if image.get("alt") == title]
+    png = base64.b64decode(image["src"].split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    tables = Tables()
+    tables.feed(text)
+    rows = tables.tables["nemoeval-curve-ruler"]
+    assert rows[0] == ["task", "1K", "2K"] and [row[0] for row in rows[1:]] == ["cwe", "vt", "score"]
+    for row in rows[1:]:  # each cell: the value, then its interval, as results.json has them
+        for cell, name in zip(row[1:], entry["curve"]["lines"][row[0]]):
+            low, high = metrics[name]["ci95"]
+            assert cell == f"{metrics[name]['value']:.4f}|{low:.4f} – {high:.4f}"
+    assert rows[3][1].startswith("0.5000|0.") and rows[3][1] != "0.5000|0.5000 – 0.5000"  # an interval, not a point
+    # without matplotlib: the same table, no image
+    from pytest_nemoeval.report import html as report
+
+    monkeypatch.setattr("pytest_nemoeval.suite.installed", lambda name: name != "matplotlib")
+    section = report.HtmlReport(None, type("Run", (), {"benchmarks": {"ruler": entry}})(), pytester.path).curves()
+    assert "<img" not in section and 'id="nemoeval-curve-ruler"' in section and "0.5000" in section
 
 
 def chromium() -> str | None:

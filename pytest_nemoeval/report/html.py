@@ -1,6 +1,7 @@
 """The pytest-html report (`--html`): above pytest's table, the score table with intervals, a plot of each
-benchmark's primary metric, per-category bars, the baseline comparison, the resolved configuration and
-provenance, and the items that errored or were wrong with links to their rows of samples.jsonl."""
+benchmark's primary metric, per-category bars, curves over a numeric axis (RULER's score by context length:
+plot and table), the baseline comparison, the resolved configuration and provenance, and the items that
+errored or were wrong with links to their rows of samples.jsonl."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 LISTED_ROWS = 50  # rows listed per benchmark; the rest are in samples.jsonl
 STYLE = ("<style>.nemoeval table{border-collapse:collapse;margin:6px 0}.nemoeval td,.nemoeval th{border:1px solid "
          "#ccc;padding:3px 8px;font-size:13px}.nemoeval th{background:#eee}.nemoeval img{display:block;"
-         "margin:8px 0;max-width:100%}.nemoeval .failed{color:#b00;font-weight:bold}</style>")
+         "margin:8px 0;max-width:100%}.nemoeval .failed{color:#b00;font-weight:bold}.nemoeval .average{font-weight:"
+         "bold}.nemoeval small{color:#666}</style>")
 
 
 class HtmlReport:
@@ -37,7 +39,8 @@ class HtmlReport:
 
     def section(self, report: Path) -> str:
         """The run's part of the report at `report` (its links to samples rows are relative to it)."""
-        sections = [self.scores(), self.plots(), self.comparison(), self.failures(report.parent), self.provenance()]
+        sections = [self.scores(), self.plots(), self.curves(), self.comparison(), self.failures(report.parent),
+                    self.provenance()]
         return f'<div class="nemoeval" id="nemoeval">{STYLE}{"".join(sections)}</div>'
 
     def scores(self) -> str:
@@ -91,6 +94,39 @@ class HtmlReport:
             title = f"{name}: {breakdown['metric']} per {breakdown['field']}, 95% CI"
             images.append(_image(interval_plot(title, labels, summaries, color="#5a9e6f"), title))
         return f'<div id="nemoeval-plots"><h2>nemoeval plots</h2>{"".join(images)}</div>'
+
+    def curves(self) -> str:
+        """Each benchmark's curve (results.json `curve`: RULER's score by context length): its plot, and its values
+        as a table (line x point, each with its 95% CI), readable without the plot."""
+        from pytest_nemoeval.suite import installed
+
+        parts = []
+        for name, entry in self.results.benchmarks.items():
+            curve = entry.get("curve")
+            if not curve:
+                continue
+            title = f"{name} by {curve['axis']}, 95% CI"
+            if installed("matplotlib"):
+                from pytest_nemoeval.report.plots import curve_plot
+
+                parts.append(_image(curve_plot(title, curve, entry["metrics"]), title))
+            head = "".join(f"<th>{_e(label)}</th>" for label in curve["labels"])
+            rows = []
+            for line, names in curve["lines"].items():
+                cells = []
+                for metric in names:
+                    summary = entry["metrics"].get(metric) if metric else None
+                    if summary is None:
+                        cells.append("<td></td>")
+                        continue
+                    low, high = summary.get("ci95", [summary["value"], summary["value"]])
+                    cells.append(f'<td title="{_e(metric)}">{summary["value"]:.4f}<br><small>{low:.4f} – {high:.4f}'
+                                 f'</small></td>')
+                strong = ' class="average"' if line == curve.get("average") else ""
+                rows.append(f"<tr{strong}><th>{_e(line)}</th>{''.join(cells)}</tr>")
+            parts.append(f"<h3>{_e(title)}</h3><table class=\"nemoeval-curve\" id=\"nemoeval-curve-{_e(name)}\">"
+                         f"<tr><th>{_e(curve.get('lines_are', 'line'))}</th>{head}</tr>{''.join(rows)}</table>")
+        return f'<div id="nemoeval-curves"><h2>nemoeval curves</h2>{"".join(parts)}</div>' if parts else ""
 
     def comparison(self) -> str:
         if self.results.comparison is None:

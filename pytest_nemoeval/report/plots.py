@@ -52,3 +52,36 @@ def interval_plot(title: str, labels: list[str], summaries: list[dict[str, Any]]
     axes.set_title(title, fontsize=10)
     axes.grid(axis="x", alpha=0.3)
     return _data_uri(figure)
+
+
+def curve_plot(title: str, curve: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """results.json's `curve` of a benchmark: one line per entry of `lines` over the x values (the `average` line
+    black and thick), each point with its 95 % interval as an error bar when its metric has one."""
+    figure, axes = _figure(8)
+    from matplotlib import colormaps
+
+    xs = curve["x"]
+    palette = colormaps["tab20"]  # its dark colours first, then the light ones
+    for number, (line, names) in enumerate(curve["lines"].items()):
+        points = [(x, metrics[name]) for x, name in zip(xs, names) if name is not None and name in metrics]
+        if not points:
+            continue
+        values = [float(summary.get("value", 0.0)) for _, summary in points]
+        intervals = [summary.get("ci95") or [value, value] for value, (_, summary) in zip(values, points)]
+        errors = [[max(0.0, value - low) for value, (low, _) in zip(values, intervals)],
+                  [max(0.0, high - value) for value, (_, high) in zip(values, intervals)]]
+        average = line == curve.get("average")
+        axes.errorbar([x for x, _ in points], values, yerr=errors, label=line, marker="o", markersize=4 if average else 3,
+                      capsize=3, linewidth=2.6 if average else 1.2, color="black" if average else palette(2 * number % 20 + 2 * number // 20 % 2),
+                      zorder=3 if average else 2)
+    if curve.get("scale") == "log2":
+        axes.set_xscale("log", base=2)
+    axes.set_xticks(xs, curve["labels"], fontsize=8)
+    axes.minorticks_off()
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel(curve["axis"], fontsize=8)
+    axes.set_ylabel("value (error bars: 95% CI)", fontsize=8)
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    return _data_uri(figure)

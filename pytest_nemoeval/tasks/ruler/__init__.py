@@ -53,6 +53,17 @@ def length_label(tokens: int) -> str:
     return f"{tokens >> 10}k" if tokens % 1024 == 0 else str(tokens)
 
 
+def curve_point(metric: str) -> tuple[str, int] | None:
+    """`vt_4k` -> ("vt", 4096), `score_1m` -> ("score", 1048576): the metrics() names that are points of the
+    score-by-length curve (the inverse of length_label); None for the others."""
+    line, _, label = metric.rpartition("_")
+    if line not in TASKS and line != "score":
+        return None
+    scale = {"k": 1 << 10, "m": 1 << 20}.get(label[-1:], 1)
+    number = label[:-1] if scale > 1 else label
+    return (line, int(number) * scale) if number.isdigit() else None
+
+
 class ServerTokenizer:
     """RULER's tokenizer interface (`text_to_tokens`), answered by the served model's /tokenize (vLLM or llama.cpp)."""
 
