@@ -1,0 +1,130 @@
+"""Streamed chat completions: a request sent with `stream: true`, its server-sent chunks assembled into the body a
+whole (non-streamed) reply has, so that parsing, the cache and scoring never see the difference.
+
+Streaming is a transport detail: it is added to the payload when sending, after the cache key was made from the
+request. It lets the status line count tokens while a long request is in flight. A server that refuses it (a 4xx
+to the streamed request that a whole one does not get) is sent whole from then on; one that ignores it answers
+whole anyway. Chunk format: OpenAI's chat.completion.chunk, as vLLM and llama.cpp's server send it
+(`choices[0].delta` with content / reasoning_content or reasoning / tool_calls by index, `finish_reason`, and with
+`stream_options.include_usage` a last chunk with `usage` and no choices).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from pytest_nemoeval.engine.progress import Flight
+from pytest_nemoeval.engine.transport import HttpResponse, Transport
+
+STREAM = {"stream": True, "stream_options": {"include_usage": True}}
+REFUSALS = (400, 404, 405, 415, 422, 501)  # what a server that cannot stream may answer to `stream: true`
+
+
+class StreamError(Exception):
+    """The stream carried an error, or ended without a reply (retried as an invalid response is)."""
+
+
+class Assembly:
+    """The chunks of one streamed chat completion, merged into a whole chat.completion body."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, list[str]] = {}  # "content", "reasoning_content": the pieces, in order
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.chunks = 0
+        self.done = False  # `[DONE]` came
+
+    def feed(self, chunk: dict[str, Any]) -> int:
+        """Merge one chunk; the number of generated pieces it carried (about one token each)."""
+        if "error" in chunk:
+            error = chunk["error"]
+            raise StreamError(f"the stream ended with an error: {error.get('message', error) if isinstance(error, dict) else error}")
+        self.chunks += 1
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        pieces = 0
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            for field, name in (("content", "content"), ("reasoning_content", "reasoning_content"),
+                                ("reasoning", "reasoning_content")):
+                if isinstance(delta.get(field), str):
+                    self.texts.setdefault(name, []).append(delta[field])
+                    pieces += bool(delta[field])
+            for call in delta.get("tool_calls") or []:
+                pieces += self._merge_call(call)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return pieces
+
+    def _merge_call(self, delta: dict[str, Any]) -> int:
+        call = self.calls.setdefault(int(delta.get("index") or 0), {"function": {"name": "", "arguments": ""}})
+        for key in ("id", "type"):
+            if delta.get(key):
+                call[key] = delta[key]
+        function = delta.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
+        return bool(function.get("arguments"))
+
+    def body(self) -> dict[str, Any]:
+        if self.finish_reason is None and not self.done:
+            raise StreamError(f"the stream ended before the reply did ({self.chunks} chunks)")
+        message: dict[str, Any] = {"role": "assistant", "content": None}
+        for name, pieces in self.texts.items():
+            message[name] = "".join(pieces) or None
+        if "content" in self.texts and not message["content"] and not self.calls:
+            message["content"] = ""  # an empty reply, as a whole one says it (a reply of tool calls only: None)
+        if self.calls:
+            message["tool_calls"] = [{"id": call.get("id"), "type": call.get("type", "function"),
+                                      "function": call["function"]} for _, call in sorted(self.calls.items())]
+        whole: dict[str, Any] = {"object": "chat.completion",
+                                 "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}]}
+        if self.usage is not None:
+            whole["usage"] = self.usage
+        return whole
+
+
+class Streamer:
+    """Sends a lane's chat requests streamed while its endpoint accepts that (remembered per endpoint)."""
+
+    def __init__(self, transport: Transport, enabled: bool) -> None:
+        self.transport = transport
+        self.enabled = enabled
+
+    async def post(self, url: str, payload: dict[str, Any], flight: Flight) -> HttpResponse:
+        if not self.enabled:
+            return await self.transport.post(url, payload)
+        assembly = Assembly()
+        flight.streaming = True
+        response = await self.transport.post(url, {**payload, **STREAM}, events=_reader(assembly, flight))
+        if response.status in REFUSALS and not response.streamed:
+            flight.streaming = False
+            whole = await self.transport.post(url, payload)
+            if whole.status == 200:  # it was the streaming it refused: this endpoint is sent whole from now on
+                self.enabled = False
+            return whole
+        if not response.streamed:  # a server that ignores `stream` answers whole: nothing to assemble
+            return response
+        if assembly.usage and isinstance(assembly.usage.get("completion_tokens"), int):
+            flight.settle(assembly.usage["completion_tokens"])  # the exact count replaces the pieces counted
+        return HttpResponse(200, response.headers, json.dumps(assembly.body()).encode())
+
+
+def _reader(assembly: Assembly, flight: Flight) -> Callable[[bytes], bool]:
+    """The transport's handler of one `data:` payload; False at `[DONE]`."""
+    def event(data: bytes) -> bool:
+        if data.strip() == b"[DONE]":
+            assembly.done = True
+            return False
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise StreamError(f"invalid chunk in the stream: {data[:120]!r}") from None
+        if not isinstance(chunk, dict):
+            raise StreamError(f"invalid chunk in the stream: {data[:120]!r}")
+        flight.generated(assembly.feed(chunk))
+        return True
+
+    return event
