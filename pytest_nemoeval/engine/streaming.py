@@ -3,7 +3,7 @@ whole (non-streamed) reply has, so that parsing, the cache and scoring never see
 
 Streaming is a transport detail: it is added to the payload when sending, after the cache key was made from the
 request. It lets the status line count tokens while a long request is in flight. A server that refuses it (a 4xx
-to the streamed request that a whole one does not get) is sent whole from then on; one that ignores it answers
+naming `stream`, which the request sent whole does not get) is sent whole from then on; one that ignores it answers
 whole anyway. Chunk format: OpenAI's chat.completion.chunk, as vLLM and llama.cpp's server send it
 (`choices[0].delta` with content / reasoning_content or reasoning / tool_calls by index, `finish_reason`, and with
 `stream_options.include_usage` a last chunk with `usage` and no choices).
@@ -18,7 +18,7 @@ from pytest_nemoeval.engine.progress import Flight
 from pytest_nemoeval.engine.transport import HttpResponse, Transport
 
 STREAM = {"stream": True, "stream_options": {"include_usage": True}}
-REFUSALS = (400, 404, 405, 415, 422, 501)  # what a server that cannot stream may answer to `stream: true`
+REFUSALS = (400, 422, 501)  # what a server that cannot stream answers to `stream: true`, naming it in its message
 
 
 class StreamError(Exception):
@@ -99,7 +99,7 @@ class Streamer:
         assembly = Assembly()
         flight.streaming = True
         response = await self.transport.post(url, {**payload, **STREAM}, events=_reader(assembly, flight))
-        if response.status in REFUSALS and not response.streamed:
+        if response.status in REFUSALS and b"stream" in response.body.lower():
             flight.streaming = False
             whole = await self.transport.post(url, payload)
             if whole.status == 200:  # it was the streaming it refused: this endpoint is sent whole from now on
