@@ -6,8 +6,7 @@ Prints `PORT <n>` when listening. The first requests get the faults in order (`4
 Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices), stall (a streamed reply stops after its
 first chunk for 30 s).
-`stream: true` is answered with server-sent chunks as vLLM sends them (a word of the text per chunk, tool calls by
-index, with `stream_options.include_usage` a last chunk of usage, then `[DONE]`), `--chunk-latency S` apart;
+`stream: true` is answered with server-sent chunks as vLLM sends them (a word of the text per chunk, with `stream_options.include_usage` a last chunk of usage, then `[DONE]`), `--chunk-latency S` apart;
 `--no-stream` answers it with llama.cpp-style HTTP 400 instead (a server that cannot stream). GET /stats counts
 "stream_requests".
 `--fail-prompt TEXT` (repeatable): every request whose last user message contains TEXT gets a 500 naming TEXT.
@@ -207,17 +206,9 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
 
 
 def deltas(message: dict) -> list[dict]:
-    """A whole reply as the deltas of its stream: a word of reasoning or content each, each tool call's id and name,
-    then its arguments in pieces of 8 characters."""
-    found = [{field: word} for field in ("reasoning_content", "content")
-             for word in re.findall(r"\s*\S+\s*", message.get(field) or "")]
-    for index, call in enumerate(message.get("tool_calls") or []):
-        found.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                      "function": {"name": call["function"]["name"], "arguments": ""}}]})
-        arguments = call["function"]["arguments"]
-        found += [{"tool_calls": [{"index": index, "function": {"arguments": arguments[i:i + 8]}}]}
-                  for i in range(0, len(arguments), 8)]
-    return found
+    """A whole reply as the deltas of its stream: a word of reasoning or content each (vLLM's field names)."""
+    return [{field: word} for source, field in (("reasoning_content", "reasoning"), ("content", "content"))
+            for word in re.findall(r"\s*\S+\s*", message.get(source) or "")]
 
 
 def tool_step(steps: list[dict], messages: list[dict], request: int, fill) -> dict:

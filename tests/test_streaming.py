@@ -36,31 +36,31 @@ def chat(text: str, **extra) -> dict:
     return {"model": "mock-model", "messages": [{"role": "user", "content": text}], **extra}
 
 
-@pytest.mark.parametrize("reply", ["content", "tool_calls", "reasoning"])
+@pytest.mark.parametrize("reply", ["content", "empty", "reasoning", "tool_calls"])
 def test_a_streamed_reply_is_assembled_into_the_whole_reply(tmp_path, mock_server, reply):
     steps = tmp_path / "steps.json"
     steps.write_text(json.dumps([{"content": "The answer is B.\n\nAnswer: B", "reasoning": "Think: A is wrong,  B fits."}]))
     args = {"content": ["--answer", "Several words,\n  with  spaces\tand lines. Answer: \\boxed{B}"],
-            "tool_calls": ["--tool-call", 'lookup={"query": "a longer argument string", "n": 3}',
-                           "--tool-call", 'lookup={"query": "second"}'],
-            "reasoning": ["--tool-steps", str(steps)]}[reply]
+            "empty": ["--answer", ""],
+            "reasoning": ["--tool-steps", str(steps)],
+            "tool_calls": ["--tool-call", 'lookup={"query": "a longer argument string", "n": 3}']}[reply]
     mock, twin = mock_server(*args), mock_server(*args)  # the same script (tool call ids count its requests)
-    payloads = {"a": chat("first", tools=TOOLS), "b": chat("second", tools=TOOLS)}
+    extra = {"tools": TOOLS} if reply == "tool_calls" else {}
+    payloads = {"a": chat("first", **extra), "b": chat("second", **extra)}
     streamed = generate(tmp_path, mock, payloads, "on")
     whole = generate(tmp_path, twin, payloads, "off")
-    assert mock.stats()["stream_requests"] == 2 and twin.stats()["stream_requests"] == 0
     assert streamed == whole
+    assert twin.stats()["stream_requests"] == 0
+    # a request offering tools is sent whole (its whole reply's content is "" or null by server, see streaming.py)
+    assert mock.stats()["stream_requests"] == (0 if reply == "tool_calls" else 2)
     body = streamed["a"]
     assert body["completion_tokens"] == 5 and body["prompt_tokens"] == 10  # the usage chunk's
-    if reply == "tool_calls":
-        assert body["content"] is None and body["finish_reason"] == "tool_calls"
-        assert [call["function"]["arguments"] for call in body["tool_calls"]] == [
-            '{"query": "a longer argument string", "n": 3}', '{"query": "second"}']
-        assert body["tool_calls"][0]["id"] and body["tool_calls"][0]["type"] == "function"
-    elif reply == "reasoning":
-        assert body["reasoning_content"] == "Think: A is wrong,  B fits." and body["content"].endswith("Answer: B")
-    else:
-        assert body["content"] == "Several words,\n  with  spaces\tand lines. Answer: \\boxed{B}"
+    assert body["finish_reason"] == ("tool_calls" if reply == "tool_calls" else "stop")
+    expected = {"content": "Several words,\n  with  spaces\tand lines. Answer: \\boxed{B}", "empty": "",
+                "reasoning": "The answer is B.\n\nAnswer: B", "tool_calls": None}[reply]
+    assert body["content"] == expected
+    if reply == "reasoning":
+        assert body["reasoning_content"] == "Think: A is wrong,  B fits."
 
 
 def test_the_cache_key_does_not_depend_on_streaming(bench, mock_server):

@@ -4,9 +4,11 @@ whole (non-streamed) reply has, so that parsing, the cache and scoring never see
 Streaming is a transport detail: it is added to the payload when sending, after the cache key was made from the
 request. It lets the status line count tokens while a long request is in flight. A server that refuses it (a 4xx
 naming `stream`, which the request sent whole does not get) is sent whole from then on; one that ignores it answers
-whole anyway. Chunk format: OpenAI's chat.completion.chunk, as vLLM and llama.cpp's server send it
-(`choices[0].delta` with content / reasoning_content or reasoning / tool_calls by index, `finish_reason`, and with
-`stream_options.include_usage` a last chunk with `usage` and no choices).
+whole anyway. A request that offers `tools` is always sent whole: a reply of tool calls alone says its content as
+"" (llama.cpp) or null (vLLM, by tool parser) in a whole reply, which its stream does not tell, and vLLM's
+streaming tool parsers are not its whole-reply ones. Chunk format: OpenAI's chat.completion.chunk, as vLLM and
+llama.cpp's server send it (`choices[0].delta` with content and reasoning_content or reasoning, `finish_reason`,
+and with `stream_options.include_usage` a last chunk with `usage` and no choices).
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ class Assembly:
     """The chunks of one streamed chat completion, merged into a whole chat.completion body."""
 
     def __init__(self) -> None:
-        self.texts: dict[str, list[str]] = {}  # "content", "reasoning_content": the pieces, in order
-        self.calls: dict[int, dict[str, Any]] = {}
+        self.texts: dict[str, list[str]] = {"content": [], "reasoning_content": []}  # the pieces, in order
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.chunks = 0
@@ -40,7 +41,8 @@ class Assembly:
         """Merge one chunk; the number of generated pieces it carried (about one token each)."""
         if "error" in chunk:
             error = chunk["error"]
-            raise StreamError(f"the stream ended with an error: {error.get('message', error) if isinstance(error, dict) else error}")
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise StreamError(f"the stream ended with an error: {message}")
         self.chunks += 1
         if chunk.get("usage"):
             self.usage = chunk["usage"]
@@ -49,36 +51,22 @@ class Assembly:
             delta = choice.get("delta") or {}
             for field, name in (("content", "content"), ("reasoning_content", "reasoning_content"),
                                 ("reasoning", "reasoning_content")):
-                if isinstance(delta.get(field), str):
-                    self.texts.setdefault(name, []).append(delta[field])
-                    pieces += bool(delta[field])
-            for call in delta.get("tool_calls") or []:
-                pieces += self._merge_call(call)
+                if delta.get(field) and isinstance(delta[field], str):
+                    self.texts[name].append(delta[field])
+                    pieces += 1
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return pieces
 
-    def _merge_call(self, delta: dict[str, Any]) -> int:
-        call = self.calls.setdefault(int(delta.get("index") or 0), {"function": {"name": "", "arguments": ""}})
-        for key in ("id", "type"):
-            if delta.get(key):
-                call[key] = delta[key]
-        function = delta.get("function") or {}
-        call["function"]["name"] += function.get("name") or ""
-        call["function"]["arguments"] += function.get("arguments") or ""
-        return bool(function.get("arguments"))
-
     def body(self) -> dict[str, Any]:
         if self.finish_reason is None and not self.done:
             raise StreamError(f"the stream ended before the reply did ({self.chunks} chunks)")
-        message: dict[str, Any] = {"role": "assistant", "content": None}
-        for name, pieces in self.texts.items():
-            message[name] = "".join(pieces) or None
-        if "content" in self.texts and not message["content"] and not self.calls:
-            message["content"] = ""  # an empty reply, as a whole one says it (a reply of tool calls only: None)
-        if self.calls:
-            message["tool_calls"] = [{"id": call.get("id"), "type": call.get("type", "function"),
-                                      "function": call["function"]} for _, call in sorted(self.calls.items())]
+        reasoning = "".join(self.texts["reasoning_content"])
+        # no text: an empty reply is "" (both servers); one that only reasoned (cut off) is null, as vLLM says it
+        content = "".join(self.texts["content"]) or (None if reasoning else "")
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if reasoning:
+            message["reasoning_content"] = reasoning
         whole: dict[str, Any] = {"object": "chat.completion",
                                  "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}]}
         if self.usage is not None:
@@ -94,7 +82,7 @@ class Streamer:
         self.enabled = enabled
 
     async def post(self, url: str, payload: dict[str, Any], flight: Flight) -> HttpResponse:
-        if not self.enabled:
+        if not self.enabled or payload.get("tools"):
             return await self.transport.post(url, payload)
         assembly = Assembly()
         flight.streaming = True
