@@ -49,10 +49,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_timeout", "--request-timeout", "seconds per attempt (a streamed reply: seconds "
            "to its first chunk, then between two chunks)", 600.0,
            values.positive_float("--request-timeout"), "S"),
-    Option("stream", "--stream", "on: chat requests are streamed (server-sent events, assembled into the same reply), "
-           "so that the status line counts tokens while they are in flight and --request-timeout bounds each wait "
-           "for the next chunk, not the whole reply; an endpoint that refuses streaming is sent whole; off: every "
-           "request whole", "on", values.choice("--stream", ("on", "off")), "on|off"),
+    Option("stream", "--stream", "auto: chat requests with a long prompt (32,000 characters, about 8K tokens) are "
+           "streamed, so that the status line counts their tokens while they are in flight and --request-timeout "
+           "bounds each wait for the next chunk, not the whole reply; on: every chat request without tools; off: "
+           "none. A streamed reply is assembled into the same reply; an endpoint that refuses streaming is sent "
+           "whole", "auto", values.choice("--stream", ("auto", "on", "off")), "auto|on|off"),
     Option("context_length", "--context-length", "the served model's context window in tokens (default: what the "
            "server reports, vLLM's max_model_len or llama.cpp's per-slot n_ctx); a request whose prompt and "
            "max_tokens exceed it is not sent and counts as wrong (context_overflow)", None,

@@ -65,12 +65,20 @@ def test_a_streamed_reply_is_assembled_into_the_whole_reply(tmp_path, mock_serve
 
 def test_the_cache_key_does_not_depend_on_streaming(bench, mock_server):
     mock = mock_server()
-    first = bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "--limit-samples", "3")
+    first = bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "--limit-samples", "3",
+                                       "--stream", "on")
     assert first.ret == 0 and mock.stats()["stream_requests"] == 3
     again = bench.runpytest_subprocess("suites/", "--endpoint", mock.url, "--data-dir", "data", "--limit-samples", "3",
                                        "--stream", "off")
     assert again.ret == 0
     assert mock.chat_requests() == 3  # every reply of the streamed run came from the cache
+
+
+def test_auto_streams_long_prompts_only(tmp_path, mock_server):
+    mock = mock_server()
+    bodies = generate(tmp_path, mock, {"short": chat("a short prompt"), "long": chat("word " * 6400)}, "auto")
+    assert bodies["short"] == bodies["long"]
+    assert mock.stats()["stream_requests"] == 1 and mock.chat_requests() == 2
 
 
 def test_an_endpoint_that_refuses_streaming_is_sent_whole_from_then_on(tmp_path, mock_server):
@@ -93,7 +101,7 @@ def test_a_stalled_stream_without_retries_fails_as_a_timeout(tmp_path, mock_serv
     store = ResponseStore(tmp_path / "store.sqlite", "run")
     store.publish_plan([("a", "hash", chat("a"))])
     engine = GenerationEngine([Lane("model", f"{mock.url}/v1", "NO_KEY", 1)], store, request_timeout=1, max_retries=0,
-                              settings={})
+                              settings={"stream": "on"})
     asyncio.run(engine.run())
     assert store.get("a") is None
     assert "no response within the request timeout (1 s)" in store.failure("a")[1]
@@ -125,7 +133,7 @@ def test_status_line_counts_in_flight_time_and_tokens(tmp_path):
 def test_status_line_shows_a_slow_streamed_request_in_flight(bench, mock_server):
     mock = mock_server("--answer", " ".join(["word"] * 30) + " Answer: B", "--chunk-latency", "0.4")  # about 13 s
     process = subprocess.Popen([sys.executable, "-m", "pytest", "suites/", "--endpoint", mock.url, "--data-dir", "data",
-                                "--no-cache", "--limit-samples", "1"], cwd=bench.path, stdout=subprocess.PIPE,
+                                "--no-cache", "--limit-samples", "1", "--stream", "on"], cwd=bench.path, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     out, _ = process.communicate(timeout=120)
     assert process.returncode == 0, out

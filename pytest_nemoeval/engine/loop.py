@@ -71,7 +71,7 @@ class _Retryable(Exception):
 class _LaneState:
     """A lane at run time: its transport, its bound on requests in flight, its fail-fast streak."""
 
-    def __init__(self, lane: Lane, key: str, timeout: float, stream: bool) -> None:
+    def __init__(self, lane: Lane, key: str, timeout: float, stream: str) -> None:
         self.lane = lane
         self.url = f"{lane.url}/chat/completions"  # the lane's usual request; url_for() names the others
         self.transport = Transport({"Authorization": f"Bearer {key}"} if key else {}, timeout)
@@ -106,7 +106,7 @@ class GenerationEngine:
     async def run(self) -> None:
         sandbox.configure(self._settings)  # --sandbox-workers: this process runs the code suites' programs
         ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
-        stream = self._settings.get("stream", "on") == "on"
+        stream = str(self._settings.get("stream") or "auto")
         self._lanes = {lane.name: _LaneState(lane, os.environ.get(lane.api_key_env) or "", self._timeout, stream)
                        for lane in self._lane_specs}
         for state in self._lanes.values():
@@ -248,7 +248,7 @@ class GenerationEngine:
                 with Flight(self._progress) as flight:
                     if raw or path != "/chat/completions":
                         response = await state.transport.post(url, payload)
-                    else:  # a reply of the run's own: streamed, so that its tokens are counted as they come
+                    else:  # streamed by --stream, so that its tokens are counted as they come
                         response = await state.streamer.post(url, payload, flight)
                 return self._accept(state, url, response, time.monotonic() - flight.started, raw)
             except (_Retryable, StreamError) as exc:

@@ -20,6 +20,9 @@ from pytest_nemoeval.engine.progress import Flight
 from pytest_nemoeval.engine.transport import HttpResponse, Transport
 
 STREAM = {"stream": True, "stream_options": {"include_usage": True}}
+# --stream auto streams a prompt this long (about 8K tokens): the requests that run for minutes. Not every request:
+# a chunk costs the engine about 13 us (benchmarks/streaming.py), most of a core at 50,000 tokens/s.
+LONG_PROMPT = 32_000  # characters
 REFUSALS = (400, 422, 501)  # what a server that cannot stream answers to `stream: true`, naming it in its message
 
 
@@ -77,12 +80,18 @@ class Assembly:
 class Streamer:
     """Sends a lane's chat requests streamed while its endpoint accepts that (remembered per endpoint)."""
 
-    def __init__(self, transport: Transport, enabled: bool) -> None:
+    def __init__(self, transport: Transport, mode: str) -> None:
         self.transport = transport
-        self.enabled = enabled
+        self.mode = mode  # --stream: on, auto (long prompts), off
+
+    def wanted(self, payload: dict[str, Any]) -> bool:
+        if self.mode == "off" or payload.get("tools"):
+            return False
+        return self.mode == "on" or sum(len(str(message.get("content") or ""))
+                                        for message in payload.get("messages") or []) >= LONG_PROMPT
 
     async def post(self, url: str, payload: dict[str, Any], flight: Flight) -> HttpResponse:
-        if not self.enabled or payload.get("tools"):
+        if not self.wanted(payload):
             return await self.transport.post(url, payload)
         assembly = Assembly()
         flight.streaming = True
@@ -91,7 +100,7 @@ class Streamer:
             flight.streaming = False
             whole = await self.transport.post(url, payload)
             if whole.status == 200:  # it was the streaming it refused: this endpoint is sent whole from now on
-                self.enabled = False
+                self.mode = "off"
             return whole
         if not response.streamed:  # a server that ignores `stream` answers whole: nothing to assemble
             return response
