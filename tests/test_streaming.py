@@ -36,12 +36,15 @@ def chat(text: str, **extra) -> dict:
     return {"model": "mock-model", "messages": [{"role": "user", "content": text}], **extra}
 
 
-@pytest.mark.parametrize("reply", ["content", "empty", "reasoning", "tool_calls"])
+@pytest.mark.parametrize("reply", ["content", "empty", "reasoning", "tool_calls", "long_chunk"])
 def test_a_streamed_reply_is_assembled_into_the_whole_reply(tmp_path, mock_server, reply):
     steps = tmp_path / "steps.json"
     steps.write_text(json.dumps([{"content": "The answer is B.\n\nAnswer: B", "reasoning": "Think: A is wrong,  B fits."}]))
+    long_word = tmp_path / "long.json"  # one chunk of 200,000 characters: longer than aiohttp's line reader takes
+    long_word.write_text(json.dumps([["", "x" * 200_000]]))
     args = {"content": ["--answer", "Several words,\n  with  spaces\tand lines. Answer: \\boxed{B}"],
             "empty": ["--answer", ""],
+            "long_chunk": ["--answers", str(long_word)],
             "reasoning": ["--tool-steps", str(steps)],
             "tool_calls": ["--tool-call", 'lookup={"query": "a longer argument string", "n": 3}']}[reply]
     mock, twin = mock_server(*args), mock_server(*args)  # the same script (tool call ids count its requests)
@@ -57,7 +60,7 @@ def test_a_streamed_reply_is_assembled_into_the_whole_reply(tmp_path, mock_serve
     assert body["completion_tokens"] == 5 and body["prompt_tokens"] == 10  # the usage chunk's
     assert body["finish_reason"] == ("tool_calls" if reply == "tool_calls" else "stop")
     expected = {"content": "Several words,\n  with  spaces\tand lines. Answer: \\boxed{B}", "empty": "",
-                "reasoning": "The answer is B.\n\nAnswer: B", "tool_calls": None}[reply]
+                "reasoning": "The answer is B.\n\nAnswer: B", "tool_calls": None, "long_chunk": "x" * 200_000}[reply]
     assert body["content"] == expected
     if reply == "reasoning":
         assert body["reasoning_content"] == "Think: A is wrong,  B fits."

@@ -63,14 +63,25 @@ class Transport:
                 if events is None or response.status != 200 or response.content_type != "text/event-stream":
                     body = await response.read()
                     return HttpResponse(response.status, dict(response.headers), body)
-                async for line in response.content:
-                    if line.startswith(b"data:") and not events(line[5:].strip()):
-                        break
+                await _read_events(response, events)
                 return HttpResponse(response.status, dict(response.headers), b"", streamed=True)
         except asyncio.TimeoutError:
             raise AttemptTimeout("no response within the request timeout") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise ConnectionFailure(_describe(exc)) from None
+
+
+async def _read_events(response: aiohttp.ClientResponse, events: Callable[[bytes], bool]) -> None:
+    """Each `data:` line's payload to `events` until it returns False or the stream ends (lines of any length:
+    aiohttp's own line reader refuses one over 128 KiB)."""
+    pending = b""
+    async for block in response.content.iter_any():
+        *lines, pending = (pending + block).split(b"\n")
+        for line in lines:
+            if line.startswith(b"data:") and not events(line[5:].strip()):
+                return
+    if pending.startswith(b"data:"):
+        events(pending[5:].strip())
 
 
 def _describe(exc: BaseException) -> str:
