@@ -5,7 +5,7 @@
 Prints `PORT <n>` when listening. The first requests get the faults in order (`429:2` = two 429s with
 Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
 reset (drops the connection), garbage (invalid JSON), empty (no choices), stall (a streamed reply stops after its
-first chunk for 30 s).
+first chunk for 30 s), cut (a streamed reply's second chunk is vLLM's error chunk, and the stream ends).
 `stream: true` is answered with server-sent chunks as vLLM sends them (a word of the text per chunk, with `stream_options.include_usage` a last chunk of usage, then `[DONE]`), `--chunk-latency S` apart;
 `--no-stream` answers it with llama.cpp-style HTTP 400 instead (a server that cannot stream). GET /stats counts
 "stream_requests".
@@ -180,6 +180,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
             if fault == "stall" and number == 1:
                 await asyncio.sleep(30)
+            if fault == "cut" and number == 1:
+                error = {"error": {"object": "error", "message": "the engine died", "type": "InternalServerError"}}
+                await response.write(f"data: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode())
+                return response
             if chunk_latency:
                 await asyncio.sleep(chunk_latency)
         last = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}

@@ -110,6 +110,12 @@ def test_a_stalled_stream_without_retries_fails_as_a_timeout(tmp_path, mock_serv
     assert "no response within the request timeout (1 s)" in store.failure("a")[1]
 
 
+def test_an_error_in_the_stream_is_retried(tmp_path, mock_server):
+    mock = mock_server("--fault", "cut:1")
+    bodies = generate(tmp_path, mock, {"a": chat("a")}, retries=1)
+    assert bodies["a"]["content"] == "The answer is B.\nAnswer: \\boxed{B}" and mock.chat_requests() == 2
+
+
 def test_a_long_stream_that_keeps_moving_is_not_cut_by_the_timeout(tmp_path, mock_server):
     mock = mock_server("--answer", " ".join(["word"] * 8), "--chunk-latency", "0.4")  # about 4 s, chunks 0.4 s apart
     bodies = generate(tmp_path, mock, {"a": chat("a")}, timeout=1.5)
