@@ -18,13 +18,13 @@ from typing import Any
 class Flight:
     """One attempt in flight: its start, and the tokens of its reply counted so far (streamed replies only)."""
 
-    def __init__(self, progress: "Progress | None") -> None:
+    def __init__(self, progress: Progress | None) -> None:
         self._progress = progress
         self.started = time.monotonic()
         self.tokens = 0
         self.streaming = False  # sent streamed: its tokens are counted
 
-    def __enter__(self) -> "Flight":
+    def __enter__(self) -> Flight:
         if self._progress is not None:
             self._progress.flights.add(self)
         return self
