@@ -93,7 +93,7 @@ class Progress:
         if self.flights:
             oldest = now - min(flight.started for flight in self.flights)
             since, streamed = self._window
-            tokens = (self.streamed - streamed) / max(now - since, 1e-9)
+            tokens = max(0, self.streamed - streamed) / max(now - since, 1e-9)  # a usage count may lower it
             line += f", {len(self.flights)} in flight (oldest {duration(oldest)})"
             if any(flight.streaming for flight in self.flights) or tokens:
                 line += f", {tokens:.0f} tok/s"
