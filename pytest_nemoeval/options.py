@@ -46,8 +46,14 @@ OPTIONS: tuple[Option, ...] = (
            values.positive_int("--limit-samples"), "N"),
     Option("repeats", "--repeats", "override every suite's repeat count", None, values.positive_int("--repeats"), "N"),
     Option("parallelism", "--parallelism", "requests in flight at most", 64, values.positive_int("--parallelism"), "N"),
-    Option("request_timeout", "--request-timeout", "seconds per attempt", 600.0,
+    Option("request_timeout", "--request-timeout", "seconds per attempt (a streamed reply: seconds "
+           "to its first chunk, then between two chunks)", 600.0,
            values.positive_float("--request-timeout"), "S"),
+    Option("stream", "--stream", "auto: chat requests with a long prompt (32,000 characters, about 8K tokens) are "
+           "streamed, so that the status line counts their tokens while they are in flight and --request-timeout "
+           "bounds each wait for the next chunk, not the whole reply; on: every chat request without tools; off: "
+           "none. A streamed reply is assembled into the same reply; an endpoint that refuses streaming is sent "
+           "whole", "auto", values.choice("--stream", ("auto", "on", "off")), "auto|on|off"),
     Option("context_length", "--context-length", "the served model's context window in tokens (default: what the "
            "server reports, vLLM's max_model_len or llama.cpp's per-slot n_ctx); a request whose prompt and "
            "max_tokens exceed it is not sent and counts as wrong (context_overflow)", None,

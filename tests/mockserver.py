@@ -4,7 +4,11 @@
 
 Prints `PORT <n>` when listening. The first requests get the faults in order (`429:2` = two 429s with
 Retry-After: 1), then every request is answered. KIND: 429, 500, 400, context (400: prompt too long), 401, timeout (sleeps 30 s),
-reset (drops the connection), garbage (invalid JSON), empty (no choices).
+reset (drops the connection), garbage (invalid JSON), empty (no choices), stall (a streamed reply stops after its
+first chunk for 30 s), cut (a streamed reply's second chunk is vLLM's error chunk, and the stream ends).
+`stream: true` is answered with server-sent chunks as vLLM sends them (a word of the text per chunk, with `stream_options.include_usage` a last chunk of usage, then `[DONE]`), `--chunk-latency S` apart;
+`--no-stream` answers it with llama.cpp-style HTTP 400 instead (a server that cannot stream). GET /stats counts
+"stream_requests".
 `--fail-prompt TEXT` (repeatable): every request whose last user message contains TEXT gets a 500 naming TEXT.
 `--answer` is the reply text, fixed so that expected scores can be computed by hand; `{seed}` in it
 is replaced by the request's seed, `{turn}` by the number of user messages, `{model}` by the model asked for,
@@ -48,8 +52,8 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
               search_key: str | None = None, fail_prompts: list[str] | None = None, lm: str | None = None,
               lm_faults_after: int = 0, tool_steps: list[dict] | dict[str, list[dict]] | None = None,
               served: tuple[str, ...] = ("mock-model",), context: int | None = None,
-              context_server: str = "vllm") -> web.Application:
-    state = {"chat_requests": 0, "search_requests": 0, "models": {}, "tokenize_requests": 0,
+              context_server: str = "vllm", chunk_latency: float = 0.0, no_stream: bool = False) -> web.Application:
+    state = {"chat_requests": 0, "search_requests": 0, "models": {}, "tokenize_requests": 0, "stream_requests": 0,
              "faults": [kind for kind, count in faults for _ in range(count)]}
 
     async def models(request: web.Request) -> web.Response:
@@ -104,6 +108,10 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"error": {"message": f"internal error for the prompt with {failing!r}"}},
                                      status=500)
         fault = state["faults"].pop(0) if state["faults"] else None
+        if payload.get("stream"):
+            state["stream_requests"] += 1
+            if no_stream:
+                return web.json_response({"error": {"message": "streaming is not supported"}}, status=400)
         if context and len(tokens(rendered(payload.get("messages") or []))) + int(payload.get("max_tokens") or 1) > context:
             words = ("the request exceeds the available context size, try increasing it" if context_server == "llama"
                      else f"This model's maximum context length is {context} tokens.")
@@ -154,11 +162,36 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             message = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": f"call_{state['chat_requests']}_{i}", "type": "function",
                  "function": {"name": name, "arguments": arguments}} for i, (name, arguments) in enumerate(tool_calls)]}
+        finish = "tool_calls" if message.get("tool_calls") else "stop"
+        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        if payload.get("stream"):
+            return await stream(request, payload, message, finish, usage, fault)
         return web.json_response({
             "object": "chat.completion", "model": payload.get("model"),
-            "choices": [{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
-                         "message": message}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            "choices": [{"index": 0, "finish_reason": finish, "message": message}], "usage": usage})
+
+    async def stream(request: web.Request, payload: dict, message: dict, finish: str, usage: dict,
+                     fault: str | None) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for number, delta in enumerate([{"role": "assistant", "content": ""}, *deltas(message)]):
+            chunk = {"object": "chat.completion.chunk", "model": payload.get("model"),
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if fault == "stall" and number == 1:
+                await asyncio.sleep(30)
+            if fault == "cut" and number == 1:
+                error = {"error": {"object": "error", "message": "the engine died", "type": "InternalServerError"}}
+                await response.write(f"data: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode())
+                return response
+            if chunk_latency:
+                await asyncio.sleep(chunk_latency)
+        last = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+        await response.write(f"data: {json.dumps(last)}\n\n".encode())
+        if (payload.get("stream_options") or {}).get("include_usage"):
+            await response.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        return response
 
     app = web.Application()
     app.add_routes([web.get("/v1/models", models), web.get("/health", health), web.get("/stats", stats),
@@ -174,6 +207,12 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
 
         add_routes(app, lm, state, answer, lm_faults_after)
     return app
+
+
+def deltas(message: dict) -> list[dict]:
+    """A whole reply as the deltas of its stream: a word of reasoning or content each (vLLM's field names)."""
+    return [{field: word} for source, field in (("reasoning_content", "reasoning"), ("content", "content"))
+            for word in re.findall(r"\s*\S+\s*", message.get(source) or "")]
 
 
 def tool_step(steps: list[dict], messages: list[dict], request: int, fill) -> dict:
@@ -203,7 +242,8 @@ async def serve(args: argparse.Namespace) -> None:
     app = build_app(args.latency, args.answer, [parse_fault(f) for f in args.fault], args.require_key,
                     args.die_after, answers, [tuple(call.split("=", 1)) for call in args.tool_call],
                     args.search_snippet, args.search_key, args.fail_prompt, args.lm, args.lm_faults_after, steps,
-                    tuple(args.models.split(",")), args.context, args.context_server)
+                    tuple(args.models.split(",")), args.context, args.context_server, args.chunk_latency,
+                    args.no_stream)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -233,6 +273,8 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=None, help="the served context window, in tokens")
     parser.add_argument("--context-server", choices=("vllm", "llama"), default="vllm",
                         help="--context: report and count it as vLLM or as llama.cpp does")
+    parser.add_argument("--chunk-latency", type=float, default=0.0, help="seconds between two streamed chunks")
+    parser.add_argument("--no-stream", action="store_true", help="answer `stream: true` with HTTP 400")
     parser.add_argument("--die-after", type=int, default=None, help="exit after answering N chat requests")
     args = parser.parse_args()
     try:

@@ -29,8 +29,9 @@ from pytest_nemoeval.completions import server_root
 from pytest_nemoeval.engine.context import ContextWindow, is_overflow, server_refusal
 from pytest_nemoeval.engine.drivers import Chat, DriverRow, run_driver
 from pytest_nemoeval.engine.loglikelihood import LoglikelihoodScorer
-from pytest_nemoeval.engine.progress import Progress
+from pytest_nemoeval.engine.progress import Flight, Progress
 from pytest_nemoeval.engine.store import DEAD, STOPPED, ResponseStore
+from pytest_nemoeval.engine.streaming import StreamError, Streamer
 from pytest_nemoeval.suite import request_key
 from pytest_nemoeval.engine.transport import AttemptTimeout, ConnectionFailure, HttpResponse, Transport
 
@@ -70,10 +71,11 @@ class _Retryable(Exception):
 class _LaneState:
     """A lane at run time: its transport, its bound on requests in flight, its fail-fast streak."""
 
-    def __init__(self, lane: Lane, key: str, timeout: float) -> None:
+    def __init__(self, lane: Lane, key: str, timeout: float, stream: str) -> None:
         self.lane = lane
         self.url = f"{lane.url}/chat/completions"  # the lane's usual request; url_for() names the others
         self.transport = Transport({"Authorization": f"Bearer {key}"} if key else {}, timeout)
+        self.streamer = Streamer(self.transport, stream)  # its chat requests, streamed while the endpoint accepts it
         self.slots = asyncio.Semaphore(lane.parallelism)
         self.dead: str | None = None
         self.streak = 0
@@ -104,7 +106,8 @@ class GenerationEngine:
     async def run(self) -> None:
         sandbox.configure(self._settings)  # --sandbox-workers: this process runs the code suites' programs
         ticker = asyncio.ensure_future(self._tick()) if self._progress is not None else None
-        self._lanes = {lane.name: _LaneState(lane, os.environ.get(lane.api_key_env) or "", self._timeout)
+        stream = str(self._settings.get("stream") or "auto")
+        self._lanes = {lane.name: _LaneState(lane, os.environ.get(lane.api_key_env) or "", self._timeout, stream)
                        for lane in self._lane_specs}
         for state in self._lanes.values():
             configured = self._settings.get("context_length") if state.lane.name == "model" else None
@@ -242,11 +245,14 @@ class GenerationEngine:
             if state.dead:
                 raise EndpointDown(state.dead)
             try:
-                started = time.monotonic()
-                response = await state.transport.post(url, payload)
-                return self._accept(state, url, response, time.monotonic() - started, raw)
-            except _Retryable as exc:
-                last, retry_after = str(exc), exc.retry_after
+                with Flight(self._progress) as flight:
+                    if raw or path != "/chat/completions":
+                        response = await state.transport.post(url, payload)
+                    else:  # streamed by --stream, so that its tokens are counted as they come
+                        response = await state.streamer.post(url, payload, flight)
+                return self._accept(state, url, response, time.monotonic() - flight.started, raw)
+            except (_Retryable, StreamError) as exc:
+                last, retry_after = str(exc), getattr(exc, "retry_after", None)
             except AttemptTimeout as exc:
                 last, retry_after = f"{exc} ({self._timeout:g} s)", None
             except ConnectionFailure as exc:

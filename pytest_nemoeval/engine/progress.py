@@ -1,4 +1,5 @@
-"""Progress: a status line (done/total, requests/s, errors, ETA), every few seconds.
+"""Progress: a status line (done/total, requests/s, errors, ETA; while requests are in flight, how many and for how
+long the oldest has been, and the tokens per second streamed replies arrive at), every few seconds.
 
 The engine process keeps the current line in a small file (`Progress`); the process that owns the terminal
 (the only one, or the xdist controller) shows it through pytest's terminal reporter (`StatusLine`): on a
@@ -11,6 +12,46 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
+
+
+class Flight:
+    """One attempt in flight: its start, and the tokens of its reply counted so far (streamed replies only)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self.started = time.monotonic()
+        self.tokens = 0
+        self.streaming = False  # sent streamed: its tokens are counted
+
+    def __enter__(self) -> Flight:
+        if self._progress is not None:
+            self._progress.flights.add(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.flights.discard(self)
+
+    def generated(self, tokens: int) -> None:
+        """`tokens` more pieces of the reply arrived (a streamed chunk carries about one token)."""
+        self.tokens += tokens
+        if self._progress is not None:
+            self._progress.streamed += tokens
+
+    def settle(self, exact: int) -> None:
+        """The reply's usage gave its exact token count: it replaces the pieces counted."""
+        self.generated(exact - self.tokens)
+
+
+def duration(seconds: float) -> str:
+    """45s, 3m12s, 2h05m."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
 
 
 class Progress:
@@ -23,6 +64,9 @@ class Progress:
         self._path = path
         self._done = self._errors = self._cached = 0
         self._started = time.monotonic()
+        self.flights: set[Flight] = set()
+        self.streamed = 0  # tokens of streamed replies, counted as they arrive
+        self._window = (self._started, 0)  # (when, streamed) at the last line: tok/s is measured since then
 
     def advance(self, error: bool = False, cached: bool = False) -> None:
         self._done += 1
@@ -32,9 +76,11 @@ class Progress:
             self.tick()
 
     def tick(self) -> None:
+        now = time.monotonic()
         partial = self._path.with_name(self._path.name + ".partial")
-        partial.write_text(self.line(time.monotonic()) + "\n")
+        partial.write_text(self.line(now) + "\n")
         os.replace(partial, self._path)  # a reader sees the old line or the new one, never half of one
+        self._window = (now, self.streamed)
 
     def line(self, now: float) -> str:
         elapsed = max(now - self._started, 1e-9)
@@ -42,8 +88,16 @@ class Progress:
         rate = sent / elapsed
         remaining = self.total - self._done
         eta = f"{remaining / rate:.0f} s" if rate > 0 and remaining else "-"
-        return (f"nemoeval: generated {self._done}/{self.total} ({self._cached} cached), "
+        line = (f"nemoeval: generated {self._done}/{self.total} ({self._cached} cached), "
                 f"{rate:.1f} req/s, {self._errors} errors, ETA {eta}")
+        if self.flights:
+            oldest = now - min(flight.started for flight in self.flights)
+            since, streamed = self._window
+            tokens = max(0, self.streamed - streamed) / max(now - since, 1e-9)  # a usage count may lower it
+            line += f", {len(self.flights)} in flight (oldest {duration(oldest)})"
+            if any(flight.streaming for flight in self.flights) or tokens:
+                line += f", {tokens:.0f} tok/s"
+        return line
 
 
 class StatusLine:

@@ -13,7 +13,7 @@ A request the engine cannot answer gets the status an OpenAI client understands:
 context, 502 for a failed generation (the agent's own retry logic then decides), 401 for an unknown key; the
 driver learns of a failure other than a full context (`traffic(key)`) and fails the item rather than grade what the
 agent left.
-`stream: true` is answered as one server-sent chunk then `[DONE]` (the engine sends whole requests).
+`stream: true` is answered as one server-sent chunk then `[DONE]` (the engine's reply, whole once it has it).
 """
 
 from __future__ import annotations
