@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import Mock, check, project, run_pytest  # noqa: E402
-from pytest_nemoeval.engine.loop import GenerationEngine  # noqa: E402
+from pytest_nemoeval.engine.loop import GenerationEngine, Lane  # noqa: E402
 from pytest_nemoeval.engine.store import ResponseStore  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def engine_alone(items: int, parallelism: int, latency: float) -> tuple[float, f
         store = ResponseStore(Path(directory) / "store.sqlite", "bench")
         store.publish_plan((f"key-{i}", f"prompt-{i}", {"model": "mock-model", "messages": [{"role": "user", "content": f"q{i}"}]})
                            for i in range(items))
-        engine = GenerationEngine(f"{mock.url}/v1/chat/completions", {}, store, parallelism=parallelism,
+        engine = GenerationEngine([Lane("model", f"{mock.url}/v1", "NEMOEVAL_BENCH_NO_KEY", parallelism)], store,
                                   request_timeout=60, max_retries=0)
         started = time.perf_counter()
         asyncio.run(engine.run())
