@@ -106,13 +106,18 @@ def test_a_scripted_agent_solves_one_task_fails_another_and_a_rerun_comes_from_t
     assert server.chat_requests() == 2
 
 
-def test_an_agent_that_never_stops_is_stopped_by_the_tasks_timeout_and_graded_on_what_it_left(project, mock_server):
+@pytest.mark.parametrize("stuck", ["a command that never ends", "a model that does not answer"])
+def test_an_agent_that_never_stops_is_stopped_by_the_tasks_timeout_and_graded_on_what_it_left(project, mock_server,
+                                                                                              stuck):
     write_tasks(project, "slow", agent_timeout=3.0)
-    server = mock_server("--answer", "```sh\nsleep 600\n```")
+    if stuck == "a command that never ends":
+        server = mock_server("--answer", "```sh\nsleep 600\n```")
+    else:  # the agent's request is still waiting on the engine when its time is up: cancelled, not waited for
+        server = mock_server("--answer", "```sh\ntrue\n```", "--latency", "60")
     started = time.monotonic()
     result = project.runpytest_subprocess(*args(server))
     assert result.parseoutcomes() == {"incorrect": 1}, result.stdout.str()[-3000:]
-    assert time.monotonic() - started < 120
+    assert time.monotonic() - started < 50
     (row,) = samples(project, "terminal_bench_2")
     assert row["agent_exception"] == "AgentTimeoutError" and row["extracted"] == 0.0
     assert containers_of(project) == []

@@ -5,12 +5,10 @@ the container but `sh`. Imported by Harbor from this directory (`nemoeval_onesho
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import re
-import urllib.request
 
+import httpx
 from harbor.agents.base import BaseAgent
 
 PROMPT = ("{instruction}\n\nReply with one POSIX shell command that does this, in a ```sh code block. The command "
@@ -32,16 +30,19 @@ class OneShotAgent(BaseAgent):
     async def setup(self, environment) -> None:
         return None
 
-    def _ask(self, instruction: str) -> dict:
-        body = json.dumps({"model": (self.model_name or "model").removeprefix("openai/"),
-                           "messages": [{"role": "user", "content": PROMPT.format(instruction=instruction.strip())}]})
-        request = urllib.request.Request(self.api_base.rstrip("/") + "/chat/completions", data=body.encode(), headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"})
-        with urllib.request.urlopen(request, timeout=3600) as response:
-            return json.loads(response.read())
+    async def _ask(self, instruction: str) -> dict:
+        # async, so that Harbor's agent timeout cancels a request still waiting (a thread would outlive it and
+        # keep the trial's process from ending)
+        body = {"model": (self.model_name or "model").removeprefix("openai/"),
+                "messages": [{"role": "user", "content": PROMPT.format(instruction=instruction.strip())}]}
+        async with httpx.AsyncClient(timeout=None) as client:
+            response = await client.post(self.api_base.rstrip("/") + "/chat/completions", json=body,
+                                         headers={"Authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"})
+            response.raise_for_status()
+            return response.json()
 
     async def run(self, instruction, environment, context) -> None:
-        reply = await asyncio.to_thread(self._ask, instruction)
+        reply = await self._ask(instruction)
         content = reply["choices"][0]["message"].get("content") or ""
         block = re.search(r"```(?:sh|bash|shell)?\n(.*?)```", content, re.DOTALL)
         command = (block.group(1) if block else content).strip()
