@@ -10,6 +10,7 @@ from pytest_nemoeval.tasks import harbor
 from pytest_nemoeval.tasks.harbor.datasets import HarborDataset
 
 PUBLISHED = {"agent": "openhands-sdk", "agent_kwargs": {"max_iterations": 200, "version": "1.17.0"},
+             "agent_in_container": True,
              "agent_timeout_sec": 7200.0}
 
 

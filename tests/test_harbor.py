@@ -133,6 +133,22 @@ def test_a_failing_endpoint_is_an_error_not_a_wrong_answer(project, mock_server)
     assert containers_of(project) == []
 
 
+def test_an_agent_inside_the_container_reaches_the_engine_through_the_runs_network(project, mock_server, monkeypatch):
+    # OpenHands' case: the request leaves the task's container (busybox wget), not Harbor's process
+    monkeypatch.setenv("NEMOEVAL_AGENT_PATH", str(ROOT / "tests" / "harbor_agents"))
+    write_tasks(project, "hello")
+    rows = (project.path / "data" / "terminal_bench_2.jsonl").read_text()
+    (project.path / "data" / "terminal_bench_2.jsonl").write_text(rows.replace(ONESHOT,
+                                                                               "nemoeval_incontainer:InContainerAgent"))
+    server = mock_server("--answer", SOLVE)
+    inside = "benchmarks.terminal_bench_2.data.agent_in_container=true"  # else the container has no network at all
+    result = project.runpytest_subprocess(*args(server, "--set", inside))
+    assert result.parseoutcomes() == {"correct": 1}, result.stdout.str()[-3000:]
+    (row,) = samples(project, "terminal_bench_2")
+    assert row["agent_requests"] == 1 and server.chat_requests() == 1
+    assert containers_of(project) == []
+
+
 def _start(project: pytest.Pytester, server) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "pytest", *args(server)], cwd=project.path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -51,6 +51,7 @@ class Proxy:
         self.routes: dict[str, _Route] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self._urls: dict[str, str] = {}  # another address it listens on -> its base URL
 
     async def start(self) -> None:
         if self._runner is not None:
@@ -64,6 +65,16 @@ class Proxy:
         await site.start()
         port = runner.addresses[0][1]
         self._runner, self.base_url = runner, f"http://127.0.0.1:{port}/v1"
+
+    async def url_on(self, host: str) -> str:
+        """The base URL on `host` too (a Docker network's gateway, for agents inside containers)."""
+        if host not in self._urls:
+            assert self._runner is not None
+            site = web.TCPSite(self._runner, host, 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._urls[host] = f"http://{host}:{port}/v1"
+        return self._urls[host]
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -132,14 +143,16 @@ def _proxy() -> Proxy:
 
 
 @contextlib.asynccontextmanager
-async def routed(chat: Chat) -> AsyncIterator[tuple[str, str]]:
-    """(base_url, key) of this item on the engine's proxy, valid until the block ends."""
+async def routed(chat: Chat, host: str | None = None) -> AsyncIterator[tuple[str, str]]:
+    """(base_url, key) of this item on the engine's proxy, valid until the block ends; on `host` (an address
+    containers reach) instead of 127.0.0.1 when given."""
     proxy = _proxy()
     await proxy.start()
+    base_url = await proxy.url_on(host) if host else proxy.base_url
     key = "nemoeval-" + secrets.token_urlsafe(24)
     proxy.routes[key] = _Route(chat)
     try:
-        yield proxy.base_url, key
+        yield base_url, key
     finally:
         del proxy.routes[key]
 

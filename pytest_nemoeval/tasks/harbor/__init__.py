@@ -93,7 +93,8 @@ async def run_trial(sample: dict[str, Any], chat: Any, published: dict[str, Any]
     trial = f"{suite}__{sample['name'].replace('/', '__')}__{chat.repeat}"
     trials_dir = Path(settings["results_dir"]) / "harbor-trials"
     python = harbor_python()
-    async with containers.slots(settings), routed(chat) as (base_url, key):
+    network = await asyncio.to_thread(containers.agent_network, owner) if options["agent_in_container"] else None
+    async with containers.slots(settings), routed(chat, network and network[1]) as (base_url, key):
         spec = {"task": str(task), "trials_dir": str(trials_dir), "trial_name": trial,
                 "environment_import_path": ENVIRONMENT, "override_cpus": options["cpus"],
                 "override_memory_mb": options["memory_mb"],
@@ -102,7 +103,7 @@ async def run_trial(sample: dict[str, Any], chat: Any, published: dict[str, Any]
         env = {**without_keys(settings), "PYTHONPATH": os.pathsep.join([str(INSIDE), *agent_paths(settings)]),
                "NEMOEVAL_OWNER": owner, "NEMOEVAL_TRIAL": trial, "OPENAI_API_KEY": key, "OPENAI_BASE_URL": base_url,
                "LLM_API_KEY": key, "LLM_BASE_URL": base_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-               "LITELLM_LOG": "ERROR", "HARBOR_TELEMETRY": "0"}
+               "LITELLM_LOG": "ERROR", "HARBOR_TELEMETRY": "0", "NEMOEVAL_NETWORK": network[0] if network else ""}
         outcome = await _trial_process(python, spec, env, timeouts(task), owner, trial)
         outcome["requests"], failure = traffic(key)
     if failure is not None:  # a sick endpoint, not the agent: an error (a full context is not a failure)
@@ -176,7 +177,10 @@ def score(sample: dict[str, Any], response: Any, verdict: Any) -> None:
 
 
 # the suites' data options (recipe `benchmarks.<name>.data`): the agent and its settings, the container's resources
-DATA_OPTIONS = {"agent": None, "agent_kwargs": {}, "agent_timeout_sec": None, "cpus": None, "memory_mb": None}
+# agent_in_container: the agent runs inside the task's container (OpenHands), which then joins the results
+# directory's Docker network and reaches the engine's proxy at its gateway
+DATA_OPTIONS = {"agent": None, "agent_kwargs": {}, "agent_timeout_sec": None, "cpus": None, "memory_mb": None,
+                "agent_in_container": False}
 
 
 def agent_config(sample: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,23 @@ def check_daemon(results_dir: str | Path) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", *leftovers], capture_output=True, timeout=300)
 
 
+def agent_network(owner: str) -> tuple[str, str]:
+    """(name, gateway address) of the results directory's Docker network for agents that run inside their
+    container (OpenHands): made once, kept for later runs. Its containers reach the host at the gateway, where
+    the engine's proxy listens for them."""
+    name = f"nemoeval-{owner}"
+    inspect = ["docker", "network", "inspect", name, "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}"]
+    done = subprocess.run(inspect, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        subprocess.run(["docker", "network", "create", "--label", f"{OWNER_LABEL}={owner}", name],
+                       capture_output=True, text=True, timeout=60, check=True)
+        done = subprocess.run(inspect, capture_output=True, text=True, timeout=60, check=True)
+    gateways = [address for address in done.stdout.split() if "." in address]
+    if not gateways:
+        raise RuntimeError(f"docker network {name} has no IPv4 gateway")
+    return name, gateways[0]
+
+
 def _ids(*filters: str) -> list[str]:
     done = subprocess.run(["docker", "ps", "-aq", *filters], capture_output=True, text=True, timeout=60)
     return done.stdout.split() if done.returncode == 0 else []

@@ -7,7 +7,8 @@ packages do not ship; this one needs only `docker build/run/exec/cp/rm`, and add
   NEMOEVAL_TRIAL): the plugin removes a
   killed run's leftovers by that label before its next run in the same results directory;
 - the network is `none` unless the task declares `network_mode = "public"` (allowlists are refused by Harbor's
-  own capability check: this environment cannot enforce one);
+  own capability check: this environment cannot enforce one); for an agent that runs inside the container
+  (NEMOEVAL_NETWORK), the results directory's network, whose gateway is where the engine's proxy listens;
 - the task's cpus / memory become `--cpus` / `--memory`.
 """
 
@@ -75,7 +76,8 @@ class NemoevalDocker(BaseEnvironment):
         run = ["run", "-d", "--name", self._container,
                "--label", f"{OWNER_LABEL}={os.environ.get('NEMOEVAL_OWNER', '')}",
                "--label", f"{TRIAL_LABEL}={os.environ.get('NEMOEVAL_TRIAL', self.session_id)}", "--init"]
-        run += ["--network", "none"] if not self._network_is_public else []
+        network = os.environ.get("NEMOEVAL_NETWORK")  # an agent inside: the run's network, the proxy at its gateway
+        run += ["--network", network] if network else ["--network", "none"] if not self._network_is_public else []
         if self.task_env_config.cpus:
             run += ["--cpus", str(self.task_env_config.cpus)]
         if self.task_env_config.memory_mb:
