@@ -252,7 +252,8 @@ def test_an_entry_that_errored_is_a_wrong_entry_of_its_category(tmp_path, versio
     assert (metrics["multiple"]["value"], metrics["multiple"]["samples"]) == (0.0, 1)
     # non-live: the unweighted mean of simple (0.5) and multiple (0); overall: of non-live alone (v3: the groups
     # that ran; v4: non-live's weight renormalised)
-    assert metrics["overall"] == {"value": pytest.approx(0.25), "samples": 3, "covers": ["multiple", "simple_python"]}
+    assert metrics["overall"] == {"value": pytest.approx(0.25), "samples": 3, "covers": ["multiple", "simple_python"],
+                                  "category_weights": {"multiple": 0.5, "simple_python": 0.5}}
 
 
 @pytest.fixture
