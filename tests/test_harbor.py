@@ -214,3 +214,21 @@ def test_harbors_process_gets_none_of_the_runs_keys(monkeypatch):
                 "critpt": {"api_key_env": None}}
     env = without_keys(settings)
     assert "OTHER" in env and not {"MODEL_KEY", "JUDGE_KEY", "USER_KEY"} & set(env)
+
+
+def test_trials_starting_at_once_share_one_network(docker):
+    # the smoke line's first SWE-bench trials asked for the run's network at the same moment: one makes it
+    import concurrent.futures
+    import uuid
+
+    from pytest_nemoeval.tasks.harbor import containers
+
+    owner = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            found = set(pool.map(containers.agent_network, [owner] * 4))
+        assert len(found) == 1
+        containers._networks.clear()  # another process made it: read, not made again
+        assert containers.agent_network(owner) in found
+    finally:
+        subprocess.run(["docker", "network", "rm", f"nemoeval-{owner}"], capture_output=True)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ TRIAL_LABEL = "nemoeval.trial"
 GIB = 1024 ** 3
 MEMORY_PER_TRIAL = 4 * GIB  # a default trial slot: Terminal-Bench's smaller tasks ask 2-4 GiB
 
+_network_lock = threading.Lock()
+_networks: dict[str, tuple[str, str]] = {}
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
@@ -67,13 +70,20 @@ def check_daemon(results_dir: str | Path) -> None:
 def agent_network(owner: str) -> tuple[str, str]:
     """(name, gateway address) of the results directory's Docker network for agents that run inside their
     container (OpenHands): made once, kept for later runs. Its containers reach the host at the gateway, where
-    the engine's proxy listens for them."""
+    the engine's proxy listens for them. Trials ask at once: one makes it, the others wait and read it."""
+    with _network_lock:
+        if owner not in _networks:
+            _networks[owner] = _make_network(owner)
+        return _networks[owner]
+
+
+def _make_network(owner: str) -> tuple[str, str]:
     name = f"nemoeval-{owner}"
     inspect = ["docker", "network", "inspect", name, "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}"]
     done = subprocess.run(inspect, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
+    if done.returncode != 0:  # another process may make it meanwhile: then its inspection below finds it
         subprocess.run(["docker", "network", "create", "--label", f"{OWNER_LABEL}={owner}", name],
-                       capture_output=True, text=True, timeout=60, check=True)
+                       capture_output=True, text=True, timeout=60)
         done = subprocess.run(inspect, capture_output=True, text=True, timeout=60, check=True)
     gateways = [address for address in done.stdout.split() if "." in address]
     if not gateways:
