@@ -120,6 +120,12 @@ def build_app(latency: float, answer: str, faults: list[tuple[str, int]], requir
             return web.json_response({"error": {"message": "rate limited"}}, status=429, headers={"Retry-After": "1"})
         if fault == "500":
             return web.json_response({"error": {"message": "internal error"}}, status=500)
+        if fault == "toolparse":  # llama.cpp's server when the model wrote a tool call that is not JSON
+            return web.json_response({"error": {"code": 500, "message": "Failed to parse tool call arguments as JSON: "
+                                                "[json.exception.parse_error.101] parse error at line 2, column 9: "
+                                                "syntax error while parsing value - invalid string: missing closing "
+                                                "quote; last read: '\"print(1'", "type": "server_error"}},
+                                     status=500)
         if fault == "400":
             return web.json_response({"error": {"message": "max_tokens is too large for this model"}}, status=400)
         if fault == "context":  # vLLM's words for a prompt longer than the context

@@ -82,6 +82,19 @@ def test_the_call_budget_ends_the_conversation_with_what_was_said(project, mock_
         assert row["tool_use"]["stopped"] == "budget" and len(row["tool_use"]["calls"]) == 1
 
 
+def test_a_tool_call_the_server_cannot_parse_ends_the_conversation_as_a_wrong_answer(project, mock_server):
+    # llama.cpp answers HTTP 500 when the model's tool call is not JSON (vLLM returns the text): the model's
+    # failure, so the item is wrong with no answer, not an error, and nothing is retried
+    steps = script(project, {"content": "The answer is \\boxed{70}"})
+    server = mock_server("--tool-steps", steps, "--fault", "toolparse:1")
+    result = run(project, server, "-k", "aime25_tools", "--limit-samples", "1")
+    assert outcomes(result) == {"incorrect": 1}, result.stdout.str()[-2000:]
+    (row,) = samples(project, "aime25_tools")
+    assert row["verdict"] == "incorrect" and row.get("error") is None
+    assert row["finish_reason"] == "malformed_tool_call"
+    assert server.chat_requests() == 1
+
+
 def test_gpqa_tools_errors_long_output_and_bad_arguments_go_back_to_the_model(project, mock_server):
     # the letters of the four rows are C, A, B, D: "B" is right once
     steps = script(project, {"calls": [call("print('x' * 1200)")]}, {"calls": [call("1 / 0")]},

@@ -269,6 +269,11 @@ class GenerationEngine:
                 raw: bool) -> dict[str, Any]:
         state.streak = 0
         status = response.status
+        if status == 500 and MALFORMED_TOOL_CALL in _server_message(response.body):
+            # the model's reply, not the server's failure: llama.cpp refuses to return a tool call that is not JSON,
+            # where vLLM returns the text; the reply ends the conversation with no answer (wrong, not an error)
+            return {"content": None, "tool_calls": None, "finish_reason": "malformed_tool_call",
+                    "latency": round(latency, 4)}
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}: {_server_message(response.body)}",
                              _retry_after(response.headers.get("Retry-After")))
@@ -334,6 +339,9 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         parsed = email.utils.parsedate_to_datetime(value) if value else None
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+MALFORMED_TOOL_CALL = "Failed to parse tool call arguments as JSON"  # llama.cpp's server's words
 
 
 def _server_message(body: bytes) -> str:
