@@ -34,6 +34,19 @@ class HarnessCancelled(Exception):
     """The item was cancelled (-x, Ctrl-C): its harness thread stops at its next model call."""
 
 
+class Occurrences:
+    """Which time an identical request is asked within one item (0, 1, ...): its `occurrence`, cached apart."""
+
+    def __init__(self) -> None:
+        self._asked: Counter[str] = Counter()
+
+    def next(self, *request: Any) -> int:
+        identity = json.dumps(request, sort_keys=True, default=str)
+        occurrence = self._asked[identity]
+        self._asked[identity] += 1
+        return occurrence
+
+
 class BlockingChat:
     """`chat` for a harness thread: each call blocks until the engine's loop has the reply."""
 
@@ -42,14 +55,12 @@ class BlockingChat:
         self.cancelled = False
         self.replies: list[tuple[str, dict[str, Any]]] = []  # (lane, reply) of every call, in order: accounting
         self._loop = loop
-        self._asked: Counter[str] = Counter()
+        self._occurrences = Occurrences()
 
     def __call__(self, messages: list[dict[str, Any]], *, lane: str = "model", **options: Any) -> dict[str, Any]:
         if self.cancelled:
             raise HarnessCancelled("cancelled")
-        identity = json.dumps([lane, messages, options], sort_keys=True, default=str)
-        occurrence = self._asked[identity]
-        self._asked[identity] += 1
+        occurrence = self._occurrences.next(lane, messages, options)
         future = asyncio.run_coroutine_threadsafe(
             self.chat(messages, lane=lane, occurrence=occurrence, **options), self._loop)
         while True:

@@ -23,12 +23,11 @@ import contextlib
 import json
 import secrets
 import weakref
-from collections import Counter
 from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from pytest_nemoeval.engine.bridge import openai_response
+from pytest_nemoeval.engine.bridge import Occurrences, openai_response
 from pytest_nemoeval.engine.drivers import Chat
 from pytest_nemoeval.errors import ContextOverflow, GenerationError, context_exceeded
 
@@ -39,7 +38,7 @@ NOT_SETTINGS = ("model", "messages", "stream", "stream_options", "user", "n")
 class _Route:
     def __init__(self, chat: Chat) -> None:
         self.chat = chat
-        self.asked: Counter[str] = Counter()
+        self.occurrences = Occurrences()
         self.requests = 0
         self.failure: str | None = None  # the last request the engine could not answer
 
@@ -76,11 +75,6 @@ class Proxy:
             self._urls[host] = f"http://{host}:{port}/v1"
         return self._urls[host]
 
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
     def _route(self, request: web.Request) -> _Route | None:
         key = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return self.routes.get(key)
@@ -101,9 +95,7 @@ class Proxy:
         except (ValueError, KeyError, TypeError):
             return _error(400, "the body must be a JSON chat-completions request with messages")
         settings = {key: value for key, value in body.items() if key not in NOT_SETTINGS}
-        identity = json.dumps([messages, settings], sort_keys=True, default=str)
-        occurrence = route.asked[identity]
-        route.asked[identity] += 1
+        occurrence = route.occurrences.next(messages, settings)
         route.requests += 1
         try:
             reply = await route.chat(messages, lane="model", occurrence=occurrence, **settings)
