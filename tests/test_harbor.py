@@ -232,3 +232,13 @@ def test_trials_starting_at_once_share_one_network(docker):
         assert containers.agent_network(owner) in found
     finally:
         subprocess.run(["docker", "network", "rm", f"nemoeval-{owner}"], capture_output=True)
+
+
+def test_the_hard_limit_allows_the_suites_agent_timeout_not_only_the_tasks():
+    # Terminal-Bench 2.0's playbook gives the agent 3600 s whatever a task's own timeout says: the plugin's
+    # kill must not come first
+    from pytest_nemoeval.tasks.harbor import GRACE, timeouts
+
+    task = TASKS / "hello"  # build 120 s, agent 60 s, verifier 60 s
+    assert timeouts(task) == GRACE + 120 + 60 + 60
+    assert timeouts(task, 3600.0) == GRACE + 120 + 3600 + 60

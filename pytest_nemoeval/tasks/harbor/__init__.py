@@ -69,13 +69,17 @@ def _write(directory: Path, relative: str, content: bytes) -> None:
         path.chmod(0o755)
 
 
-def timeouts(task: Path) -> float:
-    """The longest a trial of this task may take: its build, agent and verifier timeouts, plus GRACE."""
+def timeouts(task: Path, agent_timeout: float | None = None) -> float:
+    """The longest a trial of this task may take: its build, agent (the suite's override if any, as Harbor takes
+    it) and verifier timeouts, plus GRACE."""
     import tomllib
 
     config = tomllib.loads((task / "task.toml").read_text())
-    return GRACE + sum(float((config.get(section) or {}).get(key) or 600.0) for section, key in
-                       (("environment", "build_timeout_sec"), ("agent", "timeout_sec"), ("verifier", "timeout_sec")))
+    def seconds(section: str, key: str) -> float:
+        return float((config.get(section) or {}).get(key) or 600.0)  # Harbor's default
+
+    return (GRACE + seconds("environment", "build_timeout_sec") + (agent_timeout or seconds("agent", "timeout_sec"))
+            + seconds("verifier", "timeout_sec"))
 
 
 async def run_trial(sample: dict[str, Any], chat: Any, published: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +108,7 @@ async def run_trial(sample: dict[str, Any], chat: Any, published: dict[str, Any]
                "NEMOEVAL_OWNER": owner, "NEMOEVAL_TRIAL": trial, "OPENAI_API_KEY": key, "OPENAI_BASE_URL": base_url,
                "LLM_API_KEY": key, "LLM_BASE_URL": base_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                "LITELLM_LOG": "ERROR", "HARBOR_TELEMETRY": "0", "NEMOEVAL_NETWORK": network[0] if network else ""}
-        outcome = await _trial_process(python, spec, env, timeouts(task), owner, trial)
+        outcome = await _trial_process(python, spec, env, timeouts(task, agent.get("override_timeout_sec")), owner, trial)
         outcome["requests"], failure = traffic(key)
     if failure is not None:  # a sick endpoint, not the agent: an error (a full context is not a failure)
         raise GenerationError(f"harbor trial {trial}: a model request of the agent failed after the engine's "
